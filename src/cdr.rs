@@ -1,0 +1,89 @@
+//! One row of `callcenter_cdr`: a caller's visit to one queue.
+//!
+//! Column meanings are documented in the README's schema reference; this is
+//! the in-memory form the assembler produces and the store writes.
+
+/// How a queue visit ended (`outcome` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An agent answered and was bridged to the caller.
+    Answered,
+    /// The caller hung up before an agent answered.
+    Abandoned,
+    /// The queue's `max-wait-time` was reached.
+    Timeout,
+    /// `max-wait-time-with-no-agent` was reached.
+    NoAgentTimeout,
+    /// The caller pressed one of `cc_exit_keys`.
+    ExitWithKey,
+    /// The caller left the queue while still up, for example transferred away.
+    BreakOut,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Timeout => "timeout",
+            Outcome::NoAgentTimeout => "no_agent_timeout",
+            Outcome::ExitWithKey => "exit_with_key",
+            Outcome::BreakOut => "break_out",
+        }
+    }
+}
+
+/// What closed the visit (`closed_by` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosedBy {
+    /// mod_callcenter's `member-queue-end`: the normal case.
+    Event,
+    /// No `member-queue-end` came; the caller's channel hung up.
+    CallerHangup,
+    /// No `member-queue-end` and no hangup within `visit-timeout-sec`.
+    Timeout,
+    /// The module was unloaded or FreeSWITCH stopped while the visit was open.
+    Shutdown,
+}
+
+impl ClosedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosedBy::Event => "event",
+            ClosedBy::CallerHangup => "caller_hangup",
+            ClosedBy::Timeout => "timeout",
+            ClosedBy::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// All values of one `callcenter_cdr` row. Times are Unix seconds; the store
+/// derives each `*_stamp` column from its `*_epoch` twin.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CdrRow {
+    pub member_uuid: String,
+    pub uuid: Option<String>,
+    pub bleg_uuid: Option<String>,
+    pub caller_id_number: Option<String>,
+    pub caller_id_name: Option<String>,
+    pub destination_number: Option<String>,
+    pub context: Option<String>,
+    pub queue_name: Option<String>,
+    pub agent_name: Option<String>,
+    pub answered_number: Option<String>,
+    pub system_entered_epoch: Option<i64>,
+    pub queue_entered_epoch: Option<i64>,
+    pub ring_epoch: Option<i64>,
+    pub answer_epoch: Option<i64>,
+    pub end_epoch: Option<i64>,
+    pub duration: Option<i64>,
+    pub billsec: Option<i64>,
+    pub wait_sec: Option<i64>,
+    pub ring_sec: Option<i64>,
+    pub hangup_cause: Option<String>,
+    pub outcome: Option<&'static str>,
+    pub cancel_reason: Option<String>,
+    pub agent_attempts: i64,
+    pub agent_missed: i64,
+    pub closed_by: Option<&'static str>,
+}

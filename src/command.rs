@@ -1,0 +1,120 @@
+//! The `cc_cdr` fs_cli command: argument parsing and output text.
+
+/// What `cc_cdr` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Status,
+}
+
+/// The one-line syntax FreeSWITCH shows in `show api` and on errors.
+pub const SYNTAX: &str = "help | status";
+
+/// Console completions, added at load and removed at unload.
+pub const COMPLETIONS: &[&str] = &["add cc_cdr help", "add cc_cdr status"];
+
+pub const HELP: &str = "\
+cc_cdr: call-center CDRs from mod_callcenter events
+
+USAGE
+  cc_cdr help      this text
+  cc_cdr status    database, rows written and pending, failures, uptime
+
+Rows go to table callcenter_cdr of the SQLite database named by db-path in
+autoload_configs/cc_cdr.conf.xml. After editing that file, run
+'reload mod_cc_cdr': pending rows are written before the module unloads.
+";
+
+/// Parses the text after `cc_cdr`. An empty command is `help`.
+pub fn parse(args: &str) -> Result<Command, String> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    match words.as_slice() {
+        [] | ["help"] => Ok(Command::Help),
+        ["status"] => Ok(Command::Status),
+        [other, ..] => Err(format!(
+            "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {SYNTAX}\n",
+            other.escape_debug()
+        )),
+    }
+}
+
+/// What `cc_cdr status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusReport {
+    pub db_path: String,
+    pub uptime_secs: u64,
+    pub events_queued: u64,
+    pub events_waiting: u64,
+    pub events_dropped: u64,
+    pub rows_written: u64,
+    pub rows_pending: u64,
+    pub open_visits: u64,
+    pub write_failures: u64,
+}
+
+pub fn format_status(s: &StatusReport) -> String {
+    let up = s.uptime_secs;
+    format!(
+        "database:        {}\n\
+         uptime:          {}d {:02}:{:02}:{:02} ({} s)\n\
+         rows written:    {}\n\
+         rows pending:    {} (finished, not yet committed)\n\
+         open visits:     {} (callers in a queue or talking)\n\
+         events queued:   {} total, {} waiting for the writer\n\
+         events dropped:  {} (the writer's queue was full)\n\
+         write failures:  {}\n",
+        s.db_path,
+        up / 86_400,
+        up % 86_400 / 3600,
+        up % 3600 / 60,
+        up % 60,
+        up,
+        s.rows_written,
+        s.rows_pending,
+        s.open_visits,
+        s.events_queued,
+        s.events_waiting,
+        s.events_dropped,
+        s.write_failures,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_and_rejects_the_rest_with_usage() {
+        assert_eq!(parse(""), Ok(Command::Help));
+        assert_eq!(parse("  help "), Ok(Command::Help));
+        assert_eq!(parse("status"), Ok(Command::Status));
+        let err = parse("drop table %s%n").unwrap_err();
+        assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
+        assert!(err.contains("USAGE: cc_cdr help | status"));
+    }
+
+    #[test]
+    fn status_shows_every_counter() {
+        let text = format_status(&StatusReport {
+            db_path: "/db/cc_cdr.db".into(),
+            uptime_secs: 90_061,
+            rows_written: 7,
+            rows_pending: 2,
+            write_failures: 1,
+            ..StatusReport::default()
+        });
+        assert!(text.contains("database:        /db/cc_cdr.db"));
+        assert!(text.contains("uptime:          1d 01:01:01 (90061 s)"));
+        assert!(text.contains("rows written:    7"));
+        assert!(text.contains("rows pending:    2"));
+        assert!(text.contains("write failures:  1"));
+    }
+
+    #[test]
+    fn completions_match_the_commands() {
+        for c in COMPLETIONS {
+            let word = c.rsplit(' ').next().unwrap();
+            assert!(parse(word).is_ok(), "{c}");
+        }
+    }
+}

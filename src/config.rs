@@ -1,0 +1,367 @@
+//! Settings from `cc_cdr.conf.xml`'s `<settings><param name=… value=…/>`.
+//!
+//! Parsing works on plain `(name, value)` pairs, so it is tested without
+//! FreeSWITCH. A bad value is reported by name and replaced by its documented
+//! default; only a value that leaves the module nothing sensible to do (an
+//! unusable `db-path`) refuses the load.
+
+use std::path::{Path, PathBuf};
+
+use crate::visit::AssemblerSettings;
+
+/// SQLite's `synchronous` setting for the CDR database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub db_path: PathBuf,
+    pub queue_size: usize,
+    pub batch_max_rows: usize,
+    pub flush_interval_ms: u64,
+    pub synchronous: Synchronous,
+    pub assembler: AssemblerSettings,
+    pub debug: bool,
+}
+
+/// One documented parameter.
+pub struct ParamDoc {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every parameter, its default and meaning: the README's configuration
+/// reference and the sample file follow this list.
+pub const PARAMS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "db-path",
+        default: "cc_cdr.db",
+        meaning: "SQLite database file. A relative path is taken inside FreeSWITCH's db dir. \
+                  Its directory must exist.",
+    },
+    ParamDoc {
+        name: "queue-size",
+        default: "50000",
+        meaning: "Events that may wait between FreeSWITCH's event threads and the writer \
+                  (100 to 10000000). Past it, events are counted as dropped.",
+    },
+    ParamDoc {
+        name: "batch-max-rows",
+        default: "1000",
+        meaning: "Most rows written in one transaction (1 to 100000).",
+    },
+    ParamDoc {
+        name: "flush-interval-ms",
+        default: "250",
+        meaning: "Longest time a finished row waits before it is committed (10 to 10000).",
+    },
+    ParamDoc {
+        name: "sqlite-synchronous",
+        default: "normal",
+        meaning: "SQLite's synchronous setting: off, normal or full. With WAL, normal loses \
+                  no committed row on a FreeSWITCH crash, only on a power loss.",
+    },
+    ParamDoc {
+        name: "hangup-grace-sec",
+        default: "10",
+        meaning: "After the caller hangs up, how long to wait for mod_callcenter's \
+                  member-queue-end before closing the visit without it (1 to 3600).",
+    },
+    ParamDoc {
+        name: "visit-timeout-sec",
+        default: "14400",
+        meaning: "An open visit that has seen no event for this long is closed and marked \
+                  closed_by=timeout (60 to 604800).",
+    },
+    ParamDoc {
+        name: "debug",
+        default: "false",
+        meaning: "Log every row written, at DEBUG level.",
+    },
+];
+
+/// A problem with one parameter, always naming it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub param: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cc_cdr.conf param '{}': {}", self.param, self.message)
+    }
+}
+
+/// A parsed configuration and the warnings to log about it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub config: Config,
+    pub warnings: Vec<ConfigIssue>,
+}
+
+impl Config {
+    /// The defaults, with the database in `db_dir`.
+    pub fn defaults(db_dir: &Path) -> Config {
+        Config {
+            db_path: db_dir.join("cc_cdr.db"),
+            queue_size: 50_000,
+            batch_max_rows: 1000,
+            flush_interval_ms: 250,
+            synchronous: Synchronous::Normal,
+            assembler: AssemblerSettings::default(),
+            debug: false,
+        }
+    }
+
+    /// Parses `<param>`s. `db_dir` is FreeSWITCH's db dir. An `Err` names the
+    /// parameter that makes the configuration unusable.
+    pub fn parse(params: &[(String, String)], db_dir: &Path) -> Result<Parsed, ConfigIssue> {
+        let mut config = Config::defaults(db_dir);
+        let mut warnings = Vec::new();
+        for (name, value) in params {
+            let value = value.trim();
+            let mut warn = |message: String| {
+                warnings.push(ConfigIssue {
+                    param: name.clone(),
+                    message,
+                })
+            };
+            match name.as_str() {
+                "db-path" => config.db_path = db_path(value, db_dir)?,
+                "queue-size" => {
+                    config.queue_size = ranged(value, 100, 10_000_000, 50_000, &mut warn) as usize
+                }
+                "batch-max-rows" => {
+                    config.batch_max_rows = ranged(value, 1, 100_000, 1000, &mut warn) as usize
+                }
+                "flush-interval-ms" => {
+                    config.flush_interval_ms = ranged(value, 10, 10_000, 250, &mut warn)
+                }
+                "hangup-grace-sec" => {
+                    config.assembler.hangup_grace_secs = ranged(value, 1, 3600, 10, &mut warn)
+                }
+                "visit-timeout-sec" => {
+                    config.assembler.visit_timeout_secs =
+                        ranged(value, 60, 604_800, 14_400, &mut warn)
+                }
+                "sqlite-synchronous" => {
+                    config.synchronous = match value.to_ascii_lowercase().as_str() {
+                        "off" => Synchronous::Off,
+                        "normal" => Synchronous::Normal,
+                        "full" => Synchronous::Full,
+                        _ => {
+                            warn(format!(
+                                "'{value}' is not off, normal or full; using the default, normal"
+                            ));
+                            Synchronous::Normal
+                        }
+                    }
+                }
+                "debug" => {
+                    config.debug = match parse_bool(value) {
+                        Some(b) => b,
+                        None => {
+                            warn(format!(
+                                "'{value}' is not true or false; using the default, false"
+                            ));
+                            false
+                        }
+                    }
+                }
+                _ => warn("unknown parameter, ignored".to_owned()),
+            }
+        }
+        Ok(Parsed { config, warnings })
+    }
+}
+
+/// FreeSWITCH's notion of true (`switch_true`): yes, on, true, t, enabled,
+/// active, allow, or a non-zero number.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    let v = value.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "yes" | "on" | "true" | "t" | "enabled" | "active" | "allow" => Some(true),
+        "no" | "off" | "false" | "f" | "disabled" | "inactive" | "disallow" => Some(false),
+        _ => v.parse::<i64>().ok().map(|n| n != 0),
+    }
+}
+
+fn ranged(value: &str, min: u64, max: u64, default: u64, warn: &mut impl FnMut(String)) -> u64 {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => n,
+        Ok(n) => {
+            warn(format!(
+                "{n} is outside {min}..={max}; using the default, {default}"
+            ));
+            default
+        }
+        Err(_) => {
+            warn(format!(
+                "'{value}' is not a whole number; using the default, {default}"
+            ));
+            default
+        }
+    }
+}
+
+fn db_path(value: &str, db_dir: &Path) -> Result<PathBuf, ConfigIssue> {
+    let issue = |message: String| ConfigIssue {
+        param: "db-path".to_owned(),
+        message,
+    };
+    if value.is_empty() {
+        return Err(issue("is empty".to_owned()));
+    }
+    if value.contains('\0') || value.contains("://") {
+        return Err(issue(format!(
+            "'{value}' is not a file path (DSNs are not supported by db-path)"
+        )));
+    }
+    let path = if Path::new(value).is_absolute() {
+        PathBuf::from(value)
+    } else {
+        db_dir.join(value)
+    };
+    if path.is_dir() {
+        return Err(issue(format!("{} is a directory", path.display())));
+    }
+    match path.parent() {
+        Some(dir) if dir.is_dir() => Ok(path),
+        Some(dir) => Err(issue(format!("directory {} does not exist", dir.display()))),
+        None => Err(issue(format!("{} has no directory", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_put_the_db_in_the_db_dir() {
+        let dir = std::env::temp_dir();
+        let parsed = Config::parse(&[], &dir).unwrap();
+        assert_eq!(parsed.config, Config::defaults(&dir));
+        assert_eq!(parsed.config.db_path, dir.join("cc_cdr.db"));
+        assert!(parsed.warnings.is_empty());
+    }
+
+    #[test]
+    fn relative_and_absolute_db_paths() {
+        let dir = std::env::temp_dir();
+        let rel = Config::parse(&params(&[("db-path", "calls.db")]), &dir).unwrap();
+        assert_eq!(rel.config.db_path, dir.join("calls.db"));
+        let abs_path = dir.join("abs.db");
+        let abs = Config::parse(
+            &params(&[("db-path", abs_path.to_str().unwrap())]),
+            Path::new("/nonexistent"),
+        )
+        .unwrap();
+        assert_eq!(abs.config.db_path, abs_path);
+    }
+
+    #[test]
+    fn unusable_db_path_refuses_and_names_the_param() {
+        let dir = std::env::temp_dir();
+        for bad in ["", "/no/such/dir/x.db", "pgsql://host=x", "."] {
+            let err = Config::parse(&params(&[("db-path", bad)]), &dir).unwrap_err();
+            assert_eq!(err.param, "db-path", "value {bad:?}");
+            assert!(err.to_string().contains("'db-path'"));
+        }
+    }
+
+    #[test]
+    fn bad_values_warn_by_name_and_use_defaults() {
+        let dir = std::env::temp_dir();
+        let parsed = Config::parse(
+            &params(&[
+                ("queue-size", "12"),
+                ("batch-max-rows", "many"),
+                ("flush-interval-ms", "-1"),
+                ("sqlite-synchronous", "sometimes"),
+                ("debug", "maybe"),
+                ("colour", "blue"),
+                ("hangup-grace-sec", "30"),
+            ]),
+            &dir,
+        )
+        .unwrap();
+        let c = &parsed.config;
+        assert_eq!(c.queue_size, 50_000);
+        assert_eq!(c.batch_max_rows, 1000);
+        assert_eq!(c.flush_interval_ms, 250);
+        assert_eq!(c.synchronous, Synchronous::Normal);
+        assert!(!c.debug);
+        assert_eq!(c.assembler.hangup_grace_secs, 30);
+        let named: Vec<&str> = parsed.warnings.iter().map(|w| w.param.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "queue-size",
+                "batch-max-rows",
+                "flush-interval-ms",
+                "sqlite-synchronous",
+                "debug",
+                "colour"
+            ]
+        );
+        assert!(
+            parsed.warnings[0]
+                .message
+                .contains("outside 100..=10000000")
+        );
+    }
+
+    #[test]
+    fn booleans_follow_freeswitch() {
+        for t in ["true", "YES", "on", "1", "enabled"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "no", "OFF", "0"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn every_param_is_documented_and_parsed() {
+        let dir = std::env::temp_dir();
+        for doc in PARAMS {
+            let value = if doc.name == "db-path" {
+                "x.db"
+            } else {
+                doc.default
+            };
+            let parsed = Config::parse(&params(&[(doc.name, value)]), &dir).unwrap();
+            assert!(
+                parsed.warnings.is_empty(),
+                "{}: default {:?} gives {:?}",
+                doc.name,
+                doc.default,
+                parsed.warnings
+            );
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! `CcEvent`: the owned copy of one FreeSWITCH event that the module cares about.
+//!
+//! The event callback runs on FreeSWITCH's dispatch threads, so it only copies
+//! the headers listed in [`Field`] (one pass over the header list, no parsing)
+//! and hands the copy to the writer. Numbers and meanings are read later, on
+//! the writer thread, through the accessors here.
+
+/// Which kind of FreeSWITCH event this copy came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `CUSTOM callcenter::info`.
+    Callcenter,
+    /// `CHANNEL_HANGUP_COMPLETE` of a channel that mod_callcenter touched.
+    HangupComplete,
+}
+
+macro_rules! fields {
+    ($($variant:ident => $name:literal,)*) => {
+        /// The headers the module copies out of an event, and nothing else.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Field { $($variant,)* }
+
+        impl Field {
+            /// The header's name as FreeSWITCH spells it.
+            pub fn header_name(self) -> &'static str {
+                match self { $(Field::$variant => $name,)* }
+            }
+
+            /// The field for a header name. FreeSWITCH compares header names
+            /// without regard to case, but always emits these spellings.
+            pub fn from_header_name(name: &[u8]) -> Option<Field> {
+                match name { $(n if n == $name.as_bytes() => Some(Field::$variant),)* _ => None }
+            }
+
+            /// Every field, in declaration order.
+            pub const ALL: &'static [Field] = &[$(Field::$variant,)*];
+        }
+    };
+}
+
+fields! {
+    Action => "CC-Action",
+    Sequence => "Event-Sequence",
+    Timestamp => "Event-Date-Timestamp",
+    Queue => "CC-Queue",
+    MemberUuid => "CC-Member-UUID",
+    MemberSessionUuid => "CC-Member-Session-UUID",
+    MemberCidName => "CC-Member-CID-Name",
+    MemberCidNumber => "CC-Member-CID-Number",
+    MemberJoinedTime => "CC-Member-Joined-Time",
+    MemberLeavingTime => "CC-Member-Leaving-Time",
+    Agent => "CC-Agent",
+    AgentUuid => "CC-Agent-UUID",
+    AgentType => "CC-Agent-Type",
+    AgentCalledTime => "CC-Agent-Called-Time",
+    AgentAnsweredTime => "CC-Agent-Answered-Time",
+    AgentAbortedTime => "CC-Agent-Aborted-Time",
+    AgentBridged => "CC-Agent-Bridged",
+    BridgeTerminatedTime => "CC-Bridge-Terminated-Time",
+    AgentStatus => "CC-Agent-Status",
+    AgentState => "CC-Agent-State",
+    AgentNoAnswerStatus => "CC-Agent-No-Answer-Status",
+    Cause => "CC-Cause",
+    CancelReason => "CC-Cancel-Reason",
+    CcHangupCause => "CC-Hangup-Cause",
+    UniqueId => "Unique-ID",
+    HangupCause => "Hangup-Cause",
+    AnswerState => "Answer-State",
+    CallerIdName => "Caller-Caller-ID-Name",
+    CallerIdNumber => "Caller-Caller-ID-Number",
+    DestinationNumber => "Caller-Destination-Number",
+    Context => "Caller-Context",
+    ChannelCreatedTime => "Caller-Channel-Created-Time",
+    ChannelHangupTime => "Caller-Channel-Hangup-Time",
+    VarCcSide => "variable_cc_side",
+    VarCcQueue => "variable_cc_queue",
+    VarCcMemberUuid => "variable_cc_member_uuid",
+    VarCcQueueJoinedEpoch => "variable_cc_queue_joined_epoch",
+}
+
+/// What a `callcenter::info` event says happened (`CC-Action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    MemberQueueStart,
+    MemberQueueResume,
+    MemberQueueEnd,
+    AgentOffering,
+    BridgeAgentStart,
+    BridgeAgentEnd,
+    BridgeAgentFail,
+    AgentMaxNoAnswer,
+    AgentStatusChange,
+    AgentStateChange,
+    /// Anything else: `members-count`, `agent-*-get` queries, `agent-add`...
+    Other,
+}
+
+impl Action {
+    fn parse(value: &str) -> Action {
+        match value {
+            "member-queue-start" => Action::MemberQueueStart,
+            "member-queue-resume" => Action::MemberQueueResume,
+            "member-queue-end" => Action::MemberQueueEnd,
+            "agent-offering" => Action::AgentOffering,
+            "bridge-agent-start" => Action::BridgeAgentStart,
+            "bridge-agent-end" => Action::BridgeAgentEnd,
+            "bridge-agent-fail" => Action::BridgeAgentFail,
+            "agent-max-no-answer" => Action::AgentMaxNoAnswer,
+            "agent-status-change" => Action::AgentStatusChange,
+            "agent-state-change" => Action::AgentStateChange,
+            _ => Action::Other,
+        }
+    }
+}
+
+/// One copied event: its source and the wanted headers that were present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CcEvent {
+    pub source: Source,
+    fields: Vec<(Field, Box<str>)>,
+}
+
+impl CcEvent {
+    /// Copies the wanted headers out of `(name, value)` pairs. Values that are
+    /// not UTF-8 are kept with U+FFFD in place of the bad bytes.
+    pub fn from_headers<'a, I>(source: Source, headers: I) -> CcEvent
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let mut fields = Vec::with_capacity(24);
+        for (name, value) in headers {
+            if let Some(field) = Field::from_header_name(name) {
+                // The first copy of a header wins, as in switch_event_get_header.
+                if !fields.iter().any(|(f, _)| *f == field) {
+                    fields.push((field, String::from_utf8_lossy(value).into()));
+                }
+            }
+        }
+        CcEvent { source, fields }
+    }
+
+    /// Whether the event is worth handing to the writer at all. Hangup events
+    /// of channels mod_callcenter never touched are dropped on the spot.
+    pub fn is_relevant(&self) -> bool {
+        match self.source {
+            Source::Callcenter => !matches!(self.action(), Action::Other),
+            Source::HangupComplete => self.get(Field::VarCcSide).is_some(),
+        }
+    }
+
+    /// The raw text of a header, `None` when absent or empty.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| &**v)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn action(&self) -> Action {
+        match self.source {
+            Source::Callcenter => self.get(Field::Action).map_or(Action::Other, Action::parse),
+            Source::HangupComplete => Action::Other,
+        }
+    }
+
+    /// A non-negative whole number, or `None` for absent, garbled or negative.
+    pub fn number(&self, field: Field) -> Option<i64> {
+        self.get(field)?
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+    }
+
+    /// A `CC-*-Time` or `*_epoch` header: Unix seconds, where `0` means "never".
+    pub fn epoch_secs(&self, field: Field) -> Option<i64> {
+        self.number(field).filter(|n| *n > 0)
+    }
+
+    /// A `Caller-*-Time` or `Event-Date-Timestamp` header, given in
+    /// microseconds, as whole Unix seconds; `0` means "never".
+    pub fn micros_as_secs(&self, field: Field) -> Option<i64> {
+        self.number(field)
+            .filter(|n| *n > 0)
+            .map(|us| us / 1_000_000)
+    }
+
+    pub fn sequence(&self) -> Option<u64> {
+        self.number(Field::Sequence).map(|n| n as u64)
+    }
+
+    /// When the event was created, in Unix seconds.
+    pub fn created_secs(&self) -> Option<i64> {
+        self.micros_as_secs(Field::Timestamp)
+    }
+
+    pub fn owned(&self, field: Field) -> Option<String> {
+        self.get(field).map(str::to_owned)
+    }
+
+    /// Builds an event from `Name: value` pairs; for tests and fixtures.
+    pub fn from_pairs(source: Source, pairs: &[(&str, &str)]) -> CcEvent {
+        CcEvent::from_headers(
+            source,
+            pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_only_wanted_headers_and_first_copy_wins() {
+        let ev = CcEvent::from_pairs(
+            Source::Callcenter,
+            &[
+                ("CC-Action", "member-queue-start"),
+                ("Core-UUID", "ignored"),
+                ("CC-Queue", "support@default"),
+                ("CC-Queue", "second@default"),
+            ],
+        );
+        assert_eq!(ev.action(), Action::MemberQueueStart);
+        assert_eq!(ev.get(Field::Queue), Some("support@default"));
+        assert_eq!(ev.fields.len(), 2);
+    }
+
+    #[test]
+    fn numbers_reject_garbage_negative_and_zero_times() {
+        let ev = CcEvent::from_pairs(
+            Source::Callcenter,
+            &[
+                ("CC-Agent-Called-Time", "0"),
+                ("CC-Agent-Answered-Time", "-5"),
+                ("CC-Member-Joined-Time", "12abc"),
+                ("CC-Member-Leaving-Time", "1700000000"),
+                ("Event-Date-Timestamp", "1700000000123456"),
+                ("Caller-Channel-Created-Time", "99999999999999999999999"),
+            ],
+        );
+        assert_eq!(ev.epoch_secs(Field::AgentCalledTime), None);
+        assert_eq!(ev.epoch_secs(Field::AgentAnsweredTime), None);
+        assert_eq!(ev.epoch_secs(Field::MemberJoinedTime), None);
+        assert_eq!(ev.epoch_secs(Field::MemberLeavingTime), Some(1_700_000_000));
+        assert_eq!(ev.created_secs(), Some(1_700_000_000));
+        assert_eq!(ev.micros_as_secs(Field::ChannelCreatedTime), None);
+    }
+
+    #[test]
+    fn non_utf8_is_kept_lossily_and_empty_is_absent() {
+        let ev = CcEvent::from_headers(
+            Source::Callcenter,
+            [
+                (&b"CC-Member-CID-Name"[..], &b"Jos\xe9 %s%n'"[..]),
+                (&b"CC-Agent"[..], &b""[..]),
+            ],
+        );
+        assert_eq!(ev.get(Field::MemberCidName), Some("Jos\u{fffd} %s%n'"));
+        assert_eq!(ev.get(Field::Agent), None);
+    }
+
+    #[test]
+    fn relevance_filters_queries_and_foreign_hangups() {
+        let count = CcEvent::from_pairs(Source::Callcenter, &[("CC-Action", "members-count")]);
+        assert!(!count.is_relevant());
+        let get = CcEvent::from_pairs(Source::Callcenter, &[("CC-Action", "agent-status-get")]);
+        assert!(!get.is_relevant());
+        let foreign = CcEvent::from_pairs(Source::HangupComplete, &[("Unique-ID", "x")]);
+        assert!(!foreign.is_relevant());
+        let member = CcEvent::from_pairs(
+            Source::HangupComplete,
+            &[("Unique-ID", "x"), ("variable_cc_side", "member")],
+        );
+        assert!(member.is_relevant());
+    }
+
+    #[test]
+    fn every_field_name_round_trips() {
+        for f in Field::ALL {
+            assert_eq!(
+                Field::from_header_name(f.header_name().as_bytes()),
+                Some(*f)
+            );
+        }
+    }
+}

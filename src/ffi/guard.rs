@@ -1,0 +1,35 @@
+//! The guard every `extern "C"` entry point runs in: a panic must never
+//! unwind into FreeSWITCH (that aborts the whole switch), so it is caught,
+//! logged, and replaced by a typed fallback.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::logging::{Level, log};
+
+/// Runs `body`; on a panic, logs it as `what` and returns `fallback`.
+pub fn guard<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            // Logging must not panic again on the way out.
+            let _ = catch_unwind(|| log(Level::Crit, &format!("{what}: internal error: {reason}")));
+            fallback
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_fallback() {
+        assert_eq!(guard("test", 7, || -> i32 { panic!("boom") }), 7);
+        assert_eq!(guard("test", 7, || 3), 3);
+    }
+}

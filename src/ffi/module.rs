@@ -1,0 +1,344 @@
+//! The module's lifecycle inside FreeSWITCH: load, shutdown, the `cc_cdr`
+//! API and the event callback. Called only from the guarded trampolines in
+//! `lib.rs`.
+//!
+//! Per-load state lives in `LOADED` and is built by `load` and torn down by
+//! `shutdown`: statics survive `reload`, because the library may stay mapped.
+
+use std::ffi::{CStr, c_char, c_void};
+use std::path::PathBuf;
+use std::ptr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::sys;
+use super::{event, log as fslog, stream, xml};
+use crate::command::{self, Command, StatusReport};
+use crate::config::Config;
+use crate::event::Source;
+use crate::logging::{self, Level, log};
+use crate::store::Store;
+use crate::writer::{self, Counters, Ingress};
+
+const MODULE_NAME: &CStr = c"mod_cc_cdr";
+const CONFIG_NAME: &CStr = c"cc_cdr.conf";
+const SUBCLASS: &CStr = c"callcenter::info";
+
+/// Everything one load owns.
+struct Loaded {
+    nodes: Vec<*mut sys::switch_event_node_t>,
+    /// The event callbacks' `user_data`; freed after every node is unbound.
+    ingress: *mut Ingress,
+    writer: JoinHandle<()>,
+    counters: Arc<Counters>,
+    db_path: PathBuf,
+    started: Instant,
+}
+
+// SAFETY: the raw pointers are only used by load and shutdown, which
+// FreeSWITCH never runs concurrently for one module, under LOADED's lock.
+unsafe impl Send for Loaded {}
+
+static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
+
+fn loaded() -> std::sync::MutexGuard<'static, Option<Loaded>> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The `switch_api_function_t` registered as `cc_cdr`.
+pub type ApiFn = unsafe extern "C" fn(
+    *const c_char,
+    *mut sys::switch_core_session_t,
+    *mut sys::switch_stream_handle_t,
+) -> sys::switch_status_t;
+
+/// The event callback registered for both bound events.
+pub type EventFn = unsafe extern "C" fn(*mut sys::switch_event_t);
+
+fn db_dir() -> PathBuf {
+    // SAFETY: FreeSWITCH fills SWITCH_GLOBAL_dirs before loading modules and
+    // does not change db_dir while they run.
+    let dir = unsafe { sys::SWITCH_GLOBAL_dirs.db_dir };
+    if dir.is_null() {
+        return PathBuf::from(".");
+    }
+    // SAFETY: non-NULL, NUL-terminated.
+    PathBuf::from(
+        unsafe { CStr::from_ptr(dir) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// Loads the module. On any failure, everything done so far is undone before
+/// returning, because FreeSWITCH unmaps a module whose load failed.
+///
+/// # Safety
+/// Called by FreeSWITCH's loader with its out-pointer and the module's pool.
+pub unsafe fn load(
+    module_interface: *mut *mut sys::switch_loadable_module_interface_t,
+    pool: *mut sys::switch_memory_pool_t,
+    api: ApiFn,
+    on_event: EventFn,
+) -> sys::switch_status_t {
+    let fail = sys::switch_status_t::SWITCH_STATUS_GENERR;
+    logging::set_sink(Some(fslog::to_freeswitch));
+    if module_interface.is_null() || pool.is_null() {
+        log(
+            Level::Error,
+            "load refused: FreeSWITCH passed a NULL pointer",
+        );
+        return fail;
+    }
+    if loaded().is_some() {
+        log(Level::Error, "load refused: mod_cc_cdr is already running");
+        return fail;
+    }
+
+    let params = xml::settings(CONFIG_NAME).unwrap_or_else(|| {
+        log(
+            Level::Notice,
+            "no cc_cdr.conf configuration found; using the defaults",
+        );
+        Vec::new()
+    });
+    let parsed = match Config::parse(&params, &db_dir()) {
+        Ok(parsed) => parsed,
+        Err(issue) => {
+            log(Level::Error, &format!("load refused: {issue}"));
+            return fail;
+        }
+    };
+    for warning in &parsed.warnings {
+        log(Level::Warning, &warning.to_string());
+    }
+    let config = parsed.config;
+
+    let store = match Store::open(&config.db_path, config.synchronous) {
+        Ok(store) => store,
+        Err(e) => {
+            log(
+                Level::Error,
+                &format!("load refused (param 'db-path'): {e}"),
+            );
+            return fail;
+        }
+    };
+
+    // SAFETY: pool is the module's pool; the name is a 'static C string.
+    let module =
+        unsafe { sys::switch_loadable_module_create_module_interface(pool, MODULE_NAME.as_ptr()) };
+    if module.is_null() {
+        log(
+            Level::Error,
+            "load refused: cannot create the module interface",
+        );
+        return fail;
+    }
+    // SAFETY: module is valid; SWITCH_API_INTERFACE asks for an api interface.
+    let api_interface = unsafe {
+        sys::switch_loadable_module_create_interface(
+            module,
+            sys::switch_module_interface_name_t::SWITCH_API_INTERFACE,
+        )
+    } as *mut sys::switch_api_interface_t;
+    if api_interface.is_null() {
+        log(Level::Error, "load refused: cannot create the cc_cdr API");
+        return fail;
+    }
+    // SAFETY: a zeroed interface from the module pool; FreeSWITCH keeps these
+    // pointers until unload, so they are 'static strings.
+    unsafe {
+        (*api_interface).interface_name = c"cc_cdr".as_ptr();
+        (*api_interface).desc = c"call-center CDRs: status and help".as_ptr();
+        (*api_interface).syntax = c"help | status".as_ptr();
+        (*api_interface).function = Some(api);
+        *module_interface = module;
+    }
+
+    let counters = Arc::new(Counters::default());
+    let (ingress, writer) = match writer::spawn(&config, store, counters.clone()) {
+        Ok(started) => started,
+        Err(e) => {
+            log(
+                Level::Error,
+                &format!("load refused: cannot start the writer thread: {e}"),
+            );
+            return fail;
+        }
+    };
+    let ingress = Box::into_raw(Box::new(ingress));
+    let mut state = Loaded {
+        nodes: Vec::new(),
+        ingress,
+        writer,
+        counters,
+        db_path: config.db_path.clone(),
+        started: Instant::now(),
+    };
+
+    let binds: [(sys::switch_event_types_t, *const c_char); 2] = [
+        (
+            sys::switch_event_types_t::SWITCH_EVENT_CUSTOM,
+            SUBCLASS.as_ptr(),
+        ),
+        (
+            sys::switch_event_types_t::SWITCH_EVENT_CHANNEL_HANGUP_COMPLETE,
+            ptr::null(),
+        ),
+    ];
+    for (event_type, subclass) in binds {
+        let mut node: *mut sys::switch_event_node_t = ptr::null_mut();
+        // SAFETY: id and subclass are copied by FreeSWITCH; user_data stays
+        // valid until the node is unbound in teardown.
+        let status = unsafe {
+            sys::switch_event_bind_removable(
+                MODULE_NAME.as_ptr(),
+                event_type,
+                subclass,
+                Some(on_event),
+                ingress as *mut c_void,
+                &mut node,
+            )
+        };
+        if status != sys::switch_status_t::SWITCH_STATUS_SUCCESS || node.is_null() {
+            log(Level::Error, "load refused: cannot bind to events");
+            // SAFETY: undoes exactly what this load did.
+            unsafe { teardown(state) };
+            return fail;
+        }
+        state.nodes.push(node);
+    }
+
+    for completion in command::COMPLETIONS {
+        let c = fslog::c_text(completion);
+        // SAFETY: the string is copied into the core's completion table.
+        unsafe { sys::switch_console_set_complete(c.as_ptr()) };
+    }
+
+    log(
+        Level::Notice,
+        &format!(
+            "mod_cc_cdr loaded: writing call-center CDRs to {}",
+            config.db_path.display()
+        ),
+    );
+    *loaded() = Some(state);
+    sys::switch_status_t::SWITCH_STATUS_SUCCESS
+}
+
+/// Unbinds, lets the writer drain and commit, joins it, then frees the rest.
+///
+/// # Safety
+/// `state` must come from `load` and be torn down once.
+unsafe fn teardown(mut state: Loaded) {
+    for node in state.nodes.iter_mut() {
+        // SAFETY: a node from switch_event_bind_removable; unbind waits for
+        // callbacks in flight, so none runs after this loop.
+        unsafe { sys::switch_event_unbind(node) };
+    }
+    // SAFETY: no callback can see the pointer any more; dropping the sender
+    // tells the writer to drain, close open visits and stop.
+    drop(unsafe { Box::from_raw(state.ingress) });
+    if state.writer.join().is_err() {
+        log(Level::Crit, "the writer thread panicked during shutdown");
+    }
+}
+
+/// # Safety
+/// Called by FreeSWITCH's loader, once per successful load.
+pub unsafe fn shutdown() -> sys::switch_status_t {
+    let Some(state) = loaded().take() else {
+        return sys::switch_status_t::SWITCH_STATUS_SUCCESS;
+    };
+    // SAFETY: removes only our own completions.
+    unsafe { sys::switch_console_set_complete(c"del cc_cdr".as_ptr()) };
+    let counters = state.counters.clone();
+    // SAFETY: the state from load, torn down once.
+    unsafe { teardown(state) };
+    log(
+        Level::Notice,
+        &format!(
+            "mod_cc_cdr unloaded: {} rows written, {} events dropped, {} write failures",
+            counters.rows_written.load(Relaxed),
+            counters.events_dropped.load(Relaxed),
+            counters.write_failures.load(Relaxed),
+        ),
+    );
+    logging::set_sink(None);
+    sys::switch_status_t::SWITCH_STATUS_SUCCESS
+}
+
+/// The `cc_cdr` API command.
+///
+/// # Safety
+/// `cmd` NULL or NUL-terminated; `stream` NULL or FreeSWITCH's stream.
+pub unsafe fn api(
+    cmd: *const c_char,
+    stream: *mut sys::switch_stream_handle_t,
+) -> sys::switch_status_t {
+    if stream.is_null() {
+        return sys::switch_status_t::SWITCH_STATUS_FALSE;
+    }
+    let args = if cmd.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-NULL, NUL-terminated for the call.
+        unsafe { CStr::from_ptr(cmd) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let text = match command::parse(&args) {
+        Ok(Command::Help) => command::HELP.to_owned(),
+        Ok(Command::Status) => match loaded().as_ref() {
+            Some(state) => command::format_status(&StatusReport {
+                db_path: state.db_path.display().to_string(),
+                uptime_secs: state.started.elapsed().as_secs(),
+                events_queued: state.counters.events_queued.load(Relaxed),
+                events_waiting: state.counters.events_waiting(),
+                events_dropped: state.counters.events_dropped.load(Relaxed),
+                rows_written: state.counters.rows_written.load(Relaxed),
+                rows_pending: state.counters.rows_pending.load(Relaxed),
+                open_visits: state.counters.open_visits.load(Relaxed),
+                write_failures: state.counters.write_failures.load(Relaxed),
+            }),
+            None => "-ERR mod_cc_cdr is not running\n".to_owned(),
+        },
+        Err(usage) => usage,
+    };
+    // SAFETY: stream checked above.
+    unsafe { stream::write(stream, &text) };
+    sys::switch_status_t::SWITCH_STATUS_SUCCESS
+}
+
+/// The event callback: copy, hand off, return. Never blocks.
+///
+/// # Safety
+/// `event` NULL or the event FreeSWITCH is delivering to this bind.
+pub unsafe fn on_event(event: *mut sys::switch_event_t) {
+    if event.is_null() {
+        return;
+    }
+    // SAFETY: non-NULL and alive for the callback.
+    let (event_id, user_data) = unsafe { ((*event).event_id, (*event).bind_user_data) };
+    if user_data.is_null() {
+        return;
+    }
+    let source = if event_id == sys::switch_event_types_t::SWITCH_EVENT_CUSTOM {
+        Source::Callcenter
+    } else {
+        Source::HangupComplete
+    };
+    // SAFETY: the event is alive for the callback.
+    let Some(copy) = (unsafe { event::copy(event, source) }) else {
+        return;
+    };
+    if copy.is_relevant() {
+        // SAFETY: user_data is the Ingress of this load, freed only after
+        // the node is unbound, which waits for this callback to return.
+        let ingress = unsafe { &*(user_data as *const Ingress) };
+        ingress.submit(copy);
+    }
+}

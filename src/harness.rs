@@ -1,0 +1,327 @@
+//! A throwaway FreeSWITCH for the real-FreeSWITCH tests and the demo.
+//!
+//! It runs the FreeSWITCH installed under `FREESWITCH_PREFIX` (default
+//! `/usr/local/freeswitch`) in a temporary directory, with the one-file
+//! config `conf/test/freeswitch.xml`, listening on 127.0.0.1 only, and with
+//! the freshly built `mod_cc_cdr.so` in its module dir. Dropping it stops
+//! FreeSWITCH.
+
+use std::fs;
+use std::io;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::capture;
+use crate::esl::EslClient;
+
+const CONFIG_TEMPLATE: &str = include_str!("../conf/test/freeswitch.xml");
+pub const ESL_PASSWORD: &str = "ClueCon";
+
+/// The FreeSWITCH installation to use.
+#[derive(Clone, Debug)]
+pub struct Installation {
+    pub prefix: PathBuf,
+    pub binary: PathBuf,
+    pub module_dir: PathBuf,
+}
+
+impl Installation {
+    /// The FreeSWITCH under `FREESWITCH_PREFIX`, or `None` with the reason.
+    pub fn find() -> Result<Installation, String> {
+        let prefix = PathBuf::from(
+            std::env::var("FREESWITCH_PREFIX").unwrap_or_else(|_| "/usr/local/freeswitch".into()),
+        );
+        let binary = prefix.join("bin/freeswitch");
+        if !binary.is_file() {
+            return Err(format!("no FreeSWITCH at {}", prefix.display()));
+        }
+        let module_dir = module_dir(&prefix).ok_or_else(|| {
+            format!(
+                "no module dir with mod_callcenter.so under {}",
+                prefix.display()
+            )
+        })?;
+        Ok(Installation {
+            prefix,
+            binary,
+            module_dir,
+        })
+    }
+}
+
+/// Where the installation keeps its modules: pkg-config's `modulesdir`, or
+/// the classic and FHS layouts.
+pub fn module_dir(prefix: &Path) -> Option<PathBuf> {
+    let from_pkg_config = Command::new("pkg-config")
+        .args(["--variable=modulesdir", "freeswitch"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    from_pkg_config
+        .into_iter()
+        .chain([prefix.join("mod"), prefix.join("lib/freeswitch/mod")])
+        .find(|dir| dir.join("mod_callcenter.so").is_file())
+}
+
+/// The `mod_cc_cdr` library Cargo built next to the running executable
+/// (a test in `target/*/deps`, or a binary in `target/*`).
+pub fn built_module() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("libmod_cc_cdr.so"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "libmod_cc_cdr.so not found near {}: run cargo build first",
+                exe.display()
+            )
+        })
+}
+
+/// What to run FreeSWITCH with.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Queues, agents and tiers: the inside of `callcenter.conf`.
+    pub callcenter_xml: String,
+    /// `cc_cdr.conf` params. `db-path` defaults to `cc_cdr.db` in the db dir.
+    pub cc_cdr_params: Vec<(String, String)>,
+}
+
+pub struct FreeSwitch {
+    child: Child,
+    pub dir: PathBuf,
+    pub esl_port: u16,
+    pub db_path: PathBuf,
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Polls `check` every 100 ms until it gives a value or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl FreeSwitch {
+    /// Starts FreeSWITCH and waits until mod_callcenter and mod_cc_cdr run.
+    pub fn start(
+        install: &Installation,
+        module: &Path,
+        options: &Options,
+    ) -> io::Result<FreeSwitch> {
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cc_cdr_fs_{}_{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in [
+            "conf",
+            "log",
+            "db",
+            "run",
+            "mod",
+            "tmp",
+            "storage",
+            "recordings",
+        ] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        for entry in fs::read_dir(&install.module_dir)? {
+            let path = entry?.path();
+            let name = path.file_name().unwrap_or_default().to_owned();
+            if path.extension().is_some_and(|e| e == "so") && name != "mod_cc_cdr.so" {
+                std::os::unix::fs::symlink(&path, dir.join("mod").join(&name))?;
+            }
+        }
+        fs::copy(module, dir.join("mod/mod_cc_cdr.so"))?;
+
+        let esl_port = free_port()?;
+        let mut params = options.cc_cdr_params.clone();
+        if !params.iter().any(|(n, _)| n == "db-path") {
+            params.push(("db-path".into(), "cc_cdr.db".into()));
+        }
+        let params_xml: String = params
+            .iter()
+            .map(|(n, v)| {
+                format!(
+                    "        <param name=\"{}\" value=\"{}\"/>\n",
+                    xml_escape(n),
+                    xml_escape(v)
+                )
+            })
+            .collect();
+        let config = CONFIG_TEMPLATE
+            .replace("@LOG_DIR@", &dir.join("log").display().to_string())
+            .replace("@DB_DIR@", &dir.join("db").display().to_string())
+            .replace("@ESL_PORT@", &esl_port.to_string())
+            .replace("@CALLCENTER@", &options.callcenter_xml)
+            .replace("@CC_CDR_PARAMS@", &params_xml);
+        fs::write(dir.join("conf/freeswitch.xml"), config)?;
+
+        let d = |sub: &str| dir.join(sub).display().to_string();
+        let stderr = fs::File::create(dir.join("log/stderr.log"))?;
+        let child = Command::new(&install.binary)
+            .args(["-nf", "-nc", "-nonat", "-nonatmap", "-nocal", "-nort"])
+            .args(["-conf", &d("conf"), "-log", &d("log"), "-db", &d("db")])
+            .args(["-run", &d("run"), "-mod", &d("mod"), "-temp", &d("tmp")])
+            .args(["-storage", &d("storage"), "-recordings", &d("recordings")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()?;
+        let db_path = params
+            .iter()
+            .find(|(n, _)| n == "db-path")
+            .map(|(_, v)| dir.join("db").join(v))
+            .unwrap_or_default();
+        let mut fs = FreeSwitch {
+            child,
+            dir,
+            esl_port,
+            db_path,
+        };
+        fs.wait_ready()?;
+        Ok(fs)
+    }
+
+    fn wait_ready(&mut self) -> io::Result<()> {
+        let ready = wait_for(Duration::from_secs(60), || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(Err(io::Error::other(format!(
+                    "FreeSWITCH exited with {status} while starting; see {}",
+                    self.dir.join("log").display()
+                ))));
+            }
+            let mut esl = self.esl().ok()?;
+            let cc = esl.api("module_exists mod_callcenter").ok()?;
+            let ours = esl.api("module_exists mod_cc_cdr").ok()?;
+            (cc.trim() == "true" && ours.trim() == "true").then_some(Ok(()))
+        });
+        ready.unwrap_or_else(|| {
+            Err(io::Error::other(format!(
+                "FreeSWITCH not ready with mod_callcenter and mod_cc_cdr after 60 s; see {}",
+                self.dir.join("log").display()
+            )))
+        })
+    }
+
+    /// A new event-socket connection.
+    pub fn esl(&self) -> io::Result<EslClient> {
+        EslClient::connect(
+            &format!("127.0.0.1:{}", self.esl_port),
+            ESL_PASSWORD,
+            Duration::from_secs(30),
+        )
+    }
+
+    /// Runs one API command on a fresh connection.
+    pub fn api(&self, command: &str) -> io::Result<String> {
+        self.esl()?.api(command)
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("log/freeswitch.log")
+    }
+
+    /// Stops FreeSWITCH cleanly (modules unload, mod_cc_cdr flushes) and
+    /// returns whether it exited in time.
+    pub fn stop(&mut self) -> bool {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return true;
+        }
+        let _ = self.api("fsctl shutdown");
+        let exited = wait_for(Duration::from_secs(30), || {
+            self.child.try_wait().ok().flatten().map(|_| ())
+        });
+        if exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        exited.is_some()
+    }
+
+    /// Starts recording the module's events to `path` (the fixture format)
+    /// until the returned capture is finished or dropped.
+    pub fn capture(&self, path: &Path) -> io::Result<Capture> {
+        let mut client = self.esl()?;
+        client.set_timeout(Duration::from_millis(200))?;
+        let mut out = io::BufWriter::new(fs::File::create(path)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        // Subscribe before returning, so no event of the caller's next call is missed.
+        client.subscribe(capture::CAPTURED_EVENTS)?;
+        let thread = std::thread::spawn(move || {
+            capture::record(&mut client, &mut out, || stop_flag.load(Ordering::Relaxed))
+        });
+        Ok(Capture {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Whether the FreeSWITCH process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for FreeSwitch {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running event capture; see [`FreeSwitch::capture`].
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<usize>>>,
+}
+
+impl Capture {
+    /// Stops recording and returns the number of events written.
+    pub fn finish(mut self) -> io::Result<usize> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("capture thread panicked")),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The database schema and its migrations.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`. Each migration moves
+//! the database from version `n` to `n + 1`; they run in one transaction at
+//! open, so a database is never left half migrated.
+
+/// Every `callcenter_cdr` column, in table order: the 15 columns of the seed
+/// article's table first (same names, so that its users can switch), then the
+/// ones this module adds.
+pub const CDR_COLUMNS: &[&str] = &[
+    "caller_id_number",
+    "destination_number",
+    "queue_name",
+    "agent_name",
+    "answered_number",
+    "system_entered_stamp",
+    "queue_entered_stamp",
+    "ring_stamp",
+    "answer_stamp",
+    "end_stamp",
+    "duration",
+    "billsec",
+    "hangup_cause",
+    "uuid",
+    "bleg_uuid",
+    "member_uuid",
+    "caller_id_name",
+    "context",
+    "outcome",
+    "cancel_reason",
+    "wait_sec",
+    "ring_sec",
+    "agent_attempts",
+    "agent_missed",
+    "system_entered_epoch",
+    "queue_entered_epoch",
+    "ring_epoch",
+    "answer_epoch",
+    "end_epoch",
+    "closed_by",
+];
+
+/// Migrations, oldest first. Never edit a released one: add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "CREATE TABLE callcenter_cdr (
+        caller_id_number     TEXT,
+        destination_number   TEXT,
+        queue_name           TEXT,
+        agent_name           TEXT,
+        answered_number      TEXT,
+        system_entered_stamp TEXT,
+        queue_entered_stamp  TEXT,
+        ring_stamp           TEXT,
+        answer_stamp         TEXT,
+        end_stamp            TEXT,
+        duration             INTEGER,
+        billsec              INTEGER,
+        hangup_cause         TEXT,
+        uuid                 TEXT,
+        bleg_uuid            TEXT,
+        member_uuid          TEXT NOT NULL UNIQUE,
+        caller_id_name       TEXT,
+        context              TEXT,
+        outcome              TEXT,
+        cancel_reason        TEXT,
+        wait_sec             INTEGER,
+        ring_sec             INTEGER,
+        agent_attempts       INTEGER NOT NULL DEFAULT 0,
+        agent_missed         INTEGER NOT NULL DEFAULT 0,
+        system_entered_epoch INTEGER,
+        queue_entered_epoch  INTEGER,
+        ring_epoch           INTEGER,
+        answer_epoch         INTEGER,
+        end_epoch            INTEGER,
+        closed_by            TEXT
+    );
+    CREATE INDEX callcenter_cdr_queue_entered ON callcenter_cdr (queue_entered_epoch);
+    CREATE INDEX callcenter_cdr_queue_time ON callcenter_cdr (queue_name, queue_entered_epoch);
+    CREATE INDEX callcenter_cdr_agent_time ON callcenter_cdr (agent_name, queue_entered_epoch);
+    CREATE INDEX callcenter_cdr_uuid ON callcenter_cdr (uuid);",
+];
+
+/// The schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

@@ -1,0 +1,618 @@
+//! Assembly of queue visits from mod_callcenter's events.
+//!
+//! A visit is keyed by `CC-Member-UUID`. Every event only adds facts to its
+//! visit, so the result does not depend on the order in which FreeSWITCH's
+//! dispatch threads deliver the events, and a repeated event (same
+//! `Event-Sequence`) changes nothing. A visit is written when it closes, and
+//! written again if a late event adds to it while it lingers in memory; the
+//! store merges rows by `member_uuid`.
+//!
+//! Time: `now` is a monotonic clock in seconds from the caller (the writer),
+//! used only for deadlines; row times come from the events.
+
+use std::collections::HashMap;
+
+use crate::cdr::{CdrRow, ClosedBy, Outcome};
+use crate::event::{Action, CcEvent, Field, Source};
+
+/// How long a closed visit stays in memory to absorb late events.
+const LINGER_SECS: u64 = 120;
+/// Repeated events are detected among this many last sequence numbers.
+const SEEN_SEQUENCES: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssemblerSettings {
+    /// After the caller's channel hung up, how long to wait for
+    /// `member-queue-end` before closing the visit without it.
+    pub hangup_grace_secs: u64,
+    /// An open visit with no event for this long is closed as `timeout`.
+    pub visit_timeout_secs: u64,
+}
+
+impl Default for AssemblerSettings {
+    fn default() -> Self {
+        AssemblerSettings {
+            hangup_grace_secs: 10,
+            visit_timeout_secs: 4 * 3600,
+        }
+    }
+}
+
+/// What the store must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Insert the visit's row, or merge it into the row already written.
+    Upsert(CdrRow),
+    /// The caller channel hung up: fill `hangup_cause` of its rows that have none.
+    HangupCause { uuid: String, cause: String },
+}
+
+/// How one offer of the caller to an agent ended, from `CC-Hangup-Cause` of
+/// `bridge-agent-fail` (or the answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    Answered,
+    NoAnswer,
+    Busy,
+    Rejected,
+    NotRegistered,
+    CallerCancel,
+    LostRace,
+    Error,
+}
+
+impl AttemptResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptResult::Answered => "answered",
+            AttemptResult::NoAnswer => "no_answer",
+            AttemptResult::Busy => "busy",
+            AttemptResult::Rejected => "rejected",
+            AttemptResult::NotRegistered => "not_registered",
+            AttemptResult::CallerCancel => "caller_cancel",
+            AttemptResult::LostRace => "lost_race",
+            AttemptResult::Error => "error",
+        }
+    }
+
+    /// A miss is the agent's doing: no answer, busy or rejected.
+    pub fn is_miss(self) -> bool {
+        matches!(
+            self,
+            AttemptResult::NoAnswer | AttemptResult::Busy | AttemptResult::Rejected
+        )
+    }
+
+    /// Classifies a failed offer's cause. `ORIGINATOR_CANCEL` is a lost race
+    /// when another agent answered the same visit, and a caller cancel
+    /// otherwise.
+    pub fn of_failure(cause: Option<&str>, visit_answered_by_other: bool) -> AttemptResult {
+        match cause.unwrap_or("") {
+            "LOSE_RACE" => AttemptResult::LostRace,
+            "ORIGINATOR_CANCEL" if visit_answered_by_other => AttemptResult::LostRace,
+            "ORIGINATOR_CANCEL" => AttemptResult::CallerCancel,
+            "USER_BUSY" | "NORMAL_CIRCUIT_CONGESTION" => AttemptResult::Busy,
+            "CALL_REJECTED" => AttemptResult::Rejected,
+            "USER_NOT_REGISTERED" | "SUBSCRIBER_ABSENT" => AttemptResult::NotRegistered,
+            "NO_ANSWER"
+            | "NO_USER_RESPONSE"
+            | "ALLOTTED_TIMEOUT"
+            | "PROGRESS_TIMEOUT"
+            | "RECOVERY_ON_TIMER_EXPIRE" => AttemptResult::NoAnswer,
+            _ => AttemptResult::Error,
+        }
+    }
+}
+
+/// One offer of this visit's caller to an agent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Attempt {
+    agent: String,
+    offered: Option<i64>,
+    called: Option<i64>,
+    answered: Option<i64>,
+    failed: bool,
+    cause: Option<String>,
+}
+
+impl Attempt {
+    fn is_open(&self) -> bool {
+        !self.failed && self.answered.is_none()
+    }
+
+    /// When the agent's phone started ringing, as far as known.
+    fn ring_start(&self) -> Option<i64> {
+        self.called.or(self.offered)
+    }
+}
+
+/// The agent who answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Answer {
+    agent: String,
+    agent_uuid: Option<String>,
+    called: Option<i64>,
+    answered: Option<i64>,
+    /// The agent leg's destination: the number as dialled.
+    answered_number: Option<String>,
+    /// `bridge-agent-end` said the bridge never happened.
+    not_bridged: bool,
+    bridge_end: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum End {
+    Terminated {
+        leaving: Option<i64>,
+    },
+    Cancel {
+        leaving: Option<i64>,
+        reason: Option<String>,
+        caller_down: bool,
+    },
+}
+
+#[derive(Clone, Debug, Default)]
+struct Visit {
+    member_uuid: String,
+    session_uuid: Option<String>,
+    queue: Option<String>,
+    cid_number: Option<String>,
+    cid_name: Option<String>,
+    destination: Option<String>,
+    context: Option<String>,
+    system_entered: Option<i64>,
+    queue_entered: Option<i64>,
+    attempts: Vec<Attempt>,
+    answer: Option<Answer>,
+    end: Option<End>,
+    hangup_cause: Option<String>,
+    caller_hangup_at: Option<i64>,
+    seen: Vec<u64>,
+    closed_by: Option<ClosedBy>,
+    dirty: bool,
+    last_activity: u64,
+    close_deadline: Option<u64>,
+}
+
+/// Builds visits from events and hands out what the store must write.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    settings: AssemblerSettings,
+    visits: HashMap<String, Visit>,
+    ops: Vec<StoreOp>,
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: Option<T>) {
+    if slot.is_none() {
+        *slot = value;
+    }
+}
+
+impl Assembler {
+    pub fn new(settings: AssemblerSettings) -> Assembler {
+        Assembler {
+            settings,
+            ..Assembler::default()
+        }
+    }
+
+    /// Visits not closed yet.
+    pub fn open_visits(&self) -> usize {
+        self.visits
+            .values()
+            .filter(|v| v.closed_by.is_none())
+            .count()
+    }
+
+    /// Takes in one event.
+    pub fn apply(&mut self, ev: &CcEvent, now: u64) {
+        match ev.source {
+            Source::HangupComplete => self.apply_hangup(ev, now),
+            Source::Callcenter => self.apply_callcenter(ev, now),
+        }
+    }
+
+    fn apply_callcenter(&mut self, ev: &CcEvent, now: u64) {
+        let action = ev.action();
+        let is_visit_event = matches!(
+            action,
+            Action::MemberQueueStart
+                | Action::MemberQueueResume
+                | Action::MemberQueueEnd
+                | Action::AgentOffering
+                | Action::BridgeAgentStart
+                | Action::BridgeAgentEnd
+                | Action::BridgeAgentFail
+        );
+        let Some(member_uuid) = ev.get(Field::MemberUuid).filter(|_| is_visit_event) else {
+            return;
+        };
+        let visit = self
+            .visits
+            .entry(member_uuid.to_owned())
+            .or_insert_with(|| Visit {
+                member_uuid: member_uuid.to_owned(),
+                ..Visit::default()
+            });
+        if let Some(seq) = ev.sequence() {
+            if visit.seen.contains(&seq) {
+                return;
+            }
+            if visit.seen.len() == SEEN_SEQUENCES {
+                visit.seen.remove(0);
+            }
+            visit.seen.push(seq);
+        }
+        visit.last_activity = now;
+        visit.dirty = true;
+        visit.absorb_common(ev);
+        match action {
+            Action::MemberQueueStart | Action::MemberQueueResume => visit.absorb_start(ev),
+            Action::AgentOffering => visit.absorb_offer(ev),
+            Action::BridgeAgentStart => visit.absorb_answer(ev, true),
+            Action::BridgeAgentEnd => visit.absorb_bridge_end(ev),
+            Action::BridgeAgentFail => visit.absorb_failure(ev),
+            Action::MemberQueueEnd => visit.absorb_end(ev),
+            _ => {}
+        }
+    }
+
+    fn apply_hangup(&mut self, ev: &CcEvent, now: u64) {
+        if ev.get(Field::VarCcSide) != Some("member") {
+            return;
+        }
+        let (Some(uuid), Some(cause)) = (ev.get(Field::UniqueId), ev.get(Field::HangupCause))
+        else {
+            return;
+        };
+        let hangup_at = ev
+            .micros_as_secs(Field::ChannelHangupTime)
+            .or(ev.created_secs());
+        for visit in self
+            .visits
+            .values_mut()
+            .filter(|v| v.session_uuid.as_deref() == Some(uuid))
+        {
+            set_once(&mut visit.hangup_cause, Some(cause.to_owned()));
+            set_once(&mut visit.caller_hangup_at, hangup_at);
+            set_once(
+                &mut visit.system_entered,
+                ev.micros_as_secs(Field::ChannelCreatedTime),
+            );
+            visit.dirty = true;
+            if visit.end.is_none() && visit.closed_by.is_none() {
+                visit.close_deadline = Some(now + self.settings.hangup_grace_secs);
+            }
+        }
+        // Rows already written and forgotten get the cause in the store.
+        self.ops.push(StoreOp::HangupCause {
+            uuid: uuid.to_owned(),
+            cause: cause.to_owned(),
+        });
+    }
+
+    /// Closes what is due, forgets what has lingered long enough, and returns
+    /// everything the store must write, in order.
+    pub fn take_ops(&mut self, now: u64) -> Vec<StoreOp> {
+        let settings = self.settings;
+        let mut ops = std::mem::take(&mut self.ops);
+        let mut rows = Vec::new();
+        self.visits.retain(|_, visit| {
+            if visit.closed_by.is_none() {
+                if visit.end.is_some() {
+                    visit.closed_by = Some(ClosedBy::Event);
+                } else if visit.close_deadline.is_some_and(|d| now >= d) {
+                    visit.closed_by = Some(ClosedBy::CallerHangup);
+                    visit.dirty = true;
+                } else if now.saturating_sub(visit.last_activity) >= settings.visit_timeout_secs {
+                    visit.closed_by = Some(ClosedBy::Timeout);
+                    visit.dirty = true;
+                }
+            }
+            if visit.closed_by.is_some() && visit.dirty {
+                visit.dirty = false;
+                rows.push(visit.row());
+            }
+            visit.closed_by.is_none() || now.saturating_sub(visit.last_activity) < LINGER_SECS
+        });
+        // Oldest visits first, so that replays write in a stable order.
+        rows.sort_by(|a, b| {
+            (a.queue_entered_epoch, &a.member_uuid).cmp(&(b.queue_entered_epoch, &b.member_uuid))
+        });
+        ops.extend(rows.into_iter().map(StoreOp::Upsert));
+        ops
+    }
+
+    /// Closes every open visit with what is known (module unload or
+    /// FreeSWITCH shutdown) and returns all pending writes.
+    pub fn close_all(&mut self, now: u64) -> Vec<StoreOp> {
+        for visit in self.visits.values_mut() {
+            if visit.closed_by.is_none() && visit.end.is_none() {
+                visit.closed_by = Some(ClosedBy::Shutdown);
+                visit.dirty = true;
+            }
+        }
+        let ops = self.take_ops(now);
+        self.visits.clear();
+        ops
+    }
+}
+
+impl Visit {
+    /// Facts that several events carry.
+    fn absorb_common(&mut self, ev: &CcEvent) {
+        set_once(&mut self.queue, ev.owned(Field::Queue));
+        set_once(&mut self.session_uuid, ev.owned(Field::MemberSessionUuid));
+        set_once(&mut self.cid_number, ev.owned(Field::MemberCidNumber));
+        set_once(&mut self.cid_name, ev.owned(Field::MemberCidName));
+        set_once(
+            &mut self.queue_entered,
+            ev.epoch_secs(Field::MemberJoinedTime),
+        );
+    }
+
+    /// Facts from the member channel's data (start, end).
+    fn absorb_member_channel(&mut self, ev: &CcEvent) {
+        set_once(&mut self.cid_number, ev.owned(Field::CallerIdNumber));
+        set_once(&mut self.cid_name, ev.owned(Field::CallerIdName));
+        set_once(&mut self.destination, ev.owned(Field::DestinationNumber));
+        set_once(&mut self.context, ev.owned(Field::Context));
+        set_once(
+            &mut self.system_entered,
+            ev.micros_as_secs(Field::ChannelCreatedTime),
+        );
+        set_once(&mut self.hangup_cause, ev.owned(Field::HangupCause));
+    }
+
+    fn absorb_start(&mut self, ev: &CcEvent) {
+        self.absorb_member_channel(ev);
+        // The join time of this run of the callcenter app; `member-queue-start`
+        // has no CC-Member-Joined-Time header.
+        let joined = ev
+            .epoch_secs(Field::VarCcQueueJoinedEpoch)
+            .or(ev.created_secs());
+        if joined.is_some() {
+            self.queue_entered = joined;
+        }
+    }
+
+    /// The attempt an answer or failure of `agent` belongs to: for an answer,
+    /// the one already answered (bridge-agent-start, -end and member-queue-end
+    /// all describe the same answer), else the agent's open offer, else a new
+    /// one (its offer event was lost or is still to come).
+    fn attempt_for(&mut self, agent: &str, answering: bool) -> &mut Attempt {
+        let answered = || {
+            self.attempts
+                .iter()
+                .position(|a| a.agent == agent && a.answered.is_some())
+        };
+        let open = || {
+            self.attempts
+                .iter()
+                .position(|a| a.agent == agent && a.is_open())
+        };
+        let found = if answering {
+            answered().or_else(open)
+        } else {
+            open()
+        };
+        let index = match found {
+            Some(i) => i,
+            None => {
+                self.attempts.push(Attempt {
+                    agent: agent.to_owned(),
+                    ..Attempt::default()
+                });
+                self.attempts.len() - 1
+            }
+        };
+        &mut self.attempts[index]
+    }
+
+    fn absorb_offer(&mut self, ev: &CcEvent) {
+        let Some(agent) = ev.get(Field::Agent) else {
+            return;
+        };
+        let offered = ev.created_secs();
+        // An offer may arrive after the failure or answer it started.
+        let index = self
+            .attempts
+            .iter()
+            .position(|a| a.agent == agent && a.offered.is_none());
+        let attempt = match index {
+            Some(i) => &mut self.attempts[i],
+            None => {
+                self.attempts.push(Attempt {
+                    agent: agent.to_owned(),
+                    ..Attempt::default()
+                });
+                self.attempts.last_mut().expect("just pushed")
+            }
+        };
+        attempt.offered = offered;
+    }
+
+    fn absorb_answer(&mut self, ev: &CcEvent, from_agent_channel: bool) {
+        let Some(agent) = ev.get(Field::Agent) else {
+            return;
+        };
+        let called = ev.epoch_secs(Field::AgentCalledTime);
+        let answered = ev.epoch_secs(Field::AgentAnsweredTime);
+        let attempt = self.attempt_for(agent, true);
+        set_once(&mut attempt.called, called);
+        set_once(&mut attempt.answered, answered.or(Some(0)));
+        let answer = self.answer.get_or_insert_with(|| Answer {
+            agent: agent.to_owned(),
+            ..Answer::default()
+        });
+        set_once(&mut answer.agent_uuid, ev.owned(Field::AgentUuid));
+        set_once(&mut answer.called, called);
+        set_once(&mut answer.answered, answered);
+        if from_agent_channel {
+            set_once(
+                &mut answer.answered_number,
+                ev.owned(Field::DestinationNumber),
+            );
+        }
+    }
+
+    fn absorb_bridge_end(&mut self, ev: &CcEvent) {
+        self.absorb_answer(ev, true);
+        if let Some(answer) = self.answer.as_mut() {
+            if ev.get(Field::AgentBridged) == Some("false") {
+                answer.not_bridged = true;
+            }
+            set_once(
+                &mut answer.bridge_end,
+                ev.epoch_secs(Field::BridgeTerminatedTime),
+            );
+        }
+    }
+
+    fn absorb_failure(&mut self, ev: &CcEvent) {
+        let Some(agent) = ev.get(Field::Agent) else {
+            return;
+        };
+        let attempt = self.attempt_for(agent, false);
+        attempt.failed = true;
+        set_once(&mut attempt.called, ev.epoch_secs(Field::AgentCalledTime));
+        set_once(&mut attempt.cause, ev.owned(Field::CcHangupCause));
+    }
+
+    fn absorb_end(&mut self, ev: &CcEvent) {
+        self.absorb_member_channel(ev);
+        let leaving = ev
+            .epoch_secs(Field::MemberLeavingTime)
+            .or(ev.created_secs());
+        match ev.get(Field::Cause) {
+            Some("Terminated") => {
+                self.absorb_answer(ev, false);
+                // Terminated (the agent left) outranks an earlier Cancel.
+                self.end = Some(End::Terminated { leaving });
+            }
+            _ => {
+                let caller_down = ev.get(Field::HangupCause).is_some()
+                    || ev.get(Field::AnswerState) == Some("hangup");
+                if !matches!(self.end, Some(End::Terminated { .. })) {
+                    self.end = Some(End::Cancel {
+                        leaving,
+                        reason: ev.owned(Field::CancelReason),
+                        caller_down,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The connected answer, if any: a `bridge-agent-end` that says the
+    /// bridge failed takes it back.
+    fn connected_answer(&self) -> Option<&Answer> {
+        let answer = self.answer.as_ref()?;
+        let terminated = matches!(self.end, Some(End::Terminated { .. }));
+        (terminated || !answer.not_bridged).then_some(answer)
+    }
+
+    fn outcome(&self) -> Option<Outcome> {
+        if self.connected_answer().is_some() {
+            return Some(Outcome::Answered);
+        }
+        match &self.end {
+            Some(End::Cancel {
+                reason,
+                caller_down,
+                leaving,
+            }) => Some(match reason.as_deref() {
+                Some("TIMEOUT") => Outcome::Timeout,
+                Some("NO_AGENT_TIMEOUT") => Outcome::NoAgentTimeout,
+                Some("EXIT_WITH_KEY") => Outcome::ExitWithKey,
+                // BREAK_OUT (and NONE) is any other exit: a hangup if the caller
+                // was already down when leaving the queue, else a break-out.
+                _ => {
+                    let hung_up_by_then = match (self.caller_hangup_at, leaving) {
+                        (Some(h), Some(l)) => h <= *l,
+                        _ => false,
+                    };
+                    if *caller_down || hung_up_by_then {
+                        Outcome::Abandoned
+                    } else {
+                        Outcome::BreakOut
+                    }
+                }
+            }),
+            Some(End::Terminated { .. }) => Some(Outcome::Answered),
+            None if self.closed_by == Some(ClosedBy::CallerHangup) => Some(Outcome::Abandoned),
+            None => None,
+        }
+    }
+
+    fn end_epoch(&self) -> Option<i64> {
+        match &self.end {
+            Some(End::Terminated { leaving }) | Some(End::Cancel { leaving, .. }) => *leaving,
+            None => self
+                .connected_answer()
+                .and_then(|a| a.bridge_end)
+                .or(self.caller_hangup_at),
+        }
+    }
+
+    fn row(&self) -> CdrRow {
+        let answer = self.connected_answer();
+        let end = self.end_epoch();
+        let answer_at = answer.and_then(|a| a.answered);
+        let ring = match answer {
+            Some(a) => a.called,
+            None => self.attempts.iter().filter_map(Attempt::ring_start).min(),
+        };
+        let answered_agent = answer.map(|a| a.agent.as_str());
+        let diff = |later: Option<i64>, earlier: Option<i64>| Some((later? - earlier?).max(0));
+        CdrRow {
+            member_uuid: self.member_uuid.clone(),
+            uuid: self.session_uuid.clone(),
+            bleg_uuid: answer.and_then(|a| a.agent_uuid.clone()),
+            caller_id_number: self.cid_number.clone(),
+            caller_id_name: self.cid_name.clone(),
+            destination_number: self.destination.clone(),
+            context: self.context.clone(),
+            queue_name: self.queue.clone(),
+            agent_name: answered_agent.map(str::to_owned),
+            answered_number: answer.and_then(|a| a.answered_number.clone()),
+            system_entered_epoch: self.system_entered,
+            queue_entered_epoch: self.queue_entered,
+            ring_epoch: ring,
+            answer_epoch: answer_at,
+            end_epoch: end,
+            duration: diff(end, self.system_entered),
+            billsec: if answer.is_some() {
+                diff(end, answer_at)
+            } else {
+                Some(0)
+            },
+            wait_sec: diff(answer_at.or(end), self.queue_entered),
+            ring_sec: answer.and_then(|a| diff(a.answered, a.called)),
+            hangup_cause: self.hangup_cause.clone(),
+            outcome: self.outcome().map(Outcome::as_str),
+            cancel_reason: match &self.end {
+                Some(End::Cancel { reason, .. }) => reason.clone(),
+                _ => None,
+            },
+            agent_attempts: self.attempts.len() as i64,
+            agent_missed: self
+                .attempts
+                .iter()
+                .filter(|a| {
+                    a.failed
+                        && AttemptResult::of_failure(
+                            a.cause.as_deref(),
+                            answered_agent.is_some_and(|ag| ag != a.agent),
+                        )
+                        .is_miss()
+                })
+                .count() as i64,
+            closed_by: self.closed_by.map(ClosedBy::as_str),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+//! Tests inside a real FreeSWITCH (FREESWITCH_PREFIX, default
+//! /usr/local/freeswitch). Without one, each test prints one
+//! "skipped: no FreeSWITCH" line and passes.
+//!
+//! They wait for conditions with generous limits, never for fixed sleeps.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+
+/// The installation and built module, or `None` after printing the skip line.
+fn setup(test: &str) -> Option<(Installation, std::path::PathBuf)> {
+    match Installation::find() {
+        Ok(install) => {
+            let module = harness::built_module().expect("mod_cc_cdr built by cargo");
+            Some((install, module))
+        }
+        Err(reason) => {
+            println!("skipped: no FreeSWITCH ({reason}): {test}");
+            None
+        }
+    }
+}
+
+fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> FreeSwitch {
+    let options = Options {
+        callcenter_xml: CALLCENTER_XML.to_owned(),
+        cc_cdr_params: params
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+    };
+    FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
+}
+
+type Row = HashMap<String, Value>;
+
+fn read_rows(db: &Path, condition: &str) -> Vec<Row> {
+    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare(&format!("SELECT * FROM callcenter_cdr WHERE {condition}"))
+    else {
+        return Vec::new();
+    };
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    stmt.query_map([], |r| {
+        Ok(names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), r.get::<_, Value>(i).unwrap()))
+            .collect::<Row>())
+    })
+    .map(|rows| rows.filter_map(Result::ok).collect())
+    .unwrap_or_default()
+}
+
+fn text(row: &Row, col: &str) -> Option<String> {
+    match &row[col] {
+        Value::Text(s) => Some(s.clone()),
+        Value::Null => None,
+        other => panic!("{col} is not text: {other:?}"),
+    }
+}
+
+fn int(row: &Row, col: &str) -> Option<i64> {
+    match &row[col] {
+        Value::Integer(n) => Some(*n),
+        Value::Null => None,
+        other => panic!("{col} is not an integer: {other:?}"),
+    }
+}
+
+/// Waits for the row of a sample call, once its hangup cause is known.
+fn wait_row(fs: &FreeSwitch, call_index: usize) -> Row {
+    let number = CALLS[call_index].cid_number;
+    wait_for(Duration::from_secs(90), || {
+        read_rows(
+            &fs.db_path,
+            &format!("caller_id_number = '{number}' AND hangup_cause IS NOT NULL"),
+        )
+        .pop()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no complete row for caller {number} within 90 s; rows: {:?}; log: {}",
+            read_rows(&fs.db_path, "1"),
+            fs.log_file().display()
+        )
+    })
+}
+
+fn check_common(row: &Row, call_index: usize) {
+    let call = &CALLS[call_index];
+    assert_eq!(text(row, "queue_name").as_deref(), Some(call.queue));
+    assert_eq!(
+        text(row, "caller_id_number").as_deref(),
+        Some(call.cid_number)
+    );
+    assert_eq!(text(row, "caller_id_name").as_deref(), Some(call.cid_name));
+    assert_eq!(text(row, "closed_by").as_deref(), Some("event"));
+    let queue = call.queue.trim_end_matches("@default");
+    assert_eq!(text(row, "destination_number"), Some(format!("q-{queue}")));
+    assert_eq!(text(row, "context").as_deref(), Some("default"));
+    assert!(text(row, "uuid").is_some(), "the caller channel's UUID");
+    assert!(text(row, "member_uuid").is_some());
+    let entered = int(row, "system_entered_epoch").expect("system_entered");
+    let queued = int(row, "queue_entered_epoch").expect("queue_entered");
+    let end = int(row, "end_epoch").expect("end");
+    assert!(entered <= queued && queued <= end, "{row:?}");
+    assert_eq!(int(row, "duration"), Some(end - entered));
+    for moment in ["system_entered", "queue_entered", "ring", "answer", "end"] {
+        let epoch = int(row, &format!("{moment}_epoch"));
+        let stamp = text(row, &format!("{moment}_stamp"));
+        assert_eq!(epoch.is_some(), stamp.is_some(), "{moment}: {row:?}");
+        if let Some(stamp) = stamp {
+            assert_eq!(stamp.len(), 19, "YYYY-MM-DD HH:MM:SS: {stamp}");
+        }
+    }
+}
+
+/// Seconds between two epoch columns.
+fn span(row: &Row, later: &str, earlier: &str) -> i64 {
+    int(row, later).unwrap() - int(row, earlier).unwrap()
+}
+
+#[test]
+fn six_kinds_of_queue_call_give_correct_rows() {
+    let Some((install, module)) = setup("six_kinds_of_queue_call_give_correct_rows") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    let capture_file = fs.dir.join("log/six_calls.events");
+    let capture = fs.capture(&capture_file).expect("capture");
+    let uuids: Vec<String> = (0..CALLS.len())
+        .map(|i| format!("00000000-0000-4000-8000-{:012}", 100 + i))
+        .collect();
+    for (call, uuid) in CALLS.iter().zip(&uuids) {
+        let reply = fs.api(&call.originate(uuid)).expect("originate");
+        assert!(reply.starts_with("+OK"), "{}: {reply}", call.description);
+    }
+
+    // 1. Answered by alice after ~1 s of ringing, 3 s of talk.
+    let row = wait_row(&fs, 0);
+    if std::env::var_os("CC_CDR_DEBUG_ROWS").is_some() {
+        std::thread::sleep(Duration::from_secs(15));
+        println!("{:#?}", read_rows(&fs.db_path, "1"));
+    }
+    check_common(&row, 0);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("answered"));
+    assert_eq!(text(&row, "agent_name").as_deref(), Some("alice@default"));
+    assert_eq!(text(&row, "answered_number").as_deref(), Some("1001"));
+    assert!(text(&row, "bleg_uuid").is_some());
+    assert_eq!(
+        text(&row, "hangup_cause").as_deref(),
+        Some("NORMAL_CLEARING")
+    );
+    let ring = int(&row, "ring_sec").unwrap();
+    assert!((0..=2).contains(&ring), "ring_sec {ring}");
+    assert_eq!(ring, span(&row, "answer_epoch", "ring_epoch"));
+    let billsec = int(&row, "billsec").unwrap();
+    assert!((2..=5).contains(&billsec), "billsec {billsec}");
+    assert_eq!(billsec, span(&row, "end_epoch", "answer_epoch"));
+    assert_eq!(
+        int(&row, "wait_sec"),
+        Some(span(&row, "answer_epoch", "queue_entered_epoch"))
+    );
+    assert_eq!(int(&row, "agent_attempts"), Some(1));
+    assert_eq!(int(&row, "agent_missed"), Some(0));
+
+    // 2. Abandoned while waiting: nobody was rung.
+    let row = wait_row(&fs, 1);
+    check_common(&row, 1);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("abandoned"));
+    assert_eq!(text(&row, "cancel_reason").as_deref(), Some("BREAK_OUT"));
+    assert_eq!(
+        text(&row, "hangup_cause").as_deref(),
+        Some("NORMAL_CLEARING")
+    );
+    assert_eq!(text(&row, "agent_name"), None);
+    assert_eq!(text(&row, "bleg_uuid"), None);
+    assert_eq!(int(&row, "ring_epoch"), None);
+    assert_eq!(int(&row, "answer_epoch"), None);
+    assert_eq!(int(&row, "billsec"), Some(0));
+    assert_eq!(int(&row, "agent_attempts"), Some(0));
+    let wait = int(&row, "wait_sec").unwrap();
+    assert!((2..=5).contains(&wait), "wait_sec {wait}");
+
+    // 3. Abandoned while bob's phone rang.
+    let row = wait_row(&fs, 2);
+    check_common(&row, 2);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("abandoned"));
+    assert_eq!(text(&row, "cancel_reason").as_deref(), Some("BREAK_OUT"));
+    assert_eq!(text(&row, "agent_name"), None);
+    assert_eq!(text(&row, "bleg_uuid"), None);
+    assert!(int(&row, "ring_epoch").is_some(), "bob was rung: {row:?}");
+    assert_eq!(int(&row, "answer_epoch"), None);
+    assert_eq!(int(&row, "agent_attempts"), Some(1));
+    assert_eq!(
+        int(&row, "agent_missed"),
+        Some(0),
+        "a caller cancel is not a miss"
+    );
+
+    // 4. Carol does not answer, dave does.
+    let row = wait_row(&fs, 3);
+    check_common(&row, 3);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("answered"));
+    assert_eq!(text(&row, "agent_name").as_deref(), Some("dave@default"));
+    assert_eq!(text(&row, "answered_number").as_deref(), Some("1004"));
+    assert_eq!(int(&row, "agent_attempts"), Some(2));
+    assert_eq!(int(&row, "agent_missed"), Some(1));
+    let wait = int(&row, "wait_sec").unwrap();
+    assert!(
+        wait >= 2,
+        "the wait includes carol's 2 s of ringing: {wait}"
+    );
+    let ring = int(&row, "ring_sec").unwrap();
+    assert!((0..=2).contains(&ring), "dave's ring only: {ring}");
+
+    // 5. max-wait-time reached.
+    let row = wait_row(&fs, 4);
+    check_common(&row, 4);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("timeout"));
+    assert_eq!(text(&row, "cancel_reason").as_deref(), Some("TIMEOUT"));
+    let wait = int(&row, "wait_sec").unwrap();
+    assert!((3..=5).contains(&wait), "wait_sec {wait}");
+
+    // 6. No agent at all.
+    let row = wait_row(&fs, 5);
+    check_common(&row, 5);
+    assert_eq!(text(&row, "outcome").as_deref(), Some("no_agent_timeout"));
+    assert_eq!(
+        text(&row, "cancel_reason").as_deref(),
+        Some("NO_AGENT_TIMEOUT")
+    );
+
+    // One row per visit, nothing else.
+    assert_eq!(read_rows(&fs.db_path, "1").len(), CALLS.len());
+    save_capture(capture, &capture_file, "six_calls.events");
+}
+
+/// With CC_CDR_SAVE_FIXTURES=1, keeps a capture as tests/fixtures/NAME.
+fn save_capture(capture: harness::Capture, file: &Path, name: &str) {
+    let events = capture.finish().expect("capture ran");
+    assert!(events > 0, "the capture saw no event");
+    if std::env::var_os("CC_CDR_SAVE_FIXTURES").is_some() {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(file, &dest).unwrap();
+        println!("saved {events} events to {}", dest.display());
+    }
+}
