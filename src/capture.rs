@@ -11,7 +11,8 @@ use crate::esl::EslClient;
 use crate::event::{CcEvent, Source};
 
 /// The events a capture subscribes to: what the module binds.
-pub const CAPTURED_EVENTS: &str = "CUSTOM callcenter::info CHANNEL_HANGUP_COMPLETE";
+/// (ESL reads every word after CUSTOM as a subclass, so CUSTOM goes last.)
+pub const CAPTURED_EVENTS: &str = "CHANNEL_HANGUP_COMPLETE CUSTOM callcenter::info";
 
 /// Subscribes `client` to the module's events and writes each one to `out`
 /// until `stop()` says so. Returns the number of events written.

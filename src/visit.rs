@@ -42,7 +42,7 @@ impl Default for AssemblerSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreOp {
     /// Insert the visit's row, or merge it into the row already written.
-    Upsert(CdrRow),
+    Upsert(Box<CdrRow>),
     /// The caller channel hung up: fill `hangup_cause` of its rows that have none.
     HangupCause { uuid: String, cause: String },
 }
@@ -175,11 +175,22 @@ struct Visit {
     close_deadline: Option<u64>,
 }
 
+/// A caller channel's hangup, kept for a while for visits whose events
+/// arrive after it.
+#[derive(Clone, Debug)]
+struct Hangup {
+    cause: String,
+    at: Option<i64>,
+    created: Option<i64>,
+    seen: u64,
+}
+
 /// Builds visits from events and hands out what the store must write.
 #[derive(Debug, Default)]
 pub struct Assembler {
     settings: AssemblerSettings,
     visits: HashMap<String, Visit>,
+    hangups: HashMap<String, Hangup>,
     ops: Vec<StoreOp>,
 }
 
@@ -247,6 +258,13 @@ impl Assembler {
         visit.last_activity = now;
         visit.dirty = true;
         visit.absorb_common(ev);
+        if let Some(hangup) = visit
+            .session_uuid
+            .as_ref()
+            .and_then(|uuid| self.hangups.get(uuid))
+        {
+            visit.absorb_hangup(hangup, now, self.settings.hangup_grace_secs);
+        }
         match action {
             Action::MemberQueueStart | Action::MemberQueueResume => visit.absorb_start(ev),
             Action::AgentOffering => visit.absorb_offer(ev),
@@ -266,25 +284,22 @@ impl Assembler {
         else {
             return;
         };
-        let hangup_at = ev
-            .micros_as_secs(Field::ChannelHangupTime)
-            .or(ev.created_secs());
+        let hangup = Hangup {
+            cause: cause.to_owned(),
+            at: ev
+                .micros_as_secs(Field::ChannelHangupTime)
+                .or(ev.created_secs()),
+            created: ev.micros_as_secs(Field::ChannelCreatedTime),
+            seen: now,
+        };
         for visit in self
             .visits
             .values_mut()
             .filter(|v| v.session_uuid.as_deref() == Some(uuid))
         {
-            set_once(&mut visit.hangup_cause, Some(cause.to_owned()));
-            set_once(&mut visit.caller_hangup_at, hangup_at);
-            set_once(
-                &mut visit.system_entered,
-                ev.micros_as_secs(Field::ChannelCreatedTime),
-            );
-            visit.dirty = true;
-            if visit.end.is_none() && visit.closed_by.is_none() {
-                visit.close_deadline = Some(now + self.settings.hangup_grace_secs);
-            }
+            visit.absorb_hangup(&hangup, now, self.settings.hangup_grace_secs);
         }
+        self.hangups.insert(uuid.to_owned(), hangup);
         // Rows already written and forgotten get the cause in the store.
         self.ops.push(StoreOp::HangupCause {
             uuid: uuid.to_owned(),
@@ -316,11 +331,13 @@ impl Assembler {
             }
             visit.closed_by.is_none() || now.saturating_sub(visit.last_activity) < LINGER_SECS
         });
+        self.hangups
+            .retain(|_, h| now.saturating_sub(h.seen) < LINGER_SECS);
         // Oldest visits first, so that replays write in a stable order.
         rows.sort_by(|a, b| {
             (a.queue_entered_epoch, &a.member_uuid).cmp(&(b.queue_entered_epoch, &b.member_uuid))
         });
-        ops.extend(rows.into_iter().map(StoreOp::Upsert));
+        ops.extend(rows.into_iter().map(|row| StoreOp::Upsert(Box::new(row))));
         ops
     }
 
@@ -335,11 +352,22 @@ impl Assembler {
         }
         let ops = self.take_ops(now);
         self.visits.clear();
+        self.hangups.clear();
         ops
     }
 }
 
 impl Visit {
+    fn absorb_hangup(&mut self, hangup: &Hangup, now: u64, grace_secs: u64) {
+        set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
+        set_once(&mut self.caller_hangup_at, hangup.at);
+        set_once(&mut self.system_entered, hangup.created);
+        self.dirty = true;
+        if self.end.is_none() && self.closed_by.is_none() && self.close_deadline.is_none() {
+            self.close_deadline = Some(now + grace_secs);
+        }
+    }
+
     /// Facts that several events carry.
     fn absorb_common(&mut self, ev: &CcEvent) {
         set_once(&mut self.queue, ev.owned(Field::Queue));

@@ -10,6 +10,8 @@ mod own {
         non_upper_case_globals,
         non_snake_case,
         dead_code,
+        // The same functions, declared with this module's own types.
+        clashing_extern_declarations,
         clippy::all
     )]
     include!(concat!(env!("OUT_DIR"), "/own_bindings.rs"));

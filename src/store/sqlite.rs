@@ -287,7 +287,9 @@ mod tests {
         let path = temp_db("upsert");
         let mut store = Store::open(&path, Synchronous::Normal).unwrap();
         let row = sample_row();
-        store.write(&[StoreOp::Upsert(row.clone())]).unwrap();
+        store
+            .write(&[StoreOp::Upsert(Box::new(row.clone()))])
+            .unwrap();
         // A later, partial write of the same visit keeps what it lacks.
         let partial = CdrRow {
             member_uuid: "m1".into(),
@@ -296,7 +298,7 @@ mod tests {
             hangup_cause: Some("NORMAL_CLEARING".into()),
             ..CdrRow::default()
         };
-        store.write(&[StoreOp::Upsert(partial)]).unwrap();
+        store.write(&[StoreOp::Upsert(Box::new(partial))]).unwrap();
         let conn = store.connection();
         let (count, name, attempts, closed, cause, stamp, local): (
             i64,
@@ -345,8 +347,8 @@ mod tests {
         other.hangup_cause = Some("USER_BUSY".into());
         store
             .write(&[
-                StoreOp::Upsert(sample_row()),
-                StoreOp::Upsert(other),
+                StoreOp::Upsert(Box::new(sample_row())),
+                StoreOp::Upsert(Box::new(other)),
                 StoreOp::HangupCause {
                     uuid: "caller-1".into(),
                     cause: "NORMAL_CLEARING".into(),

@@ -1,1 +1,508 @@
+//! Call assembly, driven by events captured from FreeSWITCH 1.10.12
+//! (`tests/fixtures/six_calls.events`: the six calls of
+//! `scenarios::CALLS`, run by `tests/real_freeswitch.rs`). The expected
+//! values were checked by hand against the captured headers.
 
+use super::*;
+use crate::capture::events_from_capture;
+use crate::config::Synchronous;
+use crate::store::Store;
+use rusqlite::types::Value;
+
+const SIX_CALLS: &str = include_str!("../../tests/fixtures/six_calls.events");
+const LATER: u64 = 100_000;
+
+fn six_calls() -> Vec<CcEvent> {
+    events_from_capture(SIX_CALLS)
+}
+
+fn rows_of(ops: Vec<StoreOp>) -> Vec<CdrRow> {
+    ops.into_iter()
+        .filter_map(|op| match op {
+            StoreOp::Upsert(row) => Some(*row),
+            StoreOp::HangupCause { .. } => None,
+        })
+        .collect()
+}
+
+/// Applies all events at time 0 and returns the rows due much later.
+fn assemble(events: &[CcEvent]) -> Vec<CdrRow> {
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    for ev in events {
+        asm.apply(ev, 0);
+    }
+    rows_of(asm.take_ops(LATER))
+}
+
+fn row_of<'a>(rows: &'a [CdrRow], cid_number: &str) -> &'a CdrRow {
+    rows.iter()
+        .find(|r| r.caller_id_number.as_deref() == Some(cid_number))
+        .unwrap_or_else(|| panic!("no row for {cid_number} in {rows:#?}"))
+}
+
+fn is_event(ev: &CcEvent, action: &str, cid_number: &str) -> bool {
+    ev.get(Field::Action) == Some(action) && ev.get(Field::MemberCidNumber) == Some(cid_number)
+}
+
+/// Seconds of the captured run: every call entered the queue at this second.
+const T0: i64 = 1_795_465_413;
+
+struct Expected {
+    cid: &'static str,
+    queue: &'static str,
+    outcome: &'static str,
+    agent: Option<&'static str>,
+    cancel_reason: Option<&'static str>,
+    ring: Option<i64>,
+    answer: Option<i64>,
+    end: i64,
+    billsec: i64,
+    wait_sec: i64,
+    ring_sec: Option<i64>,
+    attempts: i64,
+    missed: i64,
+}
+
+const EXPECTED: &[Expected] = &[
+    Expected {
+        cid: "5550001",
+        queue: "support@default",
+        outcome: "answered",
+        agent: Some("alice@default"),
+        cancel_reason: None,
+        ring: Some(T0),
+        answer: Some(T0 + 1),
+        end: T0 + 4,
+        billsec: 3,
+        wait_sec: 1,
+        ring_sec: Some(1),
+        attempts: 1,
+        missed: 0,
+    },
+    Expected {
+        cid: "5550002",
+        queue: "waiting@default",
+        outcome: "abandoned",
+        agent: None,
+        cancel_reason: Some("BREAK_OUT"),
+        ring: None,
+        answer: None,
+        end: T0 + 3,
+        billsec: 0,
+        wait_sec: 3,
+        ring_sec: None,
+        attempts: 0,
+        missed: 0,
+    },
+    Expected {
+        cid: "5550003",
+        queue: "ringing@default",
+        outcome: "abandoned",
+        agent: None,
+        cancel_reason: Some("BREAK_OUT"),
+        ring: Some(T0),
+        answer: None,
+        end: T0 + 4,
+        billsec: 0,
+        wait_sec: 4,
+        ring_sec: None,
+        attempts: 1,
+        missed: 0,
+    },
+    Expected {
+        cid: "5550004",
+        queue: "failover@default",
+        outcome: "answered",
+        agent: Some("dave@default"),
+        cancel_reason: None,
+        // Dave's ring, not carol's: the answering agent's phone.
+        ring: Some(T0 + 2),
+        answer: Some(T0 + 3),
+        end: T0 + 5,
+        billsec: 2,
+        wait_sec: 3,
+        ring_sec: Some(1),
+        attempts: 2,
+        missed: 1,
+    },
+    Expected {
+        cid: "5550005",
+        queue: "timeout@default",
+        outcome: "timeout",
+        agent: None,
+        cancel_reason: Some("TIMEOUT"),
+        ring: None,
+        answer: None,
+        end: T0 + 3,
+        billsec: 0,
+        wait_sec: 3,
+        ring_sec: None,
+        attempts: 0,
+        missed: 0,
+    },
+    Expected {
+        cid: "5550006",
+        queue: "noagent@default",
+        outcome: "no_agent_timeout",
+        agent: None,
+        cancel_reason: Some("NO_AGENT_TIMEOUT"),
+        ring: None,
+        answer: None,
+        end: T0 + 3,
+        billsec: 0,
+        wait_sec: 3,
+        ring_sec: None,
+        attempts: 0,
+        missed: 0,
+    },
+];
+
+#[test]
+fn six_captured_calls_give_the_expected_rows() {
+    let rows = assemble(&six_calls());
+    assert_eq!(rows.len(), 6);
+    for e in EXPECTED {
+        let row = row_of(&rows, e.cid);
+        let who = e.cid;
+        assert_eq!(row.queue_name.as_deref(), Some(e.queue), "{who}");
+        assert_eq!(row.outcome, Some(e.outcome), "{who}");
+        assert_eq!(row.agent_name.as_deref(), e.agent, "{who}");
+        assert_eq!(row.bleg_uuid.is_some(), e.agent.is_some(), "{who}");
+        assert_eq!(row.answered_number.is_some(), e.agent.is_some(), "{who}");
+        assert_eq!(row.cancel_reason.as_deref(), e.cancel_reason, "{who}");
+        assert_eq!(row.system_entered_epoch, Some(T0), "{who}");
+        assert_eq!(row.queue_entered_epoch, Some(T0), "{who}");
+        assert_eq!(row.ring_epoch, e.ring, "{who}");
+        assert_eq!(row.answer_epoch, e.answer, "{who}");
+        assert_eq!(row.end_epoch, Some(e.end), "{who}");
+        assert_eq!(row.duration, Some(e.end - T0), "{who}");
+        assert_eq!(row.billsec, Some(e.billsec), "{who}");
+        assert_eq!(row.wait_sec, Some(e.wait_sec), "{who}");
+        assert_eq!(row.ring_sec, e.ring_sec, "{who}");
+        assert_eq!(row.agent_attempts, e.attempts, "{who}");
+        assert_eq!(row.agent_missed, e.missed, "{who}");
+        assert_eq!(
+            row.hangup_cause.as_deref(),
+            Some("NORMAL_CLEARING"),
+            "{who}"
+        );
+        assert_eq!(row.context.as_deref(), Some("default"), "{who}");
+        assert_eq!(row.closed_by, Some("event"), "{who}");
+        assert!(row.uuid.is_some(), "{who}");
+    }
+    let alice = row_of(&rows, "5550001");
+    assert_eq!(alice.answered_number.as_deref(), Some("1001"));
+    assert_eq!(alice.caller_id_name.as_deref(), Some("Answered Caller"));
+    assert_eq!(alice.destination_number.as_deref(), Some("q-support"));
+}
+
+/// Writes the events through a real store, flushing after every event
+/// (the worst case for merging) or once at the end, and reads all rows back.
+fn replay_into_db(events: &[CcEvent], flush_each: bool, name: &str) -> Vec<Vec<Value>> {
+    let dir = std::env::temp_dir().join(format!("cc_cdr_replay_{}_{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut store = Store::open(&dir.join("t.db"), Synchronous::Off).unwrap();
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    for ev in events {
+        asm.apply(ev, 0);
+        if flush_each {
+            store.write(&asm.take_ops(0)).unwrap();
+        }
+    }
+    store.write(&asm.take_ops(LATER)).unwrap();
+    let conn = store.connection();
+    let mut stmt = conn
+        .prepare("SELECT * FROM callcenter_cdr ORDER BY member_uuid")
+        .unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |r| (0..width).map(|i| r.get::<_, Value>(i)).collect())
+        .unwrap()
+        .collect::<Result<Vec<Vec<Value>>, _>>()
+        .unwrap()
+}
+
+/// A fixed pseudo-random permutation (no dependency on a rand crate).
+fn shuffled(events: &[CcEvent], seed: u64) -> Vec<CcEvent> {
+    let mut v = events.to_vec();
+    let mut state = seed;
+    for i in (1..v.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        v.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    v
+}
+
+#[test]
+fn delivery_order_does_not_change_the_rows() {
+    let events = six_calls();
+    let expected = replay_into_db(&events, false, "ordered");
+    assert_eq!(expected.len(), 6);
+    assert_eq!(replay_into_db(&events, true, "ordered_flushed"), expected);
+    let reversed: Vec<CcEvent> = events.iter().rev().cloned().collect();
+    assert_eq!(replay_into_db(&reversed, true, "reversed"), expected);
+    for seed in 1..=20 {
+        let name = format!("shuffled_{seed}");
+        assert_eq!(
+            replay_into_db(&shuffled(&events, seed), true, &name),
+            expected,
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn repeated_events_change_nothing() {
+    let events = six_calls();
+    let twice: Vec<CcEvent> = events.iter().flat_map(|e| [e.clone(), e.clone()]).collect();
+    assert_eq!(assemble(&twice), assemble(&events));
+}
+
+#[test]
+fn lost_offer_events_still_count_attempts() {
+    let events: Vec<CcEvent> = six_calls()
+        .into_iter()
+        .filter(|e| e.action() != Action::AgentOffering)
+        .collect();
+    let rows = assemble(&events);
+    assert_eq!(row_of(&rows, "5550004").agent_attempts, 2);
+    assert_eq!(row_of(&rows, "5550004").agent_missed, 1);
+    assert_eq!(row_of(&rows, "5550003").agent_attempts, 1);
+    assert_eq!(row_of(&rows, "5550003").ring_epoch, Some(T0));
+}
+
+#[test]
+fn a_visit_without_its_end_event_is_closed_at_the_callers_hangup() {
+    let events: Vec<CcEvent> = six_calls()
+        .into_iter()
+        .filter(|e| !is_event(e, "member-queue-end", "5550002"))
+        .collect();
+    let settings = AssemblerSettings {
+        hangup_grace_secs: 10,
+        ..AssemblerSettings::default()
+    };
+    let mut asm = Assembler::new(settings);
+    for ev in &events {
+        asm.apply(ev, 50);
+    }
+    // Within the grace period, the visit waits for member-queue-end.
+    let early = rows_of(asm.take_ops(59));
+    assert!(
+        early
+            .iter()
+            .all(|r| r.caller_id_number.as_deref() != Some("5550002"))
+    );
+    assert_eq!(asm.open_visits(), 1);
+    let late = rows_of(asm.take_ops(60));
+    let row = row_of(&late, "5550002");
+    assert_eq!(row.closed_by, Some("caller_hangup"));
+    assert_eq!(row.outcome, Some("abandoned"));
+    assert_eq!(row.hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
+    assert_eq!(row.end_epoch, Some(T0 + 3), "the caller's hangup time");
+    assert_eq!(row.cancel_reason, None);
+    assert_eq!(asm.open_visits(), 0);
+}
+
+#[test]
+fn open_visits_are_written_at_shutdown_with_what_is_known() {
+    // Only the first events: everyone is still in a queue.
+    let events: Vec<CcEvent> = six_calls()
+        .into_iter()
+        .filter(|e| e.action() == Action::MemberQueueStart)
+        .collect();
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    for ev in &events {
+        asm.apply(ev, 0);
+    }
+    assert!(rows_of(asm.take_ops(1)).is_empty());
+    let rows = rows_of(asm.close_all(2));
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        assert_eq!(row.closed_by, Some("shutdown"));
+        assert_eq!(row.outcome, None, "unknown, not guessed");
+        assert_eq!(row.queue_entered_epoch, Some(T0));
+        assert_eq!(row.end_epoch, None);
+    }
+    assert_eq!(asm.open_visits(), 0);
+}
+
+#[test]
+fn a_silent_visit_is_closed_after_the_visit_timeout() {
+    let start = six_calls()
+        .into_iter()
+        .find(|e| is_event(e, "member-queue-start", "5550001"))
+        .unwrap();
+    let settings = AssemblerSettings {
+        visit_timeout_secs: 600,
+        ..AssemblerSettings::default()
+    };
+    let mut asm = Assembler::new(settings);
+    asm.apply(&start, 100);
+    assert!(rows_of(asm.take_ops(699)).is_empty());
+    let rows = rows_of(asm.take_ops(700));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].closed_by, Some("timeout"));
+}
+
+fn ev(pairs: &[(&str, &str)]) -> CcEvent {
+    CcEvent::from_pairs(Source::Callcenter, pairs)
+}
+
+#[test]
+fn cancel_none_followed_by_terminated_is_answered() {
+    let m = ("CC-Member-UUID", "m1");
+    let events = [
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            m,
+            ("CC-Cause", "Cancel"),
+            ("CC-Cancel-Reason", "NONE"),
+            ("CC-Member-Leaving-Time", "1000"),
+        ]),
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            m,
+            ("CC-Cause", "Terminated"),
+            ("CC-Agent", "a1"),
+            ("CC-Agent-UUID", "agent-leg"),
+            ("CC-Member-Joined-Time", "990"),
+            ("CC-Agent-Called-Time", "995"),
+            ("CC-Agent-Answered-Time", "999"),
+            ("CC-Member-Leaving-Time", "1030"),
+        ]),
+    ];
+    for order in [[0, 1], [1, 0]] {
+        let rows = assemble(&[events[order[0]].clone(), events[order[1]].clone()]);
+        let row = &rows[0];
+        assert_eq!(row.outcome, Some("answered"), "{order:?}");
+        assert_eq!(row.cancel_reason, None);
+        assert_eq!(row.bleg_uuid.as_deref(), Some("agent-leg"));
+        assert_eq!(row.billsec, Some(31));
+        assert_eq!(row.wait_sec, Some(9));
+        assert_eq!(row.ring_sec, Some(4));
+        assert_eq!(row.end_epoch, Some(1030));
+    }
+}
+
+#[test]
+fn an_answer_that_never_bridged_is_not_answered() {
+    let m = ("CC-Member-UUID", "m2");
+    let rows = assemble(&[
+        ev(&[
+            ("CC-Action", "bridge-agent-start"),
+            m,
+            ("CC-Agent", "a1"),
+            ("CC-Agent-UUID", "agent-leg"),
+            ("CC-Agent-Called-Time", "995"),
+            ("CC-Agent-Answered-Time", "999"),
+        ]),
+        ev(&[
+            ("CC-Action", "bridge-agent-end"),
+            m,
+            ("CC-Agent", "a1"),
+            ("CC-Agent-Bridged", "false"),
+        ]),
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            m,
+            ("CC-Cause", "Cancel"),
+            ("CC-Cancel-Reason", "BREAK_OUT"),
+            ("Hangup-Cause", "NORMAL_CLEARING"),
+            ("CC-Member-Joined-Time", "990"),
+            ("CC-Member-Leaving-Time", "1000"),
+        ]),
+    ]);
+    let row = &rows[0];
+    assert_eq!(row.outcome, Some("abandoned"));
+    assert_eq!(row.bleg_uuid, None);
+    assert_eq!(row.agent_name, None);
+    assert_eq!(row.answer_epoch, None);
+    assert_eq!(row.billsec, Some(0));
+    assert_eq!(row.agent_attempts, 1);
+}
+
+#[test]
+fn leaving_the_queue_alive_is_break_out_not_abandoned() {
+    let m = ("CC-Member-UUID", "m3");
+    let session = ("CC-Member-Session-UUID", "caller-3");
+    let rows = assemble(&[
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            m,
+            session,
+            ("CC-Cause", "Cancel"),
+            ("CC-Cancel-Reason", "BREAK_OUT"),
+            ("CC-Member-Joined-Time", "990"),
+            ("CC-Member-Leaving-Time", "1000"),
+        ]),
+        // The transferred caller hangs up a minute later, elsewhere.
+        CcEvent::from_pairs(
+            Source::HangupComplete,
+            &[
+                ("Unique-ID", "caller-3"),
+                ("variable_cc_side", "member"),
+                ("Hangup-Cause", "NORMAL_CLEARING"),
+                ("Caller-Channel-Hangup-Time", "1060000000"),
+            ],
+        ),
+    ]);
+    assert_eq!(rows[0].outcome, Some("break_out"));
+    assert_eq!(rows[0].hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
+}
+
+#[test]
+fn garbage_events_make_no_rows_and_no_panic() {
+    let rows = assemble(&[
+        ev(&[]),
+        ev(&[("CC-Action", "member-queue-end")]),
+        ev(&[("CC-Action", "bridge-agent-fail"), ("CC-Member-UUID", "")]),
+        ev(&[("CC-Action", "agent-offering"), ("CC-Member-UUID", "m4")]),
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            ("CC-Member-UUID", "m5"),
+            ("CC-Member-Leaving-Time", "-7"),
+            ("CC-Member-Joined-Time", "x"),
+            ("CC-Cause", "\u{0}%s%n"),
+        ]),
+        CcEvent::from_pairs(Source::HangupComplete, &[("variable_cc_side", "member")]),
+    ]);
+    // m5 closes by its end event, keeping only what is valid; m4 (an offer
+    // without agent) stays an empty visit until the visit timeout.
+    assert_eq!(rows.len(), 2);
+    let m5 = rows.iter().find(|r| r.member_uuid == "m5").unwrap();
+    assert_eq!(m5.closed_by, Some("event"));
+    assert_eq!(m5.end_epoch, None);
+    assert_eq!(m5.wait_sec, None);
+    let m4 = rows.iter().find(|r| r.member_uuid == "m4").unwrap();
+    assert_eq!(m4.closed_by, Some("timeout"));
+    assert_eq!(m4.agent_attempts, 0);
+}
+
+#[test]
+fn failure_causes_are_classified() {
+    use AttemptResult::*;
+    let cases = [
+        ("NO_ANSWER", false, NoAnswer),
+        ("ALLOTTED_TIMEOUT", false, NoAnswer),
+        ("USER_BUSY", false, Busy),
+        ("NORMAL_CIRCUIT_CONGESTION", false, Busy),
+        ("CALL_REJECTED", false, Rejected),
+        ("USER_NOT_REGISTERED", false, NotRegistered),
+        ("ORIGINATOR_CANCEL", false, CallerCancel),
+        ("ORIGINATOR_CANCEL", true, LostRace),
+        ("LOSE_RACE", false, LostRace),
+        ("SUCCESS", false, Error),
+        ("", false, Error),
+    ];
+    for (cause, other_answered, expected) in cases {
+        assert_eq!(
+            AttemptResult::of_failure(Some(cause), other_answered),
+            expected,
+            "{cause}"
+        );
+    }
+    assert!(NoAnswer.is_miss() && Busy.is_miss() && Rejected.is_miss());
+    assert!(!CallerCancel.is_miss() && !LostRace.is_miss() && !NotRegistered.is_miss());
+}
