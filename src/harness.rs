@@ -101,6 +101,7 @@ pub struct FreeSwitch {
     pub dir: PathBuf,
     pub esl_port: u16,
     pub db_path: PathBuf,
+    options: Options,
 }
 
 fn free_port() -> io::Result<u16> {
@@ -112,6 +113,27 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+fn write_config(dir: &Path, esl_port: u16, options: &Options) -> io::Result<()> {
+    let params_xml: String = options
+        .cc_cdr_params
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "        <param name=\"{}\" value=\"{}\"/>\n",
+                xml_escape(n),
+                xml_escape(v)
+            )
+        })
+        .collect();
+    let config = CONFIG_TEMPLATE
+        .replace("@LOG_DIR@", &dir.join("log").display().to_string())
+        .replace("@DB_DIR@", &dir.join("db").display().to_string())
+        .replace("@ESL_PORT@", &esl_port.to_string())
+        .replace("@CALLCENTER@", &options.callcenter_xml)
+        .replace("@CC_CDR_PARAMS@", &params_xml);
+    fs::write(dir.join("conf/freeswitch.xml"), config)
 }
 
 /// Polls `check` every 100 ms until it gives a value or `timeout` passes.
@@ -164,27 +186,13 @@ impl FreeSwitch {
         fs::copy(module, dir.join("mod/mod_cc_cdr.so"))?;
 
         let esl_port = free_port()?;
-        let mut params = options.cc_cdr_params.clone();
-        if !params.iter().any(|(n, _)| n == "db-path") {
-            params.push(("db-path".into(), "cc_cdr.db".into()));
+        let mut options = options.clone();
+        if !options.cc_cdr_params.iter().any(|(n, _)| n == "db-path") {
+            options
+                .cc_cdr_params
+                .push(("db-path".into(), "cc_cdr.db".into()));
         }
-        let params_xml: String = params
-            .iter()
-            .map(|(n, v)| {
-                format!(
-                    "        <param name=\"{}\" value=\"{}\"/>\n",
-                    xml_escape(n),
-                    xml_escape(v)
-                )
-            })
-            .collect();
-        let config = CONFIG_TEMPLATE
-            .replace("@LOG_DIR@", &dir.join("log").display().to_string())
-            .replace("@DB_DIR@", &dir.join("db").display().to_string())
-            .replace("@ESL_PORT@", &esl_port.to_string())
-            .replace("@CALLCENTER@", &options.callcenter_xml)
-            .replace("@CC_CDR_PARAMS@", &params_xml);
-        fs::write(dir.join("conf/freeswitch.xml"), config)?;
+        write_config(&dir, esl_port, &options)?;
 
         let d = |sub: &str| dir.join(sub).display().to_string();
         let stderr = fs::File::create(dir.join("log/stderr.log"))?;
@@ -197,7 +205,8 @@ impl FreeSwitch {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()?;
-        let db_path = params
+        let db_path = options
+            .cc_cdr_params
             .iter()
             .find(|(n, _)| n == "db-path")
             .map(|(_, v)| dir.join("db").join(v))
@@ -207,6 +216,7 @@ impl FreeSwitch {
             dir,
             esl_port,
             db_path,
+            options,
         };
         fs.wait_ready()?;
         Ok(fs)
@@ -231,6 +241,16 @@ impl FreeSwitch {
                 self.dir.join("log").display()
             )))
         })
+    }
+
+    /// Rewrites `cc_cdr.conf`'s params in the config file, as an admin
+    /// editing it would; `reload mod_cc_cdr` then reads them.
+    pub fn set_cc_cdr_params(&mut self, params: &[(&str, &str)]) -> io::Result<()> {
+        self.options.cc_cdr_params = params
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        write_config(&self.dir, self.esl_port, &self.options)
     }
 
     /// A new event-socket connection.

@@ -258,3 +258,198 @@ fn save_capture(capture: harness::Capture, file: &Path, name: &str) {
         println!("saved {events} events to {}", dest.display());
     }
 }
+
+/// A number from `cc_cdr status`, e.g. `status_value(&fs, "open visits")`.
+fn status_value(fs: &FreeSwitch, label: &str) -> Option<u64> {
+    let status = fs.api("cc_cdr status").ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{label}:")))?;
+    line.split_whitespace().find_map(|w| w.parse().ok())
+}
+
+fn log_contains(fs: &FreeSwitch, text: &str) -> bool {
+    std::fs::read_to_string(fs.log_file()).is_ok_and(|log| log.contains(text))
+}
+
+#[test]
+fn status_help_and_completion_in_fs_cli() {
+    let Some((install, module)) = setup("status_help_and_completion_in_fs_cli") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    let status = fs.api("cc_cdr status").unwrap();
+    assert!(
+        status.contains(&format!("database:        {}", fs.db_path.display())),
+        "{status}"
+    );
+    for label in [
+        "uptime:",
+        "rows written:",
+        "rows pending:",
+        "write failures:",
+    ] {
+        assert!(status.contains(label), "{label} missing from {status}");
+    }
+    let help = fs.api("cc_cdr help").unwrap();
+    assert!(help.contains("cc_cdr status"), "{help}");
+    assert_eq!(fs.api("cc_cdr").unwrap(), help, "no argument shows help");
+    let bad = fs.api("cc_cdr drop %s%n'").unwrap();
+    assert!(bad.starts_with("-ERR unknown cc_cdr command"), "{bad}");
+    assert!(bad.contains("USAGE: cc_cdr help | status"), "{bad}");
+    // The core writes completions through its SQL queue, a little later.
+    let completion = wait_for(Duration::from_secs(30), || {
+        let c = fs.api("console_complete cc_cdr ").ok()?;
+        (c.contains("status") && c.contains("help")).then_some(c)
+    });
+    assert!(completion.is_some(), "no tab completion for cc_cdr");
+    // show api lists the command with its syntax.
+    let apis = fs.api("show api").unwrap();
+    assert!(apis.contains("cc_cdr,call-center CDRs"), "{apis}");
+
+    // Unload removes the command and its completions; load brings them back.
+    assert!(fs.api("unload mod_cc_cdr").unwrap().starts_with("+OK"));
+    let gone = fs.api("cc_cdr status").unwrap();
+    assert!(gone.contains("-ERR"), "after unload: {gone}");
+    let removed = wait_for(Duration::from_secs(30), || {
+        let c = fs.api("console_complete cc_cdr ").ok()?;
+        (!c.contains("status")).then_some(())
+    });
+    assert!(removed.is_some(), "completion left behind after unload");
+    assert!(fs.api("load mod_cc_cdr").unwrap().starts_with("+OK"));
+    assert!(fs.api("cc_cdr status").unwrap().contains("database:"));
+}
+
+#[test]
+fn reload_with_a_call_in_progress_loses_nothing() {
+    let Some((install, module)) = setup("reload_with_a_call_in_progress_loses_nothing") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    // A call that talks 3 s with alice; reload in the middle of the talk.
+    let answered = &CALLS[0];
+    assert!(
+        fs.api(&answered.originate("00000000-0000-4000-8000-000000000201"))
+            .unwrap()
+            .starts_with("+OK")
+    );
+    let bridged = wait_for(Duration::from_secs(30), || {
+        let members = fs
+            .api("callcenter_config queue list members support@default")
+            .ok()?;
+        members.contains("|Answered|").then_some(())
+    });
+    assert!(bridged.is_some(), "the call never reached alice");
+    let reply = fs.api("reload mod_cc_cdr").unwrap();
+    assert!(reply.contains("+OK"), "reload: {reply}");
+    assert!(
+        status_value(&fs, "rows written").is_some(),
+        "running again after reload"
+    );
+
+    let row = wait_row(&fs, 0);
+    assert_eq!(
+        text(&row, "outcome").as_deref(),
+        Some("answered"),
+        "{row:?}"
+    );
+    assert_eq!(text(&row, "closed_by").as_deref(), Some("event"), "{row:?}");
+    assert_eq!(text(&row, "agent_name").as_deref(), Some("alice@default"));
+    assert!(
+        int(&row, "queue_entered_epoch").is_some(),
+        "kept from before the reload"
+    );
+    let billsec = int(&row, "billsec").unwrap();
+    assert!((2..=5).contains(&billsec), "billsec {billsec}");
+    assert_eq!(read_rows(&fs.db_path, "1").len(), 1, "one row per visit");
+}
+
+#[test]
+fn unload_with_a_caller_waiting_writes_the_visit_and_load_completes_it() {
+    let Some((install, module)) = setup("unload_with_a_caller_waiting") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    // A caller waiting in a queue without agents, until we hang up.
+    let tag = "00000000-0000-4000-8000-000000000301";
+    let call = mod_cc_cdr::scenarios::Call {
+        description: "waits until hung up",
+        queue: "waiting@default",
+        cid_number: "5550301",
+        cid_name: "Patient Caller",
+        caller_vars: "",
+    };
+    assert!(fs.api(&call.originate(tag)).unwrap().starts_with("+OK"));
+    let waiting = wait_for(Duration::from_secs(30), || {
+        (status_value(&fs, "open visits")? == 1).then_some(())
+    });
+    assert!(waiting.is_some(), "the visit never opened");
+
+    assert!(fs.api("unload mod_cc_cdr").unwrap().starts_with("+OK"));
+    let rows = read_rows(&fs.db_path, "caller_id_number = '5550301'");
+    assert_eq!(rows.len(), 1, "written at unload: {rows:?}");
+    assert_eq!(text(&rows[0], "closed_by").as_deref(), Some("shutdown"));
+    assert_eq!(text(&rows[0], "outcome"), None);
+    assert!(int(&rows[0], "queue_entered_epoch").is_some());
+
+    assert!(fs.api("load mod_cc_cdr").unwrap().starts_with("+OK"));
+    assert!(
+        fs.api(&format!("uuid_kill {tag} NORMAL_CLEARING"))
+            .unwrap()
+            .starts_with("+OK")
+    );
+    let row = wait_for(Duration::from_secs(30), || {
+        read_rows(
+            &fs.db_path,
+            "caller_id_number = '5550301' AND closed_by = 'event' AND hangup_cause IS NOT NULL",
+        )
+        .pop()
+    })
+    .expect("the visit completed by the reloaded module");
+    assert_eq!(text(&row, "outcome").as_deref(), Some("abandoned"));
+    assert_eq!(text(&row, "cancel_reason").as_deref(), Some("BREAK_OUT"));
+    assert_eq!(
+        read_rows(&fs.db_path, "caller_id_number = '5550301'").len(),
+        1,
+        "still one row"
+    );
+}
+
+#[test]
+fn config_errors_name_the_param() {
+    let Some((install, module)) = setup("config_errors_name_the_param") else {
+        return;
+    };
+    let mut fs = start(&install, &module, &[("queue-size", "lots")]);
+    let warned = wait_for(Duration::from_secs(10), || {
+        log_contains(
+            &fs,
+            "cc_cdr.conf param 'queue-size': 'lots' is not a whole number",
+        )
+        .then_some(())
+    });
+    assert!(warned.is_some(), "no warning naming queue-size in the log");
+    assert_eq!(
+        status_value(&fs, "rows written"),
+        Some(0),
+        "loaded with the default"
+    );
+
+    // An unusable db-path refuses the load, with a reason naming it.
+    fs.set_cc_cdr_params(&[("db-path", "/nonexistent/dir/cc.db")])
+        .unwrap();
+    let reply = fs.api("reload mod_cc_cdr").unwrap();
+    assert!(reply.contains("-ERR"), "reload with a bad db-path: {reply}");
+    assert_eq!(fs.api("module_exists mod_cc_cdr").unwrap().trim(), "false");
+    let named = wait_for(Duration::from_secs(10), || {
+        log_contains(&fs, "load refused: cc_cdr.conf param 'db-path'").then_some(())
+    });
+    assert!(named.is_some(), "no log line naming db-path");
+
+    // Fixed, it loads again and uses the new file.
+    fs.set_cc_cdr_params(&[("db-path", "second.db")]).unwrap();
+    assert!(fs.api("load mod_cc_cdr").unwrap().starts_with("+OK"));
+    let status = fs.api("cc_cdr status").unwrap();
+    assert!(status.contains("second.db"), "{status}");
+    assert!(fs.is_running());
+}
