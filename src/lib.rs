@@ -18,6 +18,7 @@ pub mod harness;
 pub mod logging;
 pub mod scenarios;
 pub mod store;
+pub mod table;
 pub mod visit;
 pub mod writer;
 

@@ -1,0 +1,50 @@
+# mod_cc_cdr: build, install, demo and test.
+#
+#   make            build target/release/mod_cc_cdr.so
+#   make install    install it (and the sample config, if none) into the
+#                   FreeSWITCH under FREESWITCH_PREFIX
+#   make demo       build, then run sample calls in a throwaway FreeSWITCH
+#   make test       all tests (real-FreeSWITCH ones skip without FreeSWITCH)
+
+FREESWITCH_PREFIX ?= /usr/local/freeswitch
+export FREESWITCH_PREFIX
+PKG_CONFIG_FS = PKG_CONFIG_PATH=$(FREESWITCH_PREFIX)/lib/pkgconfig pkg-config
+# FreeSWITCH's own directories: pkg-config first, then the classic layout.
+MODDIR  ?= $(or $(shell $(PKG_CONFIG_FS) --variable=modulesdir freeswitch 2>/dev/null),$(FREESWITCH_PREFIX)/mod)
+CONFDIR ?= $(or $(shell $(PKG_CONFIG_FS) --variable=confdir freeswitch 2>/dev/null),$(FREESWITCH_PREFIX)/conf)
+
+MODULE = target/release/mod_cc_cdr.so
+
+.PHONY: all build install demo test check clean
+
+all: build
+
+build:
+	cargo build --release --lib --bins
+	cp target/release/libmod_cc_cdr.so $(MODULE)
+	@echo "built $(MODULE)"
+
+install: build
+	@test -d "$(MODDIR)" || { echo "no FreeSWITCH module dir at $(MODDIR) (set FREESWITCH_PREFIX or MODDIR)"; exit 1; }
+	install -m 0755 $(MODULE) "$(MODDIR)/mod_cc_cdr.so"
+	@if [ -e "$(CONFDIR)/autoload_configs/cc_cdr.conf.xml" ]; then \
+		echo "kept your $(CONFDIR)/autoload_configs/cc_cdr.conf.xml"; \
+	else \
+		install -D -m 0644 conf/autoload_configs/cc_cdr.conf.xml "$(CONFDIR)/autoload_configs/cc_cdr.conf.xml"; \
+	fi
+	@echo "installed $(MODDIR)/mod_cc_cdr.so; now 'load mod_cc_cdr' in fs_cli,"
+	@echo "and add <load module=\"mod_cc_cdr\"/> to autoload_configs/modules.conf.xml"
+
+demo: build
+	target/release/cc_cdr_demo
+
+test:
+	cargo build --lib --bins
+	cargo test --all-targets
+
+check:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean

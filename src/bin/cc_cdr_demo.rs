@@ -1,0 +1,181 @@
+//! The demo: sample calls of each kind through mod_callcenter in a
+//! throwaway FreeSWITCH with the freshly built module, then the rows and a
+//! summary. Without FreeSWITCH it says so and replays the events captured
+//! from FreeSWITCH 1.10.12 instead.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use mod_cc_cdr::capture::events_from_capture;
+use mod_cc_cdr::config::Synchronous;
+use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
+use mod_cc_cdr::store::Store;
+use mod_cc_cdr::table;
+use mod_cc_cdr::visit::{Assembler, AssemblerSettings};
+use rusqlite::{Connection, OpenFlags};
+
+const CAPTURE: &str = include_str!("../../tests/fixtures/six_calls.events");
+
+fn main() -> ExitCode {
+    let result = match Installation::find() {
+        Ok(install) => live(&install),
+        Err(reason) => {
+            println!("skipped: no FreeSWITCH ({reason}).");
+            println!(
+                "Set FREESWITCH_PREFIX to a FreeSWITCH 1.10.12 installation for the live demo.\n\
+                 Meanwhile, replaying the same six calls as captured from FreeSWITCH 1.10.12\n\
+                 (tests/fixtures/six_calls.events) through the module's assembly and store:\n"
+            );
+            replay()
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn live(install: &Installation) -> Result<(), String> {
+    let module = harness::built_module()?;
+    println!(
+        "Starting FreeSWITCH from {} (127.0.0.1 only) with {} ...",
+        install.prefix.display(),
+        module.display()
+    );
+    let options = Options {
+        callcenter_xml: CALLCENTER_XML.to_owned(),
+        ..Options::default()
+    };
+    let fs = FreeSwitch::start(install, &module, &options).map_err(|e| e.to_string())?;
+    println!("FreeSWITCH is up in {}\n", fs.dir.display());
+    println!("Queues and agents (callcenter_config agent list):");
+    print_agents(&fs);
+    for (i, call) in CALLS.iter().enumerate() {
+        let tag = format!("00000000-0000-4000-8000-{:012}", 900 + i);
+        println!("call {}: {} -> {}", i + 1, call.queue, call.description);
+        let reply = fs.api(&call.originate(&tag)).map_err(|e| e.to_string())?;
+        if !reply.starts_with("+OK") {
+            return Err(format!("originate failed: {reply}"));
+        }
+    }
+    println!("\nWaiting for the calls to finish ...");
+    let done = wait_for(Duration::from_secs(120), || {
+        let conn = open(&fs.db_path)?;
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM callcenter_cdr WHERE hangup_cause IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (n as usize >= CALLS.len()).then_some(())
+    });
+    if done.is_none() {
+        return Err(format!(
+            "the calls did not finish in 120 s; see {}",
+            fs.log_file().display()
+        ));
+    }
+    println!("\nfs_cli> cc_cdr status");
+    print!("{}", fs.api("cc_cdr status").map_err(|e| e.to_string())?);
+    let conn = open(&fs.db_path).ok_or("cannot open the CDR database")?;
+    print_report(&conn, &fs.db_path)
+}
+
+fn print_agents(fs: &FreeSwitch) {
+    if let Ok(list) = fs.api("callcenter_config agent list") {
+        for line in list.lines().filter(|l| l.contains('|')) {
+            let cols: Vec<&str> = line.split('|').collect();
+            if cols.len() > 6 {
+                println!("  {:<16} {:<12} {}", cols[0], cols[5], cols[4]);
+            }
+        }
+    }
+    println!();
+}
+
+fn replay() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("cc_cdr_demo_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("cc_cdr.db");
+    let _ = std::fs::remove_file(&path);
+    let mut store = Store::open(&path, Synchronous::Normal).map_err(|e| e.to_string())?;
+    let mut assembler = Assembler::new(AssemblerSettings::default());
+    for event in events_from_capture(CAPTURE) {
+        assembler.apply(&event, 0);
+    }
+    store
+        .write(&assembler.close_all(u64::MAX / 2))
+        .map_err(|e| e.to_string())?;
+    print_report(store.connection(), &path)
+}
+
+fn open(path: &Path) -> Option<Connection> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
+}
+
+fn query(conn: &Connection, sql: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let headers: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+    let width = headers.len();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..width)
+                .map(|i| {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Null => None,
+                        rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                        rusqlite::types::Value::Real(f) => Some(format!("{f:.1}")),
+                        rusqlite::types::Value::Text(s) => Some(s),
+                        rusqlite::types::Value::Blob(_) => Some("<blob>".into()),
+                    })
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok((headers, rows))
+}
+
+fn print_query(conn: &Connection, title: &str, sql: &str) -> Result<(), String> {
+    let (headers, rows) = query(conn, sql)?;
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    println!("\n{title}\n{}", table::format(&headers, &rows));
+    Ok(())
+}
+
+fn print_report(conn: &Connection, path: &Path) -> Result<(), String> {
+    println!("\nRows of callcenter_cdr in {}:", path.display());
+    print_query(
+        conn,
+        "Who, where, how it ended:",
+        "SELECT queue_name, caller_id_number AS caller, caller_id_name, agent_name, \
+         answered_number AS dialled, outcome, cancel_reason, hangup_cause, closed_by \
+         FROM callcenter_cdr ORDER BY queue_entered_epoch, caller_id_number",
+    )?;
+    print_query(
+        conn,
+        "Every moment (local time) and duration in seconds:",
+        "SELECT caller_id_number AS caller, system_entered_stamp, queue_entered_stamp, \
+         ring_stamp, answer_stamp, end_stamp, duration, billsec, wait_sec, ring_sec, \
+         agent_attempts AS attempts, agent_missed AS missed \
+         FROM callcenter_cdr ORDER BY queue_entered_epoch, caller_id_number",
+    )?;
+    print_query(
+        conn,
+        "Summary per queue:",
+        "SELECT queue_name, count(*) AS offered, \
+         sum(outcome = 'answered') AS answered, sum(outcome = 'abandoned') AS abandoned, \
+         sum(outcome IN ('timeout', 'no_agent_timeout')) AS timed_out, \
+         avg(CASE WHEN outcome = 'answered' THEN wait_sec END) AS asa_sec, \
+         avg(CASE WHEN outcome = 'answered' THEN billsec END) AS avg_talk_sec \
+         FROM callcenter_cdr GROUP BY queue_name ORDER BY queue_name",
+    )
+}

@@ -1,0 +1,70 @@
+//! The README and the sample config document exactly what the code does.
+
+use mod_cc_cdr::config::{Config, PARAMS};
+use mod_cc_cdr::store::schema::CDR_COLUMNS;
+
+const README: &str = include_str!("../README.md");
+const SAMPLE: &str = include_str!("../conf/autoload_configs/cc_cdr.conf.xml");
+
+/// `(name, value)` of each `<param .../>` outside comments.
+fn sample_params() -> Vec<(String, String)> {
+    let mut text = SAMPLE.to_owned();
+    while let Some(start) = text.find("<!--") {
+        let end = text[start..]
+            .find("-->")
+            .map_or(text.len(), |e| start + e + 3);
+        text.replace_range(start..end, "");
+    }
+    let attr = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        let from = tag.find(&key)? + key.len();
+        Some(tag[from..].split('"').next()?.to_owned())
+    };
+    text.split("<param")
+        .skip(1)
+        .filter_map(|tag| Some((attr(tag, "name")?, attr(tag, "value")?)))
+        .collect()
+}
+
+#[test]
+fn readme_documents_every_param_with_its_default() {
+    for p in PARAMS {
+        let row = format!("| `{}` | `{}` |", p.name, p.default);
+        assert!(README.contains(&row), "README lacks the row starting {row}");
+    }
+}
+
+#[test]
+fn readme_documents_every_column_and_outcome() {
+    for column in CDR_COLUMNS {
+        assert!(
+            README.contains(&format!("| `{column}` |")),
+            "README's schema reference lacks {column}"
+        );
+    }
+    for outcome in [
+        "answered",
+        "abandoned",
+        "timeout",
+        "no_agent_timeout",
+        "exit_with_key",
+        "break_out",
+    ] {
+        assert!(README.contains(&format!("| `{outcome}` |")), "{outcome}");
+    }
+}
+
+#[test]
+fn sample_config_lists_every_param_at_its_default_and_parses_cleanly() {
+    let params = sample_params();
+    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let documented: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+    assert_eq!(names, documented);
+    for (name, value) in &params {
+        let doc = PARAMS.iter().find(|p| p.name == name).unwrap();
+        assert_eq!(value, doc.default, "{name}");
+    }
+    let parsed = Config::parse(&params, &std::env::temp_dir()).unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    assert_eq!(parsed.config, Config::defaults(&std::env::temp_dir()));
+}
