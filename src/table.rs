@@ -1,5 +1,8 @@
 //! Plain-text tables with aligned columns, for fs_cli and terminal output.
 
+/// Table cells by row; `None` is an empty (SQL NULL) cell.
+pub type Cells = Vec<Vec<Option<String>>>;
+
 /// Formats `rows` under `headers`, columns separated by two spaces. Numbers
 /// (cells that parse as one) are right-aligned; `None` shows as `-`.
 pub fn format(headers: &[&str], rows: &[Vec<Option<String>>]) -> String {

@@ -119,7 +119,7 @@ fn open(path: &Path) -> Option<Connection> {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
 }
 
-fn query(conn: &Connection, sql: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+fn query(conn: &Connection, sql: &str) -> Result<(Vec<String>, table::Cells), String> {
     let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
     let headers: Vec<String> = stmt.column_names().map(str::to_owned).collect();
     let width = headers.len();
