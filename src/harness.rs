@@ -102,6 +102,9 @@ pub struct FreeSwitch {
     pub esl_port: u16,
     pub db_path: PathBuf,
     options: Options,
+    /// Keep the directory (logs, databases) after stopping. It is always
+    /// kept when a test fails, for its logs.
+    pub keep_dir: bool,
 }
 
 fn free_port() -> io::Result<u16> {
@@ -217,6 +220,7 @@ impl FreeSwitch {
             esl_port,
             db_path,
             options,
+            keep_dir: false,
         };
         fs.wait_ready()?;
         Ok(fs)
@@ -316,6 +320,9 @@ impl FreeSwitch {
 impl Drop for FreeSwitch {
     fn drop(&mut self) {
         self.stop();
+        if !self.keep_dir && !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! They wait for conditions with generous limits, never for fixed sleeps.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +22,11 @@ fn setup(test: &str) -> Option<(Installation, std::path::PathBuf)> {
             Some((install, module))
         }
         Err(reason) => {
-            println!("skipped: no FreeSWITCH ({reason}): {test}");
+            // Straight to stderr: cargo test would swallow println! output.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: no FreeSWITCH ({reason}): {test}"
+            );
             None
         }
     }

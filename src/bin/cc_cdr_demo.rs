@@ -51,7 +51,8 @@ fn live(install: &Installation) -> Result<(), String> {
         callcenter_xml: CALLCENTER_XML.to_owned(),
         ..Options::default()
     };
-    let fs = FreeSwitch::start(install, &module, &options).map_err(|e| e.to_string())?;
+    let mut fs = FreeSwitch::start(install, &module, &options).map_err(|e| e.to_string())?;
+    fs.keep_dir = true;
     println!("FreeSWITCH is up in {}\n", fs.dir.display());
     println!("Queues and agents (callcenter_config agent list):");
     print_agents(&fs);

@@ -146,7 +146,9 @@ fn abi_agrees_with_installed_headers() {
 #[cfg(not(cc_cdr_real_headers))]
 #[test]
 fn abi_agrees_with_installed_headers() {
-    println!(
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "skipped: no FreeSWITCH headers (set FREESWITCH_INCLUDE_DIR or install freeswitch.pc) \
          to compare freeswitch-headers/ with"
     );

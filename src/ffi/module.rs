@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use super::guard::guard;
 use super::sys;
 use super::{event, log as fslog, stream, xml};
 use crate::command::{self, Command, StatusReport};
@@ -72,8 +73,9 @@ fn db_dir() -> PathBuf {
     )
 }
 
-/// Loads the module. On any failure, everything done so far is undone before
-/// returning, because FreeSWITCH unmaps a module whose load failed.
+/// Loads the module. On any failure, a panic included, everything done so
+/// far is undone before returning, because FreeSWITCH unmaps a module whose
+/// load failed: a bind or thread left behind would point into nothing.
 ///
 /// # Safety
 /// Called by FreeSWITCH's loader with its out-pointer and the module's pool.
@@ -83,8 +85,33 @@ pub unsafe fn load(
     api: ApiFn,
     on_event: EventFn,
 ) -> sys::switch_status_t {
-    let fail = sys::switch_status_t::SWITCH_STATUS_GENERR;
     logging::set_sink(Some(fslog::to_freeswitch));
+    if loaded().is_some() {
+        log(Level::Error, "load refused: mod_cc_cdr is already running");
+        return sys::switch_status_t::SWITCH_STATUS_GENERR;
+    }
+    let status = guard("load", sys::switch_status_t::SWITCH_STATUS_GENERR, || {
+        // SAFETY: the caller's contract.
+        unsafe { load_inner(module_interface, pool, api, on_event) }
+    });
+    if status != sys::switch_status_t::SWITCH_STATUS_SUCCESS {
+        if let Some(partial) = loaded().take() {
+            // SAFETY: the state of this failed load, torn down once.
+            unsafe { teardown(partial) };
+        }
+    }
+    status
+}
+
+/// The steps of `load`. Once the writer runs, the state is in `LOADED`, so
+/// that `load` can undo it whatever happens next.
+unsafe fn load_inner(
+    module_interface: *mut *mut sys::switch_loadable_module_interface_t,
+    pool: *mut sys::switch_memory_pool_t,
+    api: ApiFn,
+    on_event: EventFn,
+) -> sys::switch_status_t {
+    let fail = sys::switch_status_t::SWITCH_STATUS_GENERR;
     if module_interface.is_null() || pool.is_null() {
         log(
             Level::Error,
@@ -92,11 +119,6 @@ pub unsafe fn load(
         );
         return fail;
     }
-    if loaded().is_some() {
-        log(Level::Error, "load refused: mod_cc_cdr is already running");
-        return fail;
-    }
-
     let params = xml::settings(CONFIG_NAME).unwrap_or_else(|| {
         log(
             Level::Notice,
@@ -170,14 +192,14 @@ pub unsafe fn load(
         }
     };
     let ingress = Box::into_raw(Box::new(ingress));
-    let mut state = Loaded {
+    *loaded() = Some(Loaded {
         nodes: Vec::new(),
         ingress,
         writer,
         counters,
         db_path: config.db_path.clone(),
         started: Instant::now(),
-    };
+    });
 
     let binds: [(sys::switch_event_types_t, *const c_char); 2] = [
         (
@@ -203,13 +225,15 @@ pub unsafe fn load(
                 &mut node,
             )
         };
+        if !node.is_null() {
+            if let Some(state) = loaded().as_mut() {
+                state.nodes.push(node);
+            }
+        }
         if status != sys::switch_status_t::SWITCH_STATUS_SUCCESS || node.is_null() {
             log(Level::Error, "load refused: cannot bind to events");
-            // SAFETY: undoes exactly what this load did.
-            unsafe { teardown(state) };
             return fail;
         }
-        state.nodes.push(node);
     }
 
     for completion in command::COMPLETIONS {
@@ -225,7 +249,6 @@ pub unsafe fn load(
             config.db_path.display()
         ),
     );
-    *loaded() = Some(state);
     sys::switch_status_t::SWITCH_STATUS_SUCCESS
 }
 
