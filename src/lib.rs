@@ -19,6 +19,8 @@ pub mod logging;
 pub mod scenarios;
 pub mod store;
 pub mod table;
+#[cfg(test)]
+mod test_support;
 pub mod visit;
 pub mod writer;
 

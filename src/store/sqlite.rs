@@ -222,11 +222,12 @@ fn row_params(row: &CdrRow) -> Vec<Value> {
 mod tests {
     use super::*;
 
-    fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cc_cdr_store_{}_{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("cc_cdr.db")
+    use crate::test_support::TempDir;
+
+    fn temp_db(name: &str) -> (TempDir, PathBuf) {
+        let dir = TempDir::new(&format!("store_{name}"));
+        let path = dir.path().join("cc_cdr.db");
+        (dir, path)
     }
 
     fn sample_row() -> CdrRow {
@@ -250,7 +251,7 @@ mod tests {
     #[test]
     fn creates_schema_with_mode_0640_and_version() {
         use std::os::unix::fs::PermissionsExt;
-        let path = temp_db("schema");
+        let (_dir, path) = temp_db("schema");
         let store = Store::open(&path, Synchronous::Normal).unwrap();
         assert_eq!(store.schema_version().unwrap(), current_version());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -271,7 +272,7 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_schema() {
-        let path = temp_db("newer");
+        let (_dir, path) = temp_db("newer");
         drop(Store::open(&path, Synchronous::Normal).unwrap());
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA user_version = 99").unwrap();
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn upsert_merges_by_member_uuid_and_derives_stamps() {
-        let path = temp_db("upsert");
+        let (_dir, path) = temp_db("upsert");
         let mut store = Store::open(&path, Synchronous::Normal).unwrap();
         let row = sample_row();
         store
@@ -340,7 +341,7 @@ mod tests {
 
     #[test]
     fn hangup_cause_fills_only_missing_causes() {
-        let path = temp_db("hangup");
+        let (_dir, path) = temp_db("hangup");
         let mut store = Store::open(&path, Synchronous::Normal).unwrap();
         let mut other = sample_row();
         other.member_uuid = "m2".into();

@@ -199,10 +199,8 @@ fn six_captured_calls_give_the_expected_rows() {
 /// Writes the events through a real store, flushing after every event
 /// (the worst case for merging) or once at the end, and reads all rows back.
 fn replay_into_db(events: &[CcEvent], flush_each: bool, name: &str) -> Vec<Vec<Value>> {
-    let dir = std::env::temp_dir().join(format!("cc_cdr_replay_{}_{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = Store::open(&dir.join("t.db"), Synchronous::Off).unwrap();
+    let dir = crate::test_support::TempDir::new(&format!("replay_{name}"));
+    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
     let mut asm = Assembler::new(AssemblerSettings::default());
     for ev in events {
         asm.apply(ev, 0);
