@@ -87,3 +87,18 @@ pub struct CdrRow {
     pub agent_missed: i64,
     pub closed_by: Option<&'static str>,
 }
+
+/// One row of `agent_attempt`: one offer of a caller to an agent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub member_uuid: String,
+    pub agent_name: String,
+    /// 1 for the first offer of this visit to this agent, 2 for a repeat...
+    pub attempt_no: i64,
+    pub queue_name: Option<String>,
+    pub offered_epoch: Option<i64>,
+    pub ended_epoch: Option<i64>,
+    pub ring_sec: Option<i64>,
+    pub hangup_cause: Option<String>,
+    pub result: Option<&'static str>,
+}

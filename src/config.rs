@@ -5,6 +5,7 @@
 //! default; only a value that leaves the module nothing sensible to do (an
 //! unusable `db-path`) refuses the load.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::visit::AssemblerSettings;
@@ -30,6 +31,8 @@ impl Synchronous {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub db_path: PathBuf,
+    /// Agents' wrap-up times, read from callcenter.conf.
+    pub wrap_up_secs: HashMap<String, u64>,
     pub queue_size: usize,
     pub batch_max_rows: usize,
     pub flush_interval_ms: u64,
@@ -120,6 +123,7 @@ impl Config {
     pub fn defaults(db_dir: &Path) -> Config {
         Config {
             db_path: db_dir.join("cc_cdr.db"),
+            wrap_up_secs: HashMap::new(),
             queue_size: 50_000,
             batch_max_rows: 1000,
             flush_interval_ms: 250,
@@ -189,6 +193,17 @@ impl Config {
         }
         Ok(Parsed { config, warnings })
     }
+}
+
+/// Each agent's wrap-up time in seconds, from `(name, wrap-up-time)` pairs
+/// of mod_callcenter's `callcenter.conf` agents. Agents without a usable
+/// value have none (mod_callcenter's default is 0).
+pub fn wrap_up_times(agents: &[(String, String)]) -> HashMap<String, u64> {
+    agents
+        .iter()
+        .filter_map(|(name, secs)| Some((name.clone(), secs.trim().parse::<u64>().ok()?)))
+        .filter(|(name, secs)| !name.is_empty() && *secs > 0)
+        .collect()
 }
 
 /// FreeSWITCH's notion of true (`switch_true`): yes, on, true, t, enabled,
@@ -332,6 +347,14 @@ mod tests {
                 .message
                 .contains("outside 100..=10000000")
         );
+    }
+
+    #[test]
+    fn wrap_up_times_keep_positive_whole_seconds() {
+        let agents = params(&[("a@x", "30"), ("b@x", "0"), ("c@x", "soon"), ("", "5")]);
+        let wrap = wrap_up_times(&agents);
+        assert_eq!(wrap.len(), 1);
+        assert_eq!(wrap["a@x"], 30);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! and the one-line trampolines FreeSWITCH calls.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod agent;
 pub mod capture;
 pub mod cdr;
 pub mod command;

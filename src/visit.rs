@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 
-use crate::cdr::{CdrRow, ClosedBy, Outcome};
+use crate::agent::{AgentChange, AgentTimeline};
+use crate::cdr::{AttemptRow, CdrRow, ClosedBy, Outcome};
 use crate::event::{Action, CcEvent, Field, Source};
 
 /// How long a closed visit stays in memory to absorb late events.
@@ -45,6 +46,17 @@ pub enum StoreOp {
     Upsert(Box<CdrRow>),
     /// The caller channel hung up: fill `hangup_cause` of its rows that have none.
     HangupCause { uuid: String, cause: String },
+    /// Insert or merge one offer to an agent.
+    Attempt(Box<AttemptRow>),
+    /// An agent's status or state changed: close the open interval, open one.
+    AgentChange(AgentChange),
+    /// After-call work of an agent, from `start_us` for `secs` seconds, cut
+    /// short by the agent's next change.
+    WrapUp {
+        agent: String,
+        start_us: i64,
+        secs: u64,
+    },
 }
 
 /// How one offer of the caller to an agent ended, from `CC-Hangup-Cause` of
@@ -111,6 +123,7 @@ struct Attempt {
     offered: Option<i64>,
     called: Option<i64>,
     answered: Option<i64>,
+    aborted: Option<i64>,
     failed: bool,
     cause: Option<String>,
 }
@@ -191,6 +204,9 @@ pub struct Assembler {
     settings: AssemblerSettings,
     visits: HashMap<String, Visit>,
     hangups: HashMap<String, Hangup>,
+    agents: AgentTimeline,
+    /// Each agent's `wrap-up-time` in seconds, from callcenter.conf.
+    wrap_up_secs: HashMap<String, u64>,
     ops: Vec<StoreOp>,
 }
 
@@ -206,6 +222,11 @@ impl Assembler {
             settings,
             ..Assembler::default()
         }
+    }
+
+    /// Sets each agent's wrap-up time (mod_callcenter's `wrap-up-time`).
+    pub fn set_wrap_up(&mut self, wrap_up_secs: HashMap<String, u64>) {
+        self.wrap_up_secs = wrap_up_secs;
     }
 
     /// Visits not closed yet.
@@ -226,6 +247,13 @@ impl Assembler {
 
     fn apply_callcenter(&mut self, ev: &CcEvent, now: u64) {
         let action = ev.action();
+        if matches!(
+            action,
+            Action::AgentStatusChange | Action::AgentStateChange | Action::AgentMaxNoAnswer
+        ) {
+            self.agents.push(ev, now);
+            return;
+        }
         let is_visit_event = matches!(
             action,
             Action::MemberQueueStart
@@ -310,8 +338,20 @@ impl Assembler {
     /// Closes what is due, forgets what has lingered long enough, and returns
     /// everything the store must write, in order.
     pub fn take_ops(&mut self, now: u64) -> Vec<StoreOp> {
+        self.take_ops_inner(now, false)
+    }
+
+    fn take_ops_inner(&mut self, now: u64, release_all: bool) -> Vec<StoreOp> {
         let settings = self.settings;
         let mut ops = std::mem::take(&mut self.ops);
+        ops.extend(
+            self.agents
+                .release(now, release_all)
+                .into_iter()
+                .map(StoreOp::AgentChange),
+        );
+        let wrap_up_secs = &self.wrap_up_secs;
+        let mut visit_ops = Vec::new();
         let mut rows = Vec::new();
         self.visits.retain(|_, visit| {
             if visit.closed_by.is_none() {
@@ -327,7 +367,24 @@ impl Assembler {
             }
             if visit.closed_by.is_some() && visit.dirty {
                 visit.dirty = false;
-                rows.push(visit.row());
+                let row = visit.row();
+                visit_ops.extend(
+                    visit
+                        .attempt_rows(&row)
+                        .into_iter()
+                        .map(|a| StoreOp::Attempt(Box::new(a))),
+                );
+                if let Some((agent, end)) = row.agent_name.as_ref().zip(row.end_epoch) {
+                    let secs = wrap_up_secs.get(agent).copied().unwrap_or(0);
+                    if secs > 0 {
+                        visit_ops.push(StoreOp::WrapUp {
+                            agent: agent.clone(),
+                            start_us: end * 1_000_000,
+                            secs,
+                        });
+                    }
+                }
+                rows.push(row);
             }
             visit.closed_by.is_none() || now.saturating_sub(visit.last_activity) < LINGER_SECS
         });
@@ -338,6 +395,7 @@ impl Assembler {
             (a.queue_entered_epoch, &a.member_uuid).cmp(&(b.queue_entered_epoch, &b.member_uuid))
         });
         ops.extend(rows.into_iter().map(|row| StoreOp::Upsert(Box::new(row))));
+        ops.extend(visit_ops);
         ops
     }
 
@@ -350,7 +408,7 @@ impl Assembler {
                 visit.dirty = true;
             }
         }
-        let ops = self.take_ops(now);
+        let ops = self.take_ops_inner(now, true);
         self.visits.clear();
         self.hangups.clear();
         ops
@@ -505,6 +563,7 @@ impl Visit {
         let attempt = self.attempt_for(agent, false);
         attempt.failed = true;
         set_once(&mut attempt.called, ev.epoch_secs(Field::AgentCalledTime));
+        set_once(&mut attempt.aborted, ev.epoch_secs(Field::AgentAbortedTime));
         set_once(&mut attempt.cause, ev.owned(Field::CcHangupCause));
     }
 
@@ -582,6 +641,61 @@ impl Visit {
                 .and_then(|a| a.bridge_end)
                 .or(self.caller_hangup_at),
         }
+    }
+
+    /// One `agent_attempt` row per offer. `row` is this visit's CDR row.
+    fn attempt_rows(&self, row: &CdrRow) -> Vec<AttemptRow> {
+        let answered_by = row.agent_name.as_deref();
+        let cancelled = matches!(self.end, Some(End::Cancel { .. }))
+            || self.closed_by == Some(ClosedBy::CallerHangup);
+        // Number each agent's offers in ring order, so that a row keeps its
+        // key whatever order the events came in.
+        let mut order: Vec<&Attempt> = self.attempts.iter().collect();
+        order.sort_by_key(|a| (a.agent.clone(), a.ring_start().is_none(), a.ring_start()));
+        let mut rows = Vec::with_capacity(order.len());
+        for (i, a) in order.iter().enumerate() {
+            let attempt_no = if i > 0 && order[i - 1].agent == a.agent {
+                rows.last().map_or(1, |r: &AttemptRow| r.attempt_no + 1)
+            } else {
+                1
+            };
+            let answered_by_other = answered_by.is_some_and(|ag| ag != a.agent);
+            let result = if a.answered.is_some() {
+                Some(AttemptResult::Answered)
+            } else if a.failed {
+                Some(AttemptResult::of_failure(
+                    a.cause.as_deref(),
+                    answered_by_other,
+                ))
+            } else if answered_by_other {
+                Some(AttemptResult::LostRace)
+            } else if cancelled {
+                Some(AttemptResult::CallerCancel)
+            } else {
+                None
+            };
+            let start = a.called.or(a.offered);
+            let ended = match result {
+                Some(AttemptResult::Answered) => a.answered.filter(|t| *t > 0),
+                _ => a.aborted.or(if result.is_some() {
+                    row.end_epoch
+                } else {
+                    None
+                }),
+            };
+            rows.push(AttemptRow {
+                member_uuid: self.member_uuid.clone(),
+                agent_name: a.agent.clone(),
+                attempt_no,
+                queue_name: self.queue.clone(),
+                offered_epoch: a.offered.or(a.called),
+                ended_epoch: ended,
+                ring_sec: ended.zip(start).map(|(e, s)| (e - s).max(0)),
+                hangup_cause: a.cause.clone(),
+                result: result.map(AttemptResult::as_str),
+            });
+        }
+        rows
     }
 
     fn row(&self) -> CdrRow {

@@ -65,9 +65,11 @@ pub fn spawn(
     counters: Arc<Counters>,
 ) -> std::io::Result<(Ingress, JoinHandle<()>)> {
     let (sender, receiver) = sync_channel(config.queue_size);
+    let mut assembler = Assembler::new(config.assembler);
+    assembler.set_wrap_up(config.wrap_up_secs.clone());
     let worker = Worker {
         store,
-        assembler: Assembler::new(config.assembler),
+        assembler,
         counters: counters.clone(),
         pending: Vec::new(),
         batch_max_rows: config.batch_max_rows,

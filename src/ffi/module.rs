@@ -136,7 +136,8 @@ unsafe fn load_inner(
     for warning in &parsed.warnings {
         log(Level::Warning, &warning.to_string());
     }
-    let config = parsed.config;
+    let mut config = parsed.config;
+    config.wrap_up_secs = crate::config::wrap_up_times(&xml::callcenter_agents());
 
     let store = match Store::open(&config.db_path, config.synchronous) {
         Ok(store) => store,

@@ -26,10 +26,15 @@ fn text(ptr: *const c_char) -> String {
         .into_owned()
 }
 
-/// The `(name, value)` of every `<param>` under `<settings>` of the
-/// configuration `name` (e.g. `cc_cdr.conf`), or `None` when FreeSWITCH has
-/// no such configuration.
-pub fn settings(name: &CStr) -> Option<Vec<(String, String)>> {
+/// The given attributes of every `<child>` under `<section>` of the
+/// configuration `name` (e.g. `cc_cdr.conf`), missing ones as `""`, or
+/// `None` when FreeSWITCH has no such configuration.
+fn children(
+    name: &CStr,
+    section: &CStr,
+    child: &CStr,
+    attrs: &[&CStr],
+) -> Option<Vec<Vec<String>>> {
     let mut cfg: sys::switch_xml_t = ptr::null_mut();
     // SAFETY: name is NUL-terminated; cfg is a valid out-pointer.
     let root = unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, ptr::null_mut()) };
@@ -37,24 +42,52 @@ pub fn settings(name: &CStr) -> Option<Vec<(String, String)>> {
         return None;
     }
     let _root = Root(root);
-    let mut params = Vec::new();
+    let mut found = Vec::new();
     if cfg.is_null() {
-        return Some(params);
+        return Some(found);
     }
     // SAFETY: cfg and its children belong to the root held above.
     unsafe {
-        let settings = sys::switch_xml_child(cfg, c"settings".as_ptr());
-        if settings.is_null() {
-            return Some(params);
+        let parent = sys::switch_xml_child(cfg, section.as_ptr());
+        if parent.is_null() {
+            return Some(found);
         }
-        let mut param = sys::switch_xml_child(settings, c"param".as_ptr());
-        while !param.is_null() {
-            params.push((
-                text(sys::switch_xml_attr_soft(param, c"name".as_ptr())),
-                text(sys::switch_xml_attr_soft(param, c"value".as_ptr())),
-            ));
-            param = (*param).next;
+        let mut node = sys::switch_xml_child(parent, child.as_ptr());
+        while !node.is_null() {
+            found.push(
+                attrs
+                    .iter()
+                    .map(|a| text(sys::switch_xml_attr_soft(node, a.as_ptr())))
+                    .collect(),
+            );
+            node = (*node).next;
         }
     }
-    Some(params)
+    Some(found)
+}
+
+/// The `(name, value)` of every `<param>` under `<settings>` of the
+/// configuration `name`, or `None` when FreeSWITCH has no such configuration.
+pub fn settings(name: &CStr) -> Option<Vec<(String, String)>> {
+    let params = children(name, c"settings", c"param", &[c"name", c"value"])?;
+    Some(
+        params
+            .into_iter()
+            .map(|mut p| (std::mem::take(&mut p[0]), std::mem::take(&mut p[1])))
+            .collect(),
+    )
+}
+
+/// `(name, wrap-up-time)` of the agents in mod_callcenter's `callcenter.conf`.
+pub fn callcenter_agents() -> Vec<(String, String)> {
+    children(
+        c"callcenter.conf",
+        c"agents",
+        c"agent",
+        &[c"name", c"wrap-up-time"],
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .map(|mut a| (std::mem::take(&mut a[0]), std::mem::take(&mut a[1])))
+    .collect()
 }

@@ -79,6 +79,59 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX callcenter_cdr_queue_time ON callcenter_cdr (queue_name, queue_entered_epoch);
     CREATE INDEX callcenter_cdr_agent_time ON callcenter_cdr (agent_name, queue_entered_epoch);
     CREATE INDEX callcenter_cdr_uuid ON callcenter_cdr (uuid);",
+    // 2: agent offers and agent activity.
+    "CREATE TABLE agent_attempt (
+        member_uuid   TEXT NOT NULL,
+        agent_name    TEXT NOT NULL,
+        attempt_no    INTEGER NOT NULL,
+        queue_name    TEXT,
+        offered_epoch INTEGER,
+        ended_epoch   INTEGER,
+        ring_sec      INTEGER,
+        hangup_cause  TEXT,
+        result        TEXT,
+        PRIMARY KEY (member_uuid, agent_name, attempt_no)
+    );
+    CREATE INDEX agent_attempt_agent_time ON agent_attempt (agent_name, offered_epoch);
+    CREATE INDEX agent_attempt_queue_time ON agent_attempt (queue_name, offered_epoch);
+    CREATE TABLE agent_activity (
+        agent_name  TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        reason      TEXT,
+        start_us    INTEGER NOT NULL,
+        end_us      INTEGER,
+        start_stamp TEXT NOT NULL,
+        end_stamp   TEXT,
+        PRIMARY KEY (agent_name, kind, start_us)
+    );
+    CREATE INDEX agent_activity_open ON agent_activity (agent_name, kind, end_us);
+    CREATE INDEX agent_activity_time ON agent_activity (start_us);",
+];
+
+/// `agent_attempt` columns, in table order.
+pub const ATTEMPT_COLUMNS: &[&str] = &[
+    "member_uuid",
+    "agent_name",
+    "attempt_no",
+    "queue_name",
+    "offered_epoch",
+    "ended_epoch",
+    "ring_sec",
+    "hangup_cause",
+    "result",
+];
+
+/// `agent_activity` columns, in table order.
+pub const ACTIVITY_COLUMNS: &[&str] = &[
+    "agent_name",
+    "kind",
+    "value",
+    "reason",
+    "start_us",
+    "end_us",
+    "start_stamp",
+    "end_stamp",
 ];
 
 /// The schema version this build writes.

@@ -13,8 +13,9 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::schema::{CDR_COLUMNS, MIGRATIONS, current_version};
-use crate::cdr::CdrRow;
+use super::schema::{ATTEMPT_COLUMNS, CDR_COLUMNS, MIGRATIONS, current_version};
+use crate::agent::{ActivityKind, AgentChange, WRAP_UP};
+use crate::cdr::{AttemptRow, CdrRow};
 use crate::config::Synchronous;
 use crate::visit::StoreOp;
 
@@ -50,6 +51,7 @@ impl From<rusqlite::Error> for StoreError {
 pub struct Store {
     conn: Connection,
     upsert_sql: String,
+    attempt_sql: String,
 }
 
 impl Store {
@@ -78,6 +80,7 @@ impl Store {
         let mut store = Store {
             conn,
             upsert_sql: upsert_sql(),
+            attempt_sql: attempt_sql(),
         };
         store.migrate()?;
         Ok(store)
@@ -116,6 +119,7 @@ impl Store {
                 "UPDATE callcenter_cdr SET hangup_cause = ?2 \
                  WHERE uuid = ?1 AND hangup_cause IS NULL",
             )?;
+            let mut attempt = tx.prepare_cached(&self.attempt_sql)?;
             for op in ops {
                 match op {
                     StoreOp::Upsert(row) => {
@@ -125,6 +129,15 @@ impl Store {
                     StoreOp::HangupCause { uuid, cause } => {
                         hangup.execute([uuid, cause])?;
                     }
+                    StoreOp::Attempt(row) => {
+                        attempt.execute(params_from_iter(attempt_params(row)))?;
+                    }
+                    StoreOp::AgentChange(change) => apply_change(&tx, change)?,
+                    StoreOp::WrapUp {
+                        agent,
+                        start_us,
+                        secs,
+                    } => insert_wrap_up(&tx, agent, *start_us, *secs)?,
                 }
             }
         }
@@ -180,6 +193,126 @@ fn upsert_sql() -> String {
         values.join(", "),
         updates.join(", ")
     )
+}
+
+fn attempt_sql() -> String {
+    let placeholders: Vec<String> = (1..=ATTEMPT_COLUMNS.len())
+        .map(|i| format!("?{i}"))
+        .collect();
+    let updates: Vec<String> = ATTEMPT_COLUMNS
+        .iter()
+        .filter(|c| !matches!(**c, "member_uuid" | "agent_name" | "attempt_no"))
+        .map(|col| format!("{col} = COALESCE(excluded.{col}, agent_attempt.{col})"))
+        .collect();
+    format!(
+        "INSERT INTO agent_attempt ({}) VALUES ({}) \
+         ON CONFLICT (member_uuid, agent_name, attempt_no) DO UPDATE SET {}",
+        ATTEMPT_COLUMNS.join(", "),
+        placeholders.join(", "),
+        updates.join(", ")
+    )
+}
+
+fn attempt_params(row: &AttemptRow) -> Vec<Value> {
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    ATTEMPT_COLUMNS
+        .iter()
+        .map(|col| match *col {
+            "member_uuid" => Value::Text(row.member_uuid.clone()),
+            "agent_name" => Value::Text(row.agent_name.clone()),
+            "attempt_no" => Value::Integer(row.attempt_no),
+            "queue_name" => text(&row.queue_name),
+            "offered_epoch" => int(row.offered_epoch),
+            "ended_epoch" => int(row.ended_epoch),
+            "ring_sec" => int(row.ring_sec),
+            "hangup_cause" => text(&row.hangup_cause),
+            "result" => row
+                .result
+                .map_or(Value::Null, |r| Value::Text(r.to_owned())),
+            other => unreachable!("column {other} has no value in AttemptRow"),
+        })
+        .collect()
+}
+
+/// Local-time stamp of a microsecond Unix time, in SQL.
+const STAMP_US: &str = "strftime('%Y-%m-%d %H:%M:%S', ?1 / 1000000, 'unixepoch', 'localtime')";
+
+/// Closes the agent's open interval of this kind and opens the new one. A
+/// change to the value already open (a repeat, or seen again after a
+/// reload) changes nothing; a change older than the open interval (late)
+/// is recorded closed at the open interval's start.
+fn apply_change(tx: &rusqlite::Transaction<'_>, change: &AgentChange) -> rusqlite::Result<()> {
+    let kind = change.kind.as_str();
+    let open: Option<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT value, start_us FROM agent_activity \
+             WHERE agent_name = ?1 AND kind = ?2 AND end_us IS NULL \
+             ORDER BY start_us DESC LIMIT 1",
+        )?
+        .query_row((&change.agent, kind), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let end = match &open {
+        Some((value, _)) if value.eq_ignore_ascii_case(&change.value) => return Ok(()),
+        Some((_, start)) if *start > change.at_us => Some(*start),
+        _ => None,
+    };
+    if end.is_none() {
+        tx.prepare_cached(&format!(
+            "UPDATE agent_activity SET end_us = ?1, end_stamp = {STAMP_US} \
+             WHERE agent_name = ?2 AND kind = ?3 AND end_us IS NULL AND start_us <= ?1"
+        ))?
+        .execute((change.at_us, &change.agent, kind))?;
+    }
+    tx.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO agent_activity \
+         (agent_name, kind, value, reason, start_us, end_us, start_stamp, end_stamp) \
+         VALUES (?2, ?3, ?4, ?5, ?1, ?6, {STAMP_US}, \
+                 strftime('%Y-%m-%d %H:%M:%S', ?6 / 1000000, 'unixepoch', 'localtime'))"
+    ))?
+    .execute((
+        change.at_us,
+        &change.agent,
+        kind,
+        &change.value,
+        change.reason,
+        end,
+    ))?;
+    // A status change, or a new offer, ends after-call work.
+    if change.kind == ActivityKind::Status || change.value == "Receiving" {
+        tx.prepare_cached(&format!(
+            "UPDATE agent_activity SET end_us = ?1, end_stamp = {STAMP_US} \
+             WHERE agent_name = ?2 AND kind = 'wrap_up' AND start_us < ?1 AND end_us > ?1"
+        ))?
+        .execute((change.at_us, &change.agent))?;
+    }
+    Ok(())
+}
+
+/// Records after-call work from `start_us` for `secs`, cut short by a change
+/// of the agent already recorded after it.
+fn insert_wrap_up(
+    tx: &rusqlite::Transaction<'_>,
+    agent: &str,
+    start_us: i64,
+    secs: u64,
+) -> rusqlite::Result<()> {
+    let end_us = start_us + secs as i64 * 1_000_000;
+    tx.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO agent_activity \
+         (agent_name, kind, value, reason, start_us, end_us, start_stamp, end_stamp) \
+         SELECT ?2, 'wrap_up', ?3, NULL, ?1, e, {STAMP_US}, \
+                strftime('%Y-%m-%d %H:%M:%S', e / 1000000, 'unixepoch', 'localtime') \
+         FROM (SELECT min(?4, COALESCE((SELECT min(start_us) FROM agent_activity \
+                 WHERE agent_name = ?2 AND start_us > ?1 \
+                 AND (kind = 'status' OR (kind = 'state' AND value = 'Receiving'))), ?4)) AS e)"
+    ))?
+    .execute((start_us, agent, WRAP_UP, end_us))?;
+    Ok(())
 }
 
 fn row_params(row: &CdrRow) -> Vec<Value> {

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::capture::events_from_capture;
+use crate::cdr::AttemptRow;
 use crate::config::Synchronous;
 use crate::store::Store;
 use rusqlite::types::Value;
@@ -20,7 +21,7 @@ fn rows_of(ops: Vec<StoreOp>) -> Vec<CdrRow> {
     ops.into_iter()
         .filter_map(|op| match op {
             StoreOp::Upsert(row) => Some(*row),
-            StoreOp::HangupCause { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -210,14 +211,22 @@ fn replay_into_db(events: &[CcEvent], flush_each: bool, name: &str) -> Vec<Vec<V
     }
     store.write(&asm.take_ops(LATER)).unwrap();
     let conn = store.connection();
-    let mut stmt = conn
-        .prepare("SELECT * FROM callcenter_cdr ORDER BY member_uuid")
-        .unwrap();
-    let width = stmt.column_count();
-    stmt.query_map([], |r| (0..width).map(|i| r.get::<_, Value>(i)).collect())
-        .unwrap()
-        .collect::<Result<Vec<Vec<Value>>, _>>()
-        .unwrap()
+    let mut all = Vec::new();
+    for sql in [
+        "SELECT * FROM callcenter_cdr ORDER BY member_uuid",
+        "SELECT * FROM agent_attempt ORDER BY member_uuid, agent_name, attempt_no",
+        "SELECT * FROM agent_activity ORDER BY agent_name, kind, start_us",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let width = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..width).map(|i| r.get::<_, Value>(i)).collect())
+            .unwrap()
+            .collect::<Result<Vec<Vec<Value>>, _>>()
+            .unwrap();
+        all.extend(rows);
+    }
+    all
 }
 
 /// A fixed pseudo-random permutation (no dependency on a rand crate).
@@ -237,7 +246,8 @@ fn shuffled(events: &[CcEvent], seed: u64) -> Vec<CcEvent> {
 fn delivery_order_does_not_change_the_rows() {
     let events = six_calls();
     let expected = replay_into_db(&events, false, "ordered");
-    assert_eq!(expected.len(), 6);
+    // 6 visits, 4 offers, and the 10 state changes of the 4 agents.
+    assert_eq!(expected.len(), 6 + 4 + 10);
     assert_eq!(replay_into_db(&events, true, "ordered_flushed"), expected);
     let reversed: Vec<CcEvent> = events.iter().rev().cloned().collect();
     assert_eq!(replay_into_db(&reversed, true, "reversed"), expected);
@@ -249,6 +259,145 @@ fn delivery_order_does_not_change_the_rows() {
             "seed {seed}"
         );
     }
+}
+
+fn attempts(events: &[CcEvent]) -> Vec<AttemptRow> {
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    for ev in events {
+        asm.apply(ev, 0);
+    }
+    let mut rows: Vec<AttemptRow> = asm
+        .take_ops(LATER)
+        .into_iter()
+        .filter_map(|op| match op {
+            StoreOp::Attempt(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    rows.sort_by(|a, b| a.agent_name.cmp(&b.agent_name));
+    rows
+}
+
+#[test]
+fn every_offer_is_an_attempt_row_with_its_result() {
+    let rows = attempts(&six_calls());
+    let got: Vec<(
+        &str,
+        i64,
+        Option<&str>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<&str>,
+    )> = rows
+        .iter()
+        .map(|a| {
+            (
+                a.agent_name.as_str(),
+                a.attempt_no,
+                a.queue_name.as_deref(),
+                a.offered_epoch,
+                a.ended_epoch,
+                a.ring_sec,
+                a.result,
+            )
+        })
+        .collect();
+    // Checked against the captured agent-offering, bridge-agent-start and
+    // bridge-agent-fail headers (CC-Agent-Called-Time, -Answered-Time,
+    // -Aborted-Time, CC-Hangup-Cause).
+    assert_eq!(
+        got,
+        [
+            (
+                "alice@default",
+                1,
+                Some("support@default"),
+                Some(T0),
+                Some(T0 + 1),
+                Some(1),
+                Some("answered")
+            ),
+            (
+                "bob@default",
+                1,
+                Some("ringing@default"),
+                Some(T0),
+                Some(T0 + 4),
+                Some(4),
+                Some("caller_cancel")
+            ),
+            (
+                "carol@default",
+                1,
+                Some("failover@default"),
+                Some(T0),
+                Some(T0 + 2),
+                Some(2),
+                Some("no_answer")
+            ),
+            (
+                "dave@default",
+                1,
+                Some("failover@default"),
+                Some(T0 + 2),
+                Some(T0 + 3),
+                Some(1),
+                Some("answered")
+            ),
+        ]
+    );
+    assert_eq!(rows[1].hangup_cause.as_deref(), Some("ORIGINATOR_CANCEL"));
+    assert_eq!(rows[2].hangup_cause.as_deref(), Some("NO_ANSWER"));
+    assert_eq!(rows[0].hangup_cause, None);
+}
+
+#[test]
+fn ring_all_losers_are_lost_races_not_misses() {
+    let m = ("CC-Member-UUID", "m9");
+    let offer = |agent| ev(&[("CC-Action", "agent-offering"), m, ("CC-Agent", agent)]);
+    let fail = |agent, cause| {
+        ev(&[
+            ("CC-Action", "bridge-agent-fail"),
+            m,
+            ("CC-Agent", agent),
+            ("CC-Hangup-Cause", cause),
+            ("CC-Agent-Called-Time", "100"),
+            ("CC-Agent-Aborted-Time", "104"),
+        ])
+    };
+    let events = [
+        offer("a"),
+        offer("b"),
+        offer("c"),
+        fail("b", "LOSE_RACE"),
+        fail("c", "ORIGINATOR_CANCEL"),
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            m,
+            ("CC-Cause", "Terminated"),
+            ("CC-Agent", "a"),
+            ("CC-Agent-Called-Time", "100"),
+            ("CC-Agent-Answered-Time", "104"),
+            ("CC-Member-Leaving-Time", "200"),
+        ]),
+    ];
+    let rows = attempts(&events);
+    let results: Vec<_> = rows
+        .iter()
+        .map(|a| (a.agent_name.as_str(), a.result))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("a", Some("answered")),
+            ("b", Some("lost_race")),
+            ("c", Some("lost_race"))
+        ]
+    );
+    let cdr = assemble(&events);
+    assert_eq!(cdr[0].agent_attempts, 3);
+    assert_eq!(cdr[0].agent_missed, 0, "a ring-all loss is not a miss");
 }
 
 #[test]
