@@ -278,18 +278,21 @@ fn attempts(events: &[CcEvent]) -> Vec<AttemptRow> {
     rows
 }
 
+/// agent, attempt_no, queue, offered, ended, ring_sec, result.
+type AttemptSummary<'a> = (
+    &'a str,
+    i64,
+    Option<&'a str>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+);
+
 #[test]
 fn every_offer_is_an_attempt_row_with_its_result() {
     let rows = attempts(&six_calls());
-    let got: Vec<(
-        &str,
-        i64,
-        Option<&str>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<&str>,
-    )> = rows
+    let got: Vec<AttemptSummary> = rows
         .iter()
         .map(|a| {
             (
