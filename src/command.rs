@@ -5,13 +5,21 @@
 pub enum Command {
     Help,
     Status,
+    /// `stats ...`: the words after `stats`.
+    Stats(Vec<String>),
 }
 
 /// The one-line syntax FreeSWITCH shows in `show api` and on errors.
-pub const SYNTAX: &str = "help | status";
+pub const SYNTAX: &str =
+    "help | status | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]";
 
 /// Console completions, added at load and removed at unload.
-pub const COMPLETIONS: &[&str] = &["add cc_cdr help", "add cc_cdr status"];
+pub const COMPLETIONS: &[&str] = &[
+    "add cc_cdr help",
+    "add cc_cdr status",
+    "add cc_cdr stats queue",
+    "add cc_cdr stats agent",
+];
 
 pub const HELP: &str = "\
 cc_cdr: call-center CDRs from mod_callcenter events
@@ -19,6 +27,14 @@ cc_cdr: call-center CDRs from mod_callcenter events
 USAGE
   cc_cdr help      this text
   cc_cdr status    database, rows written and pending, failures, uptime
+  cc_cdr stats queue [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
+  cc_cdr stats agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
+                   service level, ASA, abandon rate, AHT per queue; answered,
+                   missed, talk, wrap-up, break time, occupancy per agent.
+                   FROM/TO: today, yesterday, now, 2026-11-23, '2026-11-23 08:00'.
+                   Default: today, one row per queue or agent.
+    e.g. cc_cdr stats queue 3000@default yesterday 1h
+         cc_cdr stats agent all today json
 
 Rows go to table callcenter_cdr of the SQLite database named by db-path in
 autoload_configs/cc_cdr.conf.xml. After editing that file, run
@@ -31,6 +47,7 @@ pub fn parse(args: &str) -> Result<Command, String> {
     match words.as_slice() {
         [] | ["help"] => Ok(Command::Help),
         ["status"] => Ok(Command::Status),
+        ["stats", rest @ ..] => Ok(Command::Stats(rest.iter().map(|w| w.to_string()).collect())),
         [other, ..] => Err(format!(
             "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {SYNTAX}\n",
             other.escape_debug()
@@ -90,7 +107,15 @@ mod tests {
         assert_eq!(parse("status"), Ok(Command::Status));
         let err = parse("drop table %s%n").unwrap_err();
         assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
-        assert!(err.contains("USAGE: cc_cdr help | status"));
+        assert!(err.contains("USAGE: cc_cdr help | status | stats"));
+        assert_eq!(
+            parse("stats queue q1 today"),
+            Ok(Command::Stats(vec![
+                "queue".into(),
+                "q1".into(),
+                "today".into()
+            ]))
+        );
     }
 
     #[test]
@@ -113,8 +138,8 @@ mod tests {
     #[test]
     fn completions_match_the_commands() {
         for c in COMPLETIONS {
-            let word = c.rsplit(' ').next().unwrap();
-            assert!(parse(word).is_ok(), "{c}");
+            let words = c.trim_start_matches("add cc_cdr ");
+            assert!(parse(words).is_ok(), "{c}");
         }
     }
 }

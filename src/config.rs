@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::stats::{self, SlFormula};
+use crate::tz::TimeZone;
 use crate::visit::AssemblerSettings;
 
 /// SQLite's `synchronous` setting for the CDR database.
@@ -39,6 +41,11 @@ pub struct Config {
     pub synchronous: Synchronous,
     pub assembler: AssemblerSettings,
     pub debug: bool,
+    pub sl_sec: i64,
+    pub short_abandon_sec: i64,
+    pub sl_formula: SlFormula,
+    /// `local`, or a zone `TimeZone::named` accepts (checked when parsed).
+    pub time_zone: String,
 }
 
 /// One documented parameter.
@@ -96,6 +103,30 @@ pub const PARAMS: &[ParamDoc] = &[
         default: "false",
         meaning: "Log every row written, at DEBUG level.",
     },
+    ParamDoc {
+        name: "sl-sec",
+        default: "20",
+        meaning: "T of the service level: a call answered after a wait of at most this many \
+                  seconds is answered within service level (1 to 3600).",
+    },
+    ParamDoc {
+        name: "short-abandon-sec",
+        default: "5",
+        meaning: "Abandons after a wait of at most this many seconds are short abandons, \
+                  left out of the abandon rate and the default service level (0 to 600).",
+    },
+    ParamDoc {
+        name: "sl-formula",
+        default: "offered",
+        meaning: "Service-level formula: offered, answered, answered_abandoned, \
+                  exclude_early_abandons or early_abandons_positive (see Metrics).",
+    },
+    ParamDoc {
+        name: "time-zone",
+        default: "local",
+        meaning: "Time zone of statistics intervals: local (the switch's), UTC, an IANA name \
+                  such as Europe/Paris, or a POSIX TZ string.",
+    },
 ];
 
 /// A problem with one parameter, always naming it.
@@ -130,6 +161,20 @@ impl Config {
             synchronous: Synchronous::Normal,
             assembler: AssemblerSettings::default(),
             debug: false,
+            sl_sec: 20,
+            short_abandon_sec: 5,
+            sl_formula: SlFormula::Offered,
+            time_zone: "local".to_owned(),
+        }
+    }
+
+    /// The statistics settings this configuration gives.
+    pub fn stats_settings(&self) -> stats::Settings {
+        stats::Settings {
+            sl_sec: self.sl_sec,
+            short_abandon_sec: self.short_abandon_sec,
+            sl_formula: self.sl_formula,
+            tz: TimeZone::named(&self.time_zone).unwrap_or_else(|_| TimeZone::local()),
         }
     }
 
@@ -174,6 +219,32 @@ impl Config {
                                 "'{value}' is not off, normal or full; using the default, normal"
                             ));
                             Synchronous::Normal
+                        }
+                    }
+                }
+                "sl-sec" => config.sl_sec = ranged(value, 1, 3600, 20, &mut warn) as i64,
+                "short-abandon-sec" => {
+                    config.short_abandon_sec = ranged(value, 0, 600, 5, &mut warn) as i64
+                }
+                "sl-formula" => {
+                    config.sl_formula = SlFormula::parse(value).unwrap_or_else(|| {
+                        warn(format!(
+                            "'{value}' is not a known formula ({}); using the default, offered",
+                            SlFormula::ALL
+                                .iter()
+                                .map(|f| f.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        SlFormula::Offered
+                    })
+                }
+                "time-zone" => {
+                    config.time_zone = match TimeZone::named(value) {
+                        Ok(_) => value.to_owned(),
+                        Err(e) => {
+                            warn(format!("{e}; using the default, local"));
+                            "local".to_owned()
                         }
                     }
                 }

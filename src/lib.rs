@@ -18,10 +18,12 @@ mod ffi;
 pub mod harness;
 pub mod logging;
 pub mod scenarios;
+pub mod stats;
 pub mod store;
 pub mod table;
 #[cfg(test)]
 mod test_support;
+pub mod tz;
 pub mod visit;
 pub mod writer;
 

@@ -35,6 +35,7 @@ struct Loaded {
     writer: JoinHandle<()>,
     counters: Arc<Counters>,
     db_path: PathBuf,
+    stats: crate::stats::Settings,
     started: Instant,
 }
 
@@ -139,7 +140,8 @@ unsafe fn load_inner(
     let mut config = parsed.config;
     config.wrap_up_secs = crate::config::wrap_up_times(&xml::callcenter_agents());
 
-    let store = match Store::open(&config.db_path, config.synchronous) {
+    let stats = config.stats_settings();
+    let mut store = match Store::open(&config.db_path, config.synchronous) {
         Ok(store) => store,
         Err(e) => {
             log(
@@ -149,6 +151,13 @@ unsafe fn load_inner(
             return fail;
         }
     };
+    if let Err(e) = store.recreate_views(&crate::stats::views::recreate_sql(&stats)) {
+        log(
+            Level::Error,
+            &format!("load refused: cannot create the statistics views: {e}"),
+        );
+        return fail;
+    }
 
     // SAFETY: pool is the module's pool; the name is a 'static C string.
     let module =
@@ -175,8 +184,9 @@ unsafe fn load_inner(
     // pointers until unload, so they are 'static strings.
     unsafe {
         (*api_interface).interface_name = c"cc_cdr".as_ptr();
-        (*api_interface).desc = c"call-center CDRs: status and help".as_ptr();
-        (*api_interface).syntax = c"help | status".as_ptr();
+        (*api_interface).desc = c"call-center CDRs: status, statistics and help".as_ptr();
+        (*api_interface).syntax =
+            c"help | status | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]".as_ptr();
         (*api_interface).function = Some(api);
         *module_interface = module;
     }
@@ -199,6 +209,7 @@ unsafe fn load_inner(
         writer,
         counters,
         db_path: config.db_path.clone(),
+        stats,
         started: Instant::now(),
     });
 
@@ -330,6 +341,20 @@ pub unsafe fn api(
             }),
             None => "-ERR mod_cc_cdr is not running\n".to_owned(),
         },
+        Ok(Command::Stats(words)) => {
+            // Copy out what is needed: the query runs without holding the
+            // module's state, on its own read-only connection.
+            let target = loaded()
+                .as_ref()
+                .map(|s| (s.db_path.clone(), s.stats.clone()));
+            match target {
+                Some((path, settings)) => {
+                    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                    crate::stats::run_on_file(&path, &settings, &words, crate::stats::now())
+                }
+                None => "-ERR mod_cc_cdr is not running\n".to_owned(),
+            }
+        }
         Err(usage) => usage,
     };
     // SAFETY: stream checked above.

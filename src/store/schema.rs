@@ -92,6 +92,7 @@ pub const MIGRATIONS: &[&str] = &[
         result        TEXT,
         PRIMARY KEY (member_uuid, agent_name, attempt_no)
     );
+    CREATE INDEX agent_attempt_time ON agent_attempt (offered_epoch);
     CREATE INDEX agent_attempt_agent_time ON agent_attempt (agent_name, offered_epoch);
     CREATE INDEX agent_attempt_queue_time ON agent_attempt (queue_name, offered_epoch);
     CREATE TABLE agent_activity (
@@ -106,7 +107,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (agent_name, kind, start_us)
     );
     CREATE INDEX agent_activity_open ON agent_activity (agent_name, kind, end_us);
-    CREATE INDEX agent_activity_time ON agent_activity (start_us);",
+    CREATE INDEX agent_activity_start ON agent_activity (start_us);
+    CREATE INDEX agent_activity_end ON agent_activity (end_us);",
 ];
 
 /// `agent_attempt` columns, in table order.

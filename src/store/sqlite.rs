@@ -103,6 +103,14 @@ impl Store {
         Ok(())
     }
 
+    /// (Re)creates the statistics views with the given SQL.
+    pub fn recreate_views(&mut self, sql: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn

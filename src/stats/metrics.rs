@@ -1,0 +1,298 @@
+//! The definition of every queue metric and every call-based agent metric,
+//! as SQL. `sql` builds the query the fs_cli command and the report tool run;
+//! `views` builds the database views from the same definitions.
+//!
+//! Attribution: a queue visit counts in the interval where it entered the
+//! queue; an offer to an agent counts in the interval where it was offered.
+
+use super::{Settings, Subject};
+
+/// One metric: its column name, its SQL, and what it means (the README's
+/// metric reference follows this list).
+#[derive(Clone, Copy, Debug)]
+pub struct Metric {
+    pub name: &'static str,
+    /// An aggregate over the base rows, or, when `derived`, an expression
+    /// over the other metrics. `SL` stands for the service-level formula.
+    pub sql: &'static str,
+    pub derived: bool,
+    /// Whole numbers (counts, sums of seconds); else a rate or an average.
+    pub integral: bool,
+    pub shown: bool,
+    pub unit: &'static str,
+    pub meaning: &'static str,
+}
+
+const fn count(name: &'static str, sql: &'static str, meaning: &'static str) -> Metric {
+    Metric {
+        name,
+        sql,
+        derived: false,
+        integral: true,
+        shown: true,
+        unit: "calls",
+        meaning,
+    }
+}
+
+/// Queue metrics, over `callcenter_cdr` rows `c` (and `w`, the agent's
+/// wrap-up interval that starts when the call ended).
+pub const QUEUE: &[Metric] = &[
+    count(
+        "offered",
+        "count(*)",
+        "Queue visits: every caller entering the queue.",
+    ),
+    count(
+        "answered",
+        "sum(c.outcome = 'answered')",
+        "Visits an agent answered.",
+    ),
+    count(
+        "abandoned",
+        "sum(c.outcome = 'abandoned')",
+        "Visits where the caller hung up before an agent answered.",
+    ),
+    count(
+        "short_abandoned",
+        "sum(c.outcome = 'abandoned' AND c.wait_sec <= :short)",
+        "Abandons with a wait of at most short-abandon-sec.",
+    ),
+    count(
+        "timeout",
+        "sum(c.outcome = 'timeout')",
+        "Visits ended by the queue's max-wait-time.",
+    ),
+    count(
+        "no_agent_timeout",
+        "sum(c.outcome = 'no_agent_timeout')",
+        "Visits ended by max-wait-time-with-no-agent.",
+    ),
+    count(
+        "exit_with_key",
+        "sum(c.outcome = 'exit_with_key')",
+        "Visits the caller left with a cc_exit_keys key.",
+    ),
+    count(
+        "break_out",
+        "sum(c.outcome = 'break_out')",
+        "Visits the caller left alive, e.g. transferred away.",
+    ),
+    count(
+        "answered_within_sl",
+        "sum(c.outcome = 'answered' AND c.wait_sec <= :sl)",
+        "Answered visits with a wait of at most sl-sec (answered at exactly T counts).",
+    ),
+    Metric {
+        shown: false,
+        ..count(
+            "abandoned_within_sl",
+            "sum(c.outcome = 'abandoned' AND c.wait_sec <= :sl)",
+            "Abandons with a wait of at most sl-sec (used by some service-level formulas).",
+        )
+    },
+    Metric {
+        name: "service_level_pct",
+        sql: "SL",
+        derived: true,
+        integral: false,
+        shown: true,
+        unit: "%",
+        meaning: "Service level by the chosen sl-formula; the default is \
+                  answered_within_sl / (offered − short_abandoned).",
+    },
+    Metric {
+        name: "abandon_rate_pct",
+        sql: "100.0 * (abandoned - short_abandoned) / NULLIF(offered - short_abandoned, 0)",
+        derived: true,
+        integral: false,
+        shown: true,
+        unit: "%",
+        meaning: "(abandoned − short_abandoned) / (offered − short_abandoned).",
+    },
+    Metric {
+        name: "asa_sec",
+        sql: "avg(CASE WHEN c.outcome = 'answered' THEN c.wait_sec END)",
+        derived: false,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "Average speed of answer: mean wait (queue entry to answer) of answered visits.",
+    },
+    Metric {
+        name: "avg_abandon_wait_sec",
+        sql: "avg(CASE WHEN c.outcome = 'abandoned' THEN c.wait_sec END)",
+        derived: false,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "Mean wait of abandoned visits, short ones included.",
+    },
+    Metric {
+        name: "max_wait_sec",
+        sql: "max(c.wait_sec)",
+        derived: false,
+        integral: true,
+        shown: true,
+        unit: "s",
+        meaning: "Longest wait of any visit (to answer, or to the end when unanswered).",
+    },
+    Metric {
+        name: "avg_talk_sec",
+        sql: "avg(CASE WHEN c.outcome = 'answered' THEN c.billsec END)",
+        derived: false,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "Mean talk time (billsec) of answered visits.",
+    },
+    Metric {
+        name: "aht_sec",
+        sql: "avg(CASE WHEN c.outcome = 'answered' \
+              THEN c.billsec + COALESCE((w.end_us - w.start_us) / 1e6, 0) END)",
+        derived: false,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "Average handle time: mean of talk + the agent's wrap-up after the call, \
+                  over answered visits.",
+    },
+];
+
+/// Call-based agent metrics, over `agent_attempt` rows `a` (and `c`, the
+/// visit's row when this offer was the one answered).
+pub const AGENT: &[Metric] = &[
+    count(
+        "offered",
+        "count(*)",
+        "Offers of a caller to the agent (rings).",
+    ),
+    count(
+        "answered",
+        "sum(a.result = 'answered')",
+        "Offers the agent answered.",
+    ),
+    count(
+        "no_answer",
+        "sum(a.result = 'no_answer')",
+        "Offers that rang out unanswered.",
+    ),
+    count(
+        "rejected",
+        "sum(a.result = 'rejected')",
+        "Offers the agent rejected.",
+    ),
+    count(
+        "busy",
+        "sum(a.result = 'busy')",
+        "Offers that found the agent busy.",
+    ),
+    Metric {
+        name: "answer_rate_pct",
+        sql: "100.0 * answered / NULLIF(offered, 0)",
+        derived: true,
+        integral: false,
+        shown: true,
+        unit: "%",
+        meaning: "answered / offered.",
+    },
+    Metric {
+        name: "talk_sec",
+        sql: "COALESCE(sum(c.billsec), 0)",
+        derived: false,
+        integral: true,
+        shown: true,
+        unit: "s",
+        meaning: "Talk time (billsec) of the calls the agent answered.",
+    },
+    Metric {
+        name: "avg_talk_sec",
+        sql: "1.0 * talk_sec / NULLIF(answered, 0)",
+        derived: true,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "talk_sec / answered.",
+    },
+    Metric {
+        name: "avg_ring_sec",
+        sql: "avg(CASE WHEN a.result = 'answered' THEN a.ring_sec END)",
+        derived: false,
+        integral: false,
+        shown: true,
+        unit: "s",
+        meaning: "Mean time the agent's phone rang before the agent answered.",
+    },
+];
+
+/// How rows fall into intervals: a function of the epoch (fs_cli and report,
+/// with a range) or an SQL expression (views, over all rows).
+pub enum Bucketing<'a> {
+    Function(&'a str),
+    Expression(&'a str),
+}
+
+/// The query of a metric set: columns `bucket`, `name`, then every metric
+/// in list order. With `Bucketing::Function`, it takes `:from`, `:to`,
+/// `:name`, `:sl` and `:short`; with `Expression`, thresholds are literals.
+pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) -> String {
+    let set = metrics_of(subject);
+    let (epoch, name, from) = if subject == Subject::Queue {
+        (
+            "c.queue_entered_epoch",
+            "c.queue_name",
+            "callcenter_cdr c LEFT JOIN agent_activity w ON w.agent_name = c.agent_name \
+             AND w.kind = 'wrap_up' AND w.start_us = c.end_epoch * 1000000",
+        )
+    } else {
+        (
+            "a.offered_epoch",
+            "a.agent_name",
+            "agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
+             AND c.agent_name = a.agent_name AND a.result = 'answered'",
+        )
+    };
+    let (bucket, filter) = match bucketing {
+        Bucketing::Function(f) => (
+            format!("{f}({epoch})"),
+            format!(
+                "WHERE {epoch} >= :from AND {epoch} < :to AND (:name IS NULL OR {name} = :name)"
+            ),
+        ),
+        Bucketing::Expression(expr) => (expr.replace("EPOCH", epoch), String::new()),
+    };
+    let inner: Vec<String> = set
+        .iter()
+        .filter(|m| !m.derived)
+        .map(|m| format!("{} AS {}", m.sql, m.name))
+        .collect();
+    let outer: Vec<String> = set
+        .iter()
+        .map(|m| match (m.derived, m.sql) {
+            (true, "SL") => format!("{} AS {}", settings.sl_formula.sql(), m.name),
+            (true, sql) => format!("{sql} AS {}", m.name),
+            (false, _) => m.name.to_owned(),
+        })
+        .collect();
+    let sql = format!(
+        "SELECT bucket, name, {} FROM (SELECT {bucket} AS bucket, {name} AS name, {} \
+         FROM {from} {filter} GROUP BY 1, 2) WHERE bucket IS NOT NULL AND name IS NOT NULL \
+         ORDER BY name, bucket",
+        outer.join(", "),
+        inner.join(", "),
+    );
+    match bucketing {
+        Bucketing::Function(_) => sql,
+        Bucketing::Expression(_) => sql
+            .replace(":sl", &settings.sl_sec.to_string())
+            .replace(":short", &settings.short_abandon_sec.to_string()),
+    }
+}
+
+/// The metrics of a subject, in column order.
+pub fn metrics_of(subject: Subject) -> &'static [Metric] {
+    match subject {
+        Subject::Queue => QUEUE,
+        Subject::Agent => AGENT,
+    }
+}

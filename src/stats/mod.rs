@@ -1,0 +1,453 @@
+//! Statistics: the numbers a call center is run on, per queue and per agent,
+//! over a time range, per interval, in a time zone.
+//!
+//! Every metric is defined once, in `metrics`, as SQL over the three tables
+//! (or, for agent time, in `agent_time`). The fs_cli command and the report
+//! tool run that SQL with a bucketing function of their own (`cc_bucket`, in
+//! any time zone); the database views run the very same SQL with SQLite's
+//! local-time bucketing (`views`).
+
+pub mod agent_time;
+pub mod args;
+pub mod format;
+pub mod metrics;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
+
+use crate::tz::{LocalDateTime, TimeZone};
+
+/// How a range is cut into rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    Min15,
+    Min30,
+    Hour,
+    Day,
+    /// The whole range as one row.
+    Total,
+}
+
+impl Interval {
+    pub fn parse(text: &str) -> Option<Interval> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "15m" | "15min" => Interval::Min15,
+            "30m" | "30min" => Interval::Min30,
+            "1h" | "60m" | "hour" | "hourly" => Interval::Hour,
+            "day" | "1d" | "daily" => Interval::Day,
+            "total" | "all" => Interval::Total,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Min15 => "15m",
+            Interval::Min30 => "30m",
+            Interval::Hour => "1h",
+            Interval::Day => "day",
+            Interval::Total => "total",
+        }
+    }
+
+    fn minutes(self) -> Option<u32> {
+        match self {
+            Interval::Min15 => Some(15),
+            Interval::Min30 => Some(30),
+            Interval::Hour => Some(60),
+            Interval::Day | Interval::Total => None,
+        }
+    }
+}
+
+/// The service-level formulas in common use (see the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlFormula {
+    /// answered within T / (offered − short abandoned). The default.
+    Offered,
+    /// answered within T / answered (Asterisk "SL", Wazo QoS).
+    Answered,
+    /// answered within T / (answered + abandoned): every abandon counts against.
+    AnsweredAbandoned,
+    /// answered within T / (answered + abandoned after T): early abandons are neutral.
+    ExcludeEarlyAbandons,
+    /// (answered within T + abandoned within T) / (answered + abandoned) (Asterisk "SL2").
+    EarlyAbandonsPositive,
+}
+
+impl SlFormula {
+    pub const ALL: &'static [SlFormula] = &[
+        SlFormula::Offered,
+        SlFormula::Answered,
+        SlFormula::AnsweredAbandoned,
+        SlFormula::ExcludeEarlyAbandons,
+        SlFormula::EarlyAbandonsPositive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlFormula::Offered => "offered",
+            SlFormula::Answered => "answered",
+            SlFormula::AnsweredAbandoned => "answered_abandoned",
+            SlFormula::ExcludeEarlyAbandons => "exclude_early_abandons",
+            SlFormula::EarlyAbandonsPositive => "early_abandons_positive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SlFormula> {
+        SlFormula::ALL
+            .iter()
+            .copied()
+            .find(|f| f.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// The percentage, in SQL over the queue counts.
+    pub fn sql(self) -> &'static str {
+        match self {
+            SlFormula::Offered => {
+                "100.0 * answered_within_sl / NULLIF(offered - short_abandoned, 0)"
+            }
+            SlFormula::Answered => "100.0 * answered_within_sl / NULLIF(answered, 0)",
+            SlFormula::AnsweredAbandoned => {
+                "100.0 * answered_within_sl / NULLIF(answered + abandoned, 0)"
+            }
+            SlFormula::ExcludeEarlyAbandons => {
+                "100.0 * answered_within_sl / NULLIF(answered + abandoned - abandoned_within_sl, 0)"
+            }
+            SlFormula::EarlyAbandonsPositive => {
+                "100.0 * (answered_within_sl + abandoned_within_sl) / NULLIF(answered + abandoned, 0)"
+            }
+        }
+    }
+}
+
+/// Thresholds and presentation shared by every statistic.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// T of the service level, in seconds: answered within T means wait ≤ T.
+    pub sl_sec: i64,
+    /// Abandons with a wait ≤ this are short abandons.
+    pub short_abandon_sec: i64,
+    pub sl_formula: SlFormula,
+    pub tz: TimeZone,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sl_sec: 20,
+            short_abandon_sec: 5,
+            sl_formula: SlFormula::Offered,
+            tz: TimeZone::local(),
+        }
+    }
+}
+
+/// Queue statistics or agent statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Queue,
+    Agent,
+}
+
+/// What to compute: `[from, to)` in Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub subject: Subject,
+    /// One queue or agent; all of them when `None`.
+    pub name: Option<String>,
+    pub from: i64,
+    pub to: i64,
+    pub interval: Interval,
+    /// The present, in Unix seconds: where intervals still open end.
+    pub now: i64,
+}
+
+/// One interval of the range: `[start, end)`, named by its local start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: i64,
+    pub end: i64,
+    pub label: String,
+}
+
+/// Cuts `[from, to)` into intervals that start on local-time boundaries in
+/// `tz` (a day is local midnight to midnight, 23 or 25 hours across a DST
+/// change). The first and last are clipped to the range.
+pub fn buckets(from: i64, to: i64, interval: Interval, tz: &TimeZone) -> Vec<Bucket> {
+    let label = |t: i64| tz.to_local(t).format()[..16].to_owned();
+    if interval == Interval::Total || to <= from {
+        return vec![Bucket {
+            start: from,
+            end: to.max(from),
+            label: label(from),
+        }];
+    }
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let next = next_boundary(start, interval, tz).min(to);
+        out.push(Bucket {
+            start,
+            end: next,
+            label: label(start),
+        });
+        start = next;
+    }
+    out
+}
+
+/// The first local interval boundary after `t`.
+fn next_boundary(t: i64, interval: Interval, tz: &TimeZone) -> i64 {
+    let local = tz.to_local(t);
+    let boundary = match interval.minutes() {
+        Some(minutes) => {
+            let floor = local.minute / minutes * minutes;
+            let start = LocalDateTime {
+                minute: floor,
+                second: 0,
+                ..local
+            };
+            // Walk in whole steps of local time; the zone maps each back.
+            let mut next = tz.from_local(start) + i64::from(minutes) * 60;
+            if next <= t {
+                next = t + i64::from(minutes) * 60;
+            }
+            next
+        }
+        None => tz.from_local(local.midnight().add_days(1)),
+    };
+    if boundary > t { boundary } else { t + 60 }
+}
+
+/// Registers `cc_bucket(epoch)` on `conn`: the index of the bucket holding
+/// `epoch`, NULL outside the range.
+fn register_bucket_fn(conn: &Connection, buckets: &[Bucket]) -> rusqlite::Result<()> {
+    let starts: Arc<Vec<i64>> = Arc::new(buckets.iter().map(|b| b.start).collect());
+    let end = buckets.last().map_or(i64::MIN, |b| b.end);
+    conn.create_scalar_function(
+        "cc_bucket",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let t: Option<i64> = ctx.get(0)?;
+            Ok(t.and_then(|t| {
+                if t >= end || starts.first().is_none_or(|s| t < *s) {
+                    return None;
+                }
+                Some(starts.partition_point(|s| *s <= t) as i64 - 1)
+            }))
+        },
+    )
+}
+
+/// A computed table: named columns and rows of cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsTable {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    /// A rate or average; `None` where it is undefined (nothing to divide by).
+    Num(Option<f64>),
+}
+
+impl Cell {
+    fn from_value(value: Value, integral: bool) -> Cell {
+        match value {
+            Value::Integer(n) if integral => Cell::Int(n),
+            Value::Integer(n) => Cell::Num(Some(n as f64)),
+            Value::Real(f) if integral => Cell::Int(f.round() as i64),
+            Value::Real(f) => Cell::Num(Some(f)),
+            Value::Text(s) => Cell::Text(s),
+            Value::Null if integral => Cell::Int(0),
+            Value::Null | Value::Blob(_) => Cell::Num(None),
+        }
+    }
+}
+
+/// Computes the statistics `request` asks for.
+pub fn compute(
+    conn: &Connection,
+    settings: &Settings,
+    request: &Request,
+) -> Result<StatsTable, String> {
+    let buckets = buckets(request.from, request.to, request.interval, &settings.tz);
+    register_bucket_fn(conn, &buckets).map_err(|e| e.to_string())?;
+    let set = metrics::metrics_of(request.subject);
+    let sql = metrics::query(
+        request.subject,
+        settings,
+        metrics::Bucketing::Function("cc_bucket"),
+    );
+    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
+    let width = stmt.column_count();
+    let params: [(&str, Value); 5] = [
+        (":from", Value::Integer(request.from)),
+        (":to", Value::Integer(request.to)),
+        (
+            ":name",
+            request.name.clone().map_or(Value::Null, Value::Text),
+        ),
+        (":sl", Value::Integer(settings.sl_sec)),
+        (":short", Value::Integer(settings.short_abandon_sec)),
+    ];
+    // Each metric set uses some of these; bind those it has.
+    for (name, value) in params {
+        if let Some(index) = stmt.parameter_index(name).map_err(|e| e.to_string())? {
+            stmt.raw_bind_parameter(index, value)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let mut found: Vec<Vec<Value>> = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        found.push(
+            (0..width)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+
+    // Rows by (name, bucket), with every bucket of every name present.
+    let mut by_name: BTreeMap<String, BTreeMap<usize, Vec<Value>>> = BTreeMap::new();
+    for mut row in found {
+        let (Value::Integer(bucket), Value::Text(name)) = (row[0].clone(), row[1].clone()) else {
+            continue;
+        };
+        row.drain(..2);
+        by_name
+            .entry(name)
+            .or_default()
+            .insert(bucket as usize, row);
+    }
+    if request.subject == Subject::Agent {
+        for name in agent_time::agents_active(conn, request).map_err(|e| e.to_string())? {
+            by_name.entry(name).or_default();
+        }
+    }
+    if let Some(name) = &request.name {
+        by_name.entry(name.clone()).or_default();
+    }
+    let agent_times = match request.subject {
+        Subject::Agent => Some(
+            agent_time::compute(conn, request, &buckets, by_name.keys())
+                .map_err(|e| e.to_string())?,
+        ),
+        Subject::Queue => None,
+    };
+
+    let name_column = match request.subject {
+        Subject::Queue => "queue",
+        Subject::Agent => "agent",
+    };
+    let mut columns = vec![name_column, "interval"];
+    columns.extend(set.iter().filter(|m| m.shown).map(|m| m.name));
+    if agent_times.is_some() {
+        columns.extend(agent_time::COLUMNS);
+    }
+    let mut rows = Vec::new();
+    for (name, found) in &by_name {
+        for (index, bucket) in buckets.iter().enumerate() {
+            let mut cells = vec![Cell::Text(name.clone()), Cell::Text(bucket.label.clone())];
+            let values = found.get(&index);
+            for (i, metric) in set.iter().enumerate() {
+                if metric.shown {
+                    let value = values.map_or(Value::Null, |v| v[i].clone());
+                    cells.push(Cell::from_value(value, metric.integral));
+                }
+            }
+            if let Some(times) = &agent_times {
+                cells.extend(times.cells(name, index));
+            }
+            rows.push(cells);
+        }
+    }
+    Ok(StatsTable { columns, rows })
+}
+
+/// Runs a statistics command (`queue|agent ...`, see `args::USAGE`) on an
+/// open database and returns its output, or a usage error. `now` is the
+/// present in Unix seconds.
+pub fn run(
+    conn: &Connection,
+    settings: &Settings,
+    words: &[&str],
+    now: i64,
+) -> Result<String, String> {
+    let parsed = args::parse(words, now, &settings.tz)?;
+    let request = &parsed.request;
+    let table = compute(conn, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
+    let local = |t: i64| settings.tz.to_local(t).format()[..16].to_owned();
+    let subject = match request.subject {
+        Subject::Queue => "queue",
+        Subject::Agent => "agent",
+    };
+    Ok(match parsed.format {
+        args::Format::Table => format!(
+            "{subject} statistics, {} to {} ({}), by {}; service level: {} within {} s; \
+             short abandons: within {} s\n{}",
+            local(request.from),
+            local(request.to),
+            settings.tz.name(),
+            request.interval.as_str(),
+            settings.sl_formula.as_str(),
+            settings.sl_sec,
+            settings.short_abandon_sec,
+            format::table(&table)
+        ),
+        args::Format::Csv => format::csv(&table),
+        args::Format::Json => format::json(
+            &table,
+            &[
+                ("subject", subject.to_owned()),
+                ("from", local(request.from)),
+                ("to", local(request.to)),
+                ("time_zone", settings.tz.name().to_owned()),
+                ("interval", request.interval.as_str().to_owned()),
+                ("sl_formula", settings.sl_formula.as_str().to_owned()),
+                ("sl_sec", settings.sl_sec.to_string()),
+                ("short_abandon_sec", settings.short_abandon_sec.to_string()),
+            ],
+        ),
+    })
+}
+
+/// `run` on the database file at `path`, opened read-only (WAL lets it read
+/// while the writer writes). Errors come back as `-ERR` text.
+pub fn run_on_file(
+    path: &std::path::Path,
+    settings: &Settings,
+    words: &[&str],
+    now: i64,
+) -> String {
+    let conn = match Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) {
+        Ok(conn) => conn,
+        Err(e) => return format!("-ERR cannot open {}: {e}\n", path.display()),
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    run(&conn, settings, words, now).unwrap_or_else(|e| format!("{e}\n"))
+}
+
+/// The present, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests;

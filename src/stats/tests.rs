@@ -1,0 +1,440 @@
+//! Statistics over hand-made rows, with hand-computed expectations.
+
+use super::args::{self, Format};
+use super::*;
+use crate::agent::{ActivityKind, AgentChange};
+use crate::cdr::{AttemptRow, CdrRow};
+use crate::config::Synchronous;
+use crate::store::Store;
+use crate::test_support::TempDir;
+use crate::visit::StoreOp;
+
+/// 2026-11-23 00:00:00 UTC.
+const DAY: i64 = 1_795_392_000;
+const HOUR: i64 = 3600;
+
+fn settings() -> Settings {
+    Settings {
+        tz: TimeZone::utc(),
+        ..Settings::default()
+    }
+}
+
+/// A visit to `queue` entering at `DAY + at`, with `wait` seconds of wait.
+fn visit(id: &str, queue: &str, at: i64, outcome: &'static str, wait: i64) -> CdrRow {
+    let entered = DAY + at;
+    let answered = outcome == "answered";
+    CdrRow {
+        member_uuid: id.into(),
+        queue_name: Some(queue.into()),
+        agent_name: answered.then(|| "alice".to_owned()),
+        queue_entered_epoch: Some(entered),
+        answer_epoch: answered.then_some(entered + wait),
+        end_epoch: Some(entered + wait + if answered { 60 } else { 0 }),
+        wait_sec: Some(wait),
+        billsec: Some(if answered { 60 } else { 0 }),
+        outcome: Some(outcome),
+        ..CdrRow::default()
+    }
+}
+
+struct Db {
+    _dir: TempDir,
+    store: Store,
+}
+
+fn db(name: &str, ops: Vec<StoreOp>) -> Db {
+    let dir = TempDir::new(&format!("stats_{name}"));
+    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
+    store.write(&ops).unwrap();
+    Db { _dir: dir, store }
+}
+
+fn upserts(rows: Vec<CdrRow>) -> Vec<StoreOp> {
+    rows.into_iter()
+        .map(|r| StoreOp::Upsert(Box::new(r)))
+        .collect()
+}
+
+fn request(subject: Subject, from: i64, to: i64, interval: Interval) -> Request {
+    Request {
+        subject,
+        name: None,
+        from,
+        to,
+        interval,
+        now: to,
+    }
+}
+
+fn column(t: &StatsTable, row: usize, name: &str) -> Cell {
+    let i = t
+        .columns
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    t.rows[row][i].clone()
+}
+
+fn num(t: &StatsTable, row: usize, name: &str) -> Option<f64> {
+    match column(t, row, name) {
+        Cell::Num(v) => v.map(|f| (f * 100.0).round() / 100.0),
+        Cell::Int(n) => Some(n as f64),
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+fn int(t: &StatsTable, row: usize, name: &str) -> i64 {
+    match column(t, row, name) {
+        Cell::Int(n) => n,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+#[test]
+fn service_level_counts_an_answer_at_exactly_t() {
+    let d = db(
+        "sl",
+        upserts(vec![
+            visit("a", "q", 100, "answered", 19),
+            visit("b", "q", 200, "answered", 20),
+            visit("c", "q", 300, "answered", 21),
+            visit("d", "q", 400, "abandoned", 30),
+        ]),
+    );
+    let t = compute(
+        d.store.connection(),
+        &settings(),
+        &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
+    )
+    .unwrap();
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(int(&t, 0, "offered"), 4);
+    assert_eq!(int(&t, 0, "answered_within_sl"), 2, "19 s and exactly 20 s");
+    // Default formula: 2 / (4 − 0 short abandons) = 50 %.
+    assert_eq!(num(&t, 0, "service_level_pct"), Some(50.0));
+    assert_eq!(num(&t, 0, "asa_sec"), Some(20.0));
+    assert_eq!(int(&t, 0, "max_wait_sec"), 30);
+    assert_eq!(num(&t, 0, "avg_talk_sec"), Some(60.0));
+}
+
+#[test]
+fn short_abandons_leave_the_rates() {
+    let d = db(
+        "short",
+        upserts(vec![
+            visit("a", "q", 0, "abandoned", 5),
+            visit("b", "q", 10, "abandoned", 6),
+            visit("c", "q", 20, "answered", 10),
+            visit("d", "q", 30, "answered", 40),
+            visit("e", "q", 40, "timeout", 120),
+        ]),
+    );
+    let t = compute(
+        d.store.connection(),
+        &settings(),
+        &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
+    )
+    .unwrap();
+    assert_eq!(int(&t, 0, "abandoned"), 2);
+    assert_eq!(
+        int(&t, 0, "short_abandoned"),
+        1,
+        "5 s is within short-abandon-sec, 6 s is not"
+    );
+    assert_eq!(int(&t, 0, "timeout"), 1);
+    // (2 − 1) / (5 − 1) = 25 %; SL = 1 answered ≤ 20 s / (5 − 1) = 25 %.
+    assert_eq!(num(&t, 0, "abandon_rate_pct"), Some(25.0));
+    assert_eq!(num(&t, 0, "service_level_pct"), Some(25.0));
+    assert_eq!(num(&t, 0, "avg_abandon_wait_sec"), Some(5.5));
+}
+
+#[test]
+fn every_service_level_formula() {
+    let d = db(
+        "formulas",
+        upserts(vec![
+            visit("a", "q", 0, "answered", 10),
+            visit("b", "q", 1, "answered", 30),
+            visit("c", "q", 2, "abandoned", 3),
+            visit("d", "q", 3, "abandoned", 25),
+            visit("e", "q", 4, "no_agent_timeout", 40),
+        ]),
+    );
+    // answered 2 (1 within 20 s), abandoned 2 (1 within 20 s, 1 short), offered 5.
+    let expected = [
+        (SlFormula::Offered, 25.0),                     // 1 / (5 − 1)
+        (SlFormula::Answered, 50.0),                    // 1 / 2
+        (SlFormula::AnsweredAbandoned, 25.0),           // 1 / (2 + 2)
+        (SlFormula::ExcludeEarlyAbandons, 100.0 / 3.0), // 1 / (2 + 2 − 1)
+        (SlFormula::EarlyAbandonsPositive, 50.0),       // (1 + 1) / (2 + 2)
+    ];
+    for (formula, pct) in expected {
+        let s = Settings {
+            sl_formula: formula,
+            ..settings()
+        };
+        let t = compute(
+            d.store.connection(),
+            &s,
+            &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
+        )
+        .unwrap();
+        assert_eq!(
+            num(&t, 0, "service_level_pct"),
+            Some((pct * 100.0_f64).round() / 100.0),
+            "{formula:?}"
+        );
+        assert_eq!(SlFormula::parse(formula.as_str()), Some(formula));
+    }
+}
+
+#[test]
+fn an_empty_interval_has_zero_counts_and_null_rates() {
+    let d = db(
+        "empty",
+        upserts(vec![visit("a", "q", 30 * 60, "answered", 5)]),
+    );
+    let t = compute(
+        d.store.connection(),
+        &settings(),
+        &request(Subject::Queue, DAY, DAY + 2 * HOUR, Interval::Hour),
+    )
+    .unwrap();
+    assert_eq!(t.rows.len(), 2, "both hours, the empty one too");
+    assert_eq!(
+        column(&t, 1, "interval"),
+        Cell::Text("2026-11-23 01:00".into())
+    );
+    assert_eq!(int(&t, 1, "offered"), 0);
+    for rate in [
+        "service_level_pct",
+        "abandon_rate_pct",
+        "asa_sec",
+        "aht_sec",
+    ] {
+        assert_eq!(column(&t, 1, rate), Cell::Num(None), "{rate}");
+    }
+    let json = format::json(&t, &[]);
+    assert!(json.contains("\"service_level_pct\": null"), "{json}");
+    assert!(!json.contains("NaN"));
+    let csv = format::csv(&t);
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("q,2026-11-23 01:00,0,0,"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_call_counts_in_the_interval_it_entered_the_queue() {
+    // Enters at 00:59:50, answered at 01:00:20.
+    let d = db(
+        "attribution",
+        upserts(vec![visit("a", "q", HOUR - 10, "answered", 30)]),
+    );
+    let t = compute(
+        d.store.connection(),
+        &settings(),
+        &request(Subject::Queue, DAY, DAY + 2 * HOUR, Interval::Hour),
+    )
+    .unwrap();
+    assert_eq!(int(&t, 0, "answered"), 1);
+    assert_eq!(int(&t, 1, "answered"), 0);
+}
+
+#[test]
+fn buckets_follow_the_time_zone() {
+    // 23:30 UTC is already the next day at +05:00.
+    let d = db(
+        "tz",
+        upserts(vec![visit("a", "q", 23 * HOUR + 1800, "answered", 5)]),
+    );
+    let utc = compute(
+        d.store.connection(),
+        &settings(),
+        &request(Subject::Queue, DAY - 86400, DAY + 2 * 86400, Interval::Day),
+    )
+    .unwrap();
+    let labels: Vec<(String, i64)> = (0..utc.rows.len())
+        .map(|i| {
+            (
+                format!("{:?}", column(&utc, i, "interval")),
+                int(&utc, i, "answered"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        labels[1],
+        ("Text(\"2026-11-23 00:00\")".to_owned(), 1),
+        "{labels:?}"
+    );
+    let plus5 = Settings {
+        tz: TimeZone::named("<+05>-5").expect("POSIX zone"),
+        ..settings()
+    };
+    let t = compute(
+        d.store.connection(),
+        &plus5,
+        &request(Subject::Queue, DAY - 86400, DAY + 2 * 86400, Interval::Day),
+    )
+    .unwrap();
+    let answered: Vec<(String, i64)> = (0..t.rows.len())
+        .map(|i| {
+            (
+                format!("{:?}", column(&t, i, "interval")),
+                int(&t, i, "answered"),
+            )
+        })
+        .collect();
+    // Buckets start at local midnight (19:00 UTC); the call is on the 24th.
+    assert_eq!(
+        answered[0].0, "Text(\"2026-11-22 05:00\")",
+        "range start, clipped"
+    );
+    assert!(
+        answered.contains(&("Text(\"2026-11-24 00:00\")".to_owned(), 1)),
+        "{answered:?}"
+    );
+}
+
+fn change(kind: ActivityKind, value: &str, at: i64) -> StoreOp {
+    StoreOp::AgentChange(AgentChange {
+        agent: "alice".into(),
+        kind,
+        value: value.into(),
+        reason: None,
+        at_us: (DAY + at) * 1_000_000,
+    })
+}
+
+#[test]
+fn agent_time_counts_only_the_part_inside_the_range() {
+    use ActivityKind::{State, Status};
+    // Available from 07:30; a call 08:10-08:20 with 60 s wrap-up; On Break
+    // 08:40-08:50; Logged Out at 09:30.
+    let mut ops = vec![
+        change(Status, "Available", 7 * HOUR + 1800),
+        change(State, "Waiting", 7 * HOUR + 1800),
+        change(State, "Receiving", 8 * HOUR + 600 - 5),
+        change(State, "In a queue call", 8 * HOUR + 600),
+        change(State, "Waiting", 8 * HOUR + 1200),
+        change(Status, "On Break", 8 * HOUR + 2400),
+        change(Status, "Available", 8 * HOUR + 3000),
+        change(Status, "Logged Out", 9 * HOUR + 1800),
+    ];
+    ops.push(StoreOp::WrapUp {
+        agent: "alice".into(),
+        start_us: (DAY + 8 * HOUR + 1200) * 1_000_000,
+        secs: 60,
+    });
+    ops.push(StoreOp::Attempt(Box::new(AttemptRow {
+        member_uuid: "m".into(),
+        agent_name: "alice".into(),
+        attempt_no: 1,
+        offered_epoch: Some(DAY + 8 * HOUR + 595),
+        ring_sec: Some(5),
+        result: Some("answered"),
+        ..AttemptRow::default()
+    })));
+    let mut row = visit("m", "q", 8 * HOUR + 590, "answered", 10);
+    row.billsec = Some(600);
+    ops.push(StoreOp::Upsert(Box::new(row)));
+    let d = db("agent", ops);
+    let t = compute(
+        d.store.connection(),
+        &settings(),
+        &request(
+            Subject::Agent,
+            DAY + 8 * HOUR,
+            DAY + 9 * HOUR,
+            Interval::Total,
+        ),
+    )
+    .unwrap();
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(int(&t, 0, "offered"), 1);
+    assert_eq!(int(&t, 0, "answered"), 1);
+    assert_eq!(num(&t, 0, "answer_rate_pct"), Some(100.0));
+    assert_eq!(int(&t, 0, "talk_sec"), 600);
+    assert_eq!(num(&t, 0, "avg_ring_sec"), Some(5.0));
+    // Only 08:00-09:00 counts of the status that began at 07:30.
+    assert_eq!(int(&t, 0, "login_sec"), 3600);
+    assert_eq!(int(&t, 0, "break_sec"), 600);
+    assert_eq!(int(&t, 0, "available_sec"), 3000);
+    assert_eq!(int(&t, 0, "wrap_sec"), 60);
+    // In call 600, wrap 60; idle = Available and Waiting, not wrap-up:
+    // 3000 available − 600 in call − 5 receiving − 60 wrap = 2335.
+    assert_eq!(
+        num(&t, 0, "occupancy_pct"),
+        Some(((100.0 * 660.0 / 2995.0_f64) * 100.0).round() / 100.0)
+    );
+}
+
+#[test]
+fn statistics_arguments_are_typed_like_people_type_them() {
+    let tz = TimeZone::utc();
+    let now = DAY + 10 * HOUR; // 2026-11-23 10:00
+    let p = args::parse(&["queue"], now, &tz).unwrap();
+    assert_eq!((p.request.from, p.request.to), (DAY, DAY + 86400), "today");
+    assert_eq!(p.request.name, None);
+    assert_eq!(p.format, Format::Table);
+    let p = args::parse(
+        &["queue", "3000@default", "yesterday", "1h", "json"],
+        now,
+        &tz,
+    )
+    .unwrap();
+    assert_eq!(p.request.name.as_deref(), Some("3000@default"));
+    assert_eq!((p.request.from, p.request.to), (DAY - 86400, DAY));
+    assert_eq!(p.request.interval, Interval::Hour);
+    assert_eq!(p.format, Format::Json);
+    let p = args::parse(
+        &[
+            "agent",
+            "all",
+            "2026-11-23",
+            "08:00",
+            "2026-11-23T09:30",
+            "15m",
+        ],
+        now,
+        &tz,
+    )
+    .unwrap();
+    assert_eq!(p.request.subject, Subject::Agent);
+    assert_eq!(
+        (p.request.from, p.request.to),
+        (DAY + 8 * HOUR, DAY + 9 * HOUR + 1800)
+    );
+    let p = args::parse(&["queue", "2026-11-20", "2026-11-22"], now, &tz).unwrap();
+    assert_eq!(
+        (p.request.from, p.request.to),
+        (DAY - 3 * 86400, DAY),
+        "TO's day included"
+    );
+    for bad in [
+        &["queues"][..],
+        &[],
+        &["queue", "q", "2026-13-01"],
+        &["queue", "q", "today", "yesterday"],
+        &["queue", "q", "today", "extra"],
+        &["queue", "q", "2026-11-23", "25:00"],
+    ] {
+        let err = args::parse(bad, now, &tz).unwrap_err();
+        assert!(err.starts_with("-ERR"), "{bad:?}: {err}");
+        assert!(err.contains("USAGE: stats queue|agent"), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn csv_and_table_quote_and_align() {
+    let t = StatsTable {
+        columns: vec!["queue", "rate"],
+        rows: vec![vec![Cell::Text("a,\"b\"".into()), Cell::Num(None)]],
+    };
+    assert_eq!(format::csv(&t), "queue,rate\n\"a,\"\"b\"\"\",\n");
+    assert!(format::table(&t).contains("a,\"b\"  -"));
+}
