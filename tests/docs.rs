@@ -1,7 +1,10 @@
 //! The README and the sample config document exactly what the code does.
 
 use mod_cc_cdr::config::{Config, PARAMS};
-use mod_cc_cdr::store::schema::CDR_COLUMNS;
+use mod_cc_cdr::stats::SlFormula;
+use mod_cc_cdr::stats::agent_time;
+use mod_cc_cdr::stats::metrics::{AGENT, QUEUE};
+use mod_cc_cdr::store::schema::{ACTIVITY_COLUMNS, ATTEMPT_COLUMNS, CDR_COLUMNS};
 
 const README: &str = include_str!("../README.md");
 const SAMPLE: &str = include_str!("../conf/autoload_configs/cc_cdr.conf.xml");
@@ -36,7 +39,11 @@ fn readme_documents_every_param_with_its_default() {
 
 #[test]
 fn readme_documents_every_column_and_outcome() {
-    for column in CDR_COLUMNS {
+    for column in CDR_COLUMNS
+        .iter()
+        .chain(ATTEMPT_COLUMNS)
+        .chain(ACTIVITY_COLUMNS)
+    {
         assert!(
             README.contains(&format!("| `{column}` |")),
             "README's schema reference lacks {column}"
@@ -67,4 +74,26 @@ fn sample_config_lists_every_param_at_its_default_and_parses_cleanly() {
     let parsed = Config::parse(&params, &std::env::temp_dir()).unwrap();
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     assert_eq!(parsed.config, Config::defaults(&std::env::temp_dir()));
+}
+
+#[test]
+fn readme_defines_every_metric_with_its_unit_and_every_formula() {
+    let mut documented = Vec::new();
+    for m in QUEUE.iter().chain(AGENT).filter(|m| m.shown) {
+        documented.push((m.name, m.unit));
+    }
+    for (name, unit, _) in agent_time::MEANINGS {
+        documented.push((name, unit));
+    }
+    for (name, unit) in documented {
+        let row = format!("| `{name}` | {unit} |");
+        assert!(README.contains(&row), "README lacks the metric row {row}");
+    }
+    for formula in SlFormula::ALL {
+        assert!(
+            README.contains(&format!("| `{}` |", formula.as_str())),
+            "README lacks the formula {}",
+            formula.as_str()
+        );
+    }
 }
