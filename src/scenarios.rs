@@ -27,6 +27,11 @@ pub const CALLCENTER_XML: &str = r#"
           <param name="moh-sound" value="silence_stream://-1"/>
           <param name="max-wait-time" value="3"/>
         </queue>
+        <queue name="breakq@default">
+          <param name="strategy" value="longest-idle-agent"/>
+          <param name="moh-sound" value="silence_stream://-1"/>
+          <param name="max-wait-time" value="6"/>
+        </queue>
         <queue name="noagent@default">
           <param name="strategy" value="longest-idle-agent"/>
           <param name="moh-sound" value="silence_stream://-1"/>
@@ -35,9 +40,9 @@ pub const CALLCENTER_XML: &str = r#"
         </queue>
       </queues>
       <agents>
-        <!-- Answers after 1 s, talks 3 s, hangs up. -->
+        <!-- Answers after 1 s, talks 3 s, hangs up, then 5 s of wrap-up. -->
         <agent name="alice@default" type="callback" status="Available" max-no-answer="0"
-               wrap-up-time="0" reject-delay-time="0" busy-delay-time="0" no-answer-delay-time="0"
+               wrap-up-time="5" reject-delay-time="0" busy-delay-time="0" no-answer-delay-time="0"
                contact="{null_auto_answer_delay=1000,execute_on_answer='sched_hangup +3 NORMAL_CLEARING'}null/1001"/>
         <!-- Rings for 60 s: callers give up first. -->
         <agent name="bob@default" type="callback" status="Available" max-no-answer="0"
@@ -51,12 +56,17 @@ pub const CALLCENTER_XML: &str = r#"
         <agent name="dave@default" type="callback" status="Available" max-no-answer="0"
                wrap-up-time="0" reject-delay-time="0" busy-delay-time="0" no-answer-delay-time="0"
                contact="{null_auto_answer_delay=1000,execute_on_answer='sched_hangup +2 NORMAL_CLEARING'}null/1004"/>
+        <!-- Never answers; one miss is her max-no-answer: she is put On Break. -->
+        <agent name="erin@default" type="callback" status="Available" max-no-answer="1"
+               wrap-up-time="0" reject-delay-time="0" busy-delay-time="0" no-answer-delay-time="0"
+               contact="{null_enable_auto_answer=false,originate_timeout=2}null/1005"/>
       </agents>
       <tiers>
         <tier agent="alice@default" queue="support@default" level="1" position="1"/>
         <tier agent="bob@default" queue="ringing@default" level="1" position="1"/>
         <tier agent="carol@default" queue="failover@default" level="1" position="1"/>
         <tier agent="dave@default" queue="failover@default" level="1" position="2"/>
+        <tier agent="erin@default" queue="breakq@default" level="1" position="1"/>
       </tiers>
 "#;
 
@@ -72,7 +82,8 @@ pub struct Call {
     pub caller_vars: &'static str,
 }
 
-/// The six kinds of call the module must get right.
+/// The six kinds of call the module must get right (the first six), and a
+/// forced break.
 pub const CALLS: &[Call] = &[
     Call {
         description: "answered: alice answers after 1 s and talks 3 s",
@@ -114,6 +125,14 @@ pub const CALLS: &[Call] = &[
         queue: "noagent@default",
         cid_number: "5550006",
         cid_name: "Lonely Caller",
+        caller_vars: "",
+    },
+    Call {
+        description: "forced break: erin misses her one allowed call and is put On Break; \
+                      the caller times out after 6 s",
+        queue: "breakq@default",
+        cid_number: "5550007",
+        cid_name: "Unlucky Caller",
         caller_vars: "",
     },
 ];

@@ -142,10 +142,11 @@ fn six_kinds_of_queue_call_give_correct_rows() {
     let fs = start(&install, &module, &[]);
     let capture_file = fs.dir.join("log/six_calls.events");
     let capture = fs.capture(&capture_file).expect("capture");
-    let uuids: Vec<String> = (0..CALLS.len())
+    let six = &CALLS[..6];
+    let uuids: Vec<String> = (0..six.len())
         .map(|i| format!("00000000-0000-4000-8000-{:012}", 100 + i))
         .collect();
-    for (call, uuid) in CALLS.iter().zip(&uuids) {
+    for (call, uuid) in six.iter().zip(&uuids) {
         let reply = fs.api(&call.originate(uuid)).expect("originate");
         assert!(reply.starts_with("+OK"), "{}: {reply}", call.description);
     }
@@ -246,7 +247,7 @@ fn six_kinds_of_queue_call_give_correct_rows() {
     );
 
     // One row per visit, nothing else.
-    assert_eq!(read_rows(&fs.db_path, "1").len(), CALLS.len());
+    assert_eq!(read_rows(&fs.db_path, "1").len(), six.len());
     save_capture(capture, &capture_file, "six_calls.events");
 }
 
@@ -457,4 +458,269 @@ fn config_errors_name_the_param() {
     let status = fs.api("cc_cdr status").unwrap();
     assert!(status.contains("second.db"), "{status}");
     assert!(fs.is_running());
+}
+
+/// Rows of any table, as maps of column to value.
+fn query_rows(db: &Path, sql: &str) -> Vec<Row> {
+    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare(sql) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    stmt.query_map([], |r| {
+        Ok(names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), r.get::<_, Value>(i).unwrap()))
+            .collect::<Row>())
+    })
+    .map(|rows| rows.filter_map(Result::ok).collect())
+    .unwrap_or_default()
+}
+
+/// A number from one row of `cc_cdr stats ... json` output.
+fn json_number(json: &str, row_name: &str, key: &str) -> Option<f64> {
+    let line = json
+        .lines()
+        .find(|l| l.contains(&format!("\": \"{row_name}\"")))?;
+    let from = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let value: String = line[from..]
+        .chars()
+        .take_while(|c| *c != ',' && *c != '}')
+        .collect();
+    value.trim().parse().ok()
+}
+
+#[test]
+fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
+    let Some((install, module)) = setup("agent_activity_attempts_and_statistics_from_a_mixed_run")
+    else {
+        return;
+    };
+    let fs = start(&install, &module, &[("time-zone", "UTC")]);
+    let capture_file = fs.dir.join("log/mixed_run.events");
+    let capture = fs.capture(&capture_file).expect("capture");
+    let started = mod_cc_cdr::stats::now();
+
+    // bob takes a break of at least 2 s, then is available again.
+    let reply = fs
+        .api("callcenter_config agent set status bob@default 'On Break'")
+        .unwrap();
+    assert!(reply.starts_with("+OK"), "{reply}");
+    let break_start = wait_for(Duration::from_secs(30), || {
+        let rows = query_rows(
+            &fs.db_path,
+            "SELECT start_us FROM agent_activity WHERE agent_name = 'bob@default' \
+             AND kind = 'status' AND value = 'On Break'",
+        );
+        rows.first().and_then(|r| int(r, "start_us"))
+    })
+    .expect("bob's break recorded");
+    wait_for(Duration::from_secs(10), || {
+        (mod_cc_cdr::stats::now() * 1_000_000 >= break_start + 2_000_000).then_some(())
+    });
+    assert!(
+        fs.api("callcenter_config agent set status bob@default Available")
+            .unwrap()
+            .starts_with("+OK")
+    );
+
+    // Every sample call; bob is back for the ringing one.
+    for (i, call) in CALLS.iter().enumerate() {
+        let tag = format!("00000000-0000-4000-8000-{:012}", 500 + i);
+        assert!(fs.api(&call.originate(&tag)).unwrap().starts_with("+OK"));
+    }
+    for i in 0..CALLS.len() {
+        wait_row(&fs, i);
+    }
+    // Alice's wrap-up and erin's forced break are in.
+    let settled = wait_for(Duration::from_secs(60), || {
+        let wrap = query_rows(
+            &fs.db_path,
+            "SELECT * FROM agent_activity WHERE kind = 'wrap_up'",
+        );
+        let forced = query_rows(
+            &fs.db_path,
+            "SELECT * FROM agent_activity WHERE agent_name = 'erin@default' AND reason = 'max_no_answer'",
+        );
+        (wrap.len() == 1 && forced.len() == 1).then_some((wrap, forced))
+    });
+    let (wrap, forced) = settled.expect("wrap-up and forced break recorded");
+    assert_eq!(
+        text(&wrap[0], "agent_name").as_deref(),
+        Some("alice@default")
+    );
+    let wrap_len = int(&wrap[0], "end_us").unwrap() - int(&wrap[0], "start_us").unwrap();
+    assert_eq!(wrap_len, 5_000_000, "alice's wrap-up-time");
+    assert_eq!(text(&forced[0], "value").as_deref(), Some("On Break"));
+
+    // One attempt row per offer, with its result.
+    let attempts = query_rows(
+        &fs.db_path,
+        "SELECT agent_name, result, ring_sec, hangup_cause FROM agent_attempt ORDER BY agent_name",
+    );
+    let results: Vec<(String, Option<String>)> = attempts
+        .iter()
+        .map(|r| (text(r, "agent_name").unwrap(), text(r, "result")))
+        .collect();
+    let expect = |a: &str, r: &str| (a.to_owned(), Some(r.to_owned()));
+    assert_eq!(
+        results,
+        [
+            expect("alice@default", "answered"),
+            expect("bob@default", "caller_cancel"),
+            expect("carol@default", "no_answer"),
+            expect("dave@default", "answered"),
+            expect("erin@default", "no_answer"),
+        ]
+    );
+
+    // Bob's break interval was closed by his return to Available.
+    let bob = query_rows(
+        &fs.db_path,
+        "SELECT value, start_us, end_us FROM agent_activity \
+         WHERE agent_name = 'bob@default' AND kind = 'status' ORDER BY start_us",
+    );
+    let values: Vec<String> = bob.iter().map(|r| text(r, "value").unwrap()).collect();
+    assert_eq!(values, ["Available", "On Break", "Available"], "{bob:?}");
+    let break_us = int(&bob[1], "end_us").unwrap() - int(&bob[1], "start_us").unwrap();
+    assert!(break_us >= 2_000_000, "break of {break_us} µs");
+
+    // Statistics over a fixed range (so that open intervals end there),
+    // once alice's wrap-up is over.
+    let wrap_end = int(&wrap[0], "end_us").unwrap();
+    wait_for(Duration::from_secs(30), || {
+        (mod_cc_cdr::stats::now() * 1_000_000 >= wrap_end).then_some(())
+    });
+    let to = mod_cc_cdr::stats::now() + 1;
+    let tz = mod_cc_cdr::tz::TimeZone::utc();
+    let stamp = |t: i64| tz.to_local(t).format().replace(' ', "T");
+    let range = format!("{} {}", stamp(started - 60), stamp(to));
+    let queue_json = fs
+        .api(&format!("cc_cdr stats queue all {range} json"))
+        .unwrap();
+    let rows = read_rows(&fs.db_path, "1");
+    for queue in [
+        "support", "waiting", "ringing", "failover", "timeout", "noagent", "breakq",
+    ] {
+        let name = format!("{queue}@default");
+        let mine: Vec<&Row> = rows
+            .iter()
+            .filter(|r| text(r, "queue_name").as_deref() == Some(&name))
+            .collect();
+        let count = |outcome: &str| {
+            mine.iter()
+                .filter(|r| text(r, "outcome").as_deref() == Some(outcome))
+                .count() as f64
+        };
+        assert_eq!(
+            json_number(&queue_json, &name, "offered"),
+            Some(mine.len() as f64),
+            "{name}: {queue_json}"
+        );
+        assert_eq!(
+            json_number(&queue_json, &name, "answered"),
+            Some(count("answered")),
+            "{name}"
+        );
+        assert_eq!(
+            json_number(&queue_json, &name, "abandoned"),
+            Some(count("abandoned")),
+            "{name}"
+        );
+        assert_eq!(
+            json_number(&queue_json, &name, "timeout"),
+            Some(count("timeout")),
+            "{name}"
+        );
+    }
+    // support: one call answered after a wait of w ≤ 20 s: SL 100 %, ASA = w,
+    // AHT = talk + 5 s of wrap-up.
+    let support = &rows
+        .iter()
+        .find(|r| text(r, "queue_name").as_deref() == Some("support@default"))
+        .unwrap();
+    let (wait, talk) = (
+        int(support, "wait_sec").unwrap(),
+        int(support, "billsec").unwrap(),
+    );
+    assert_eq!(
+        json_number(&queue_json, "support@default", "service_level_pct"),
+        Some(100.0)
+    );
+    assert_eq!(
+        json_number(&queue_json, "support@default", "asa_sec"),
+        Some(wait as f64)
+    );
+    assert_eq!(
+        json_number(&queue_json, "support@default", "aht_sec"),
+        Some((talk + 5) as f64)
+    );
+
+    let agent_json = fs
+        .api(&format!("cc_cdr stats agent all {range} json"))
+        .unwrap();
+    assert_eq!(
+        json_number(&agent_json, "alice@default", "answered"),
+        Some(1.0),
+        "{agent_json}"
+    );
+    assert_eq!(
+        json_number(&agent_json, "alice@default", "talk_sec"),
+        Some(talk as f64)
+    );
+    assert_eq!(
+        json_number(&agent_json, "alice@default", "wrap_sec"),
+        Some(5.0)
+    );
+    assert_eq!(
+        json_number(&agent_json, "carol@default", "no_answer"),
+        Some(1.0)
+    );
+    assert_eq!(
+        json_number(&agent_json, "erin@default", "no_answer"),
+        Some(1.0)
+    );
+    let bob_break = json_number(&agent_json, "bob@default", "break_sec").unwrap();
+    assert_eq!(bob_break, (break_us as f64 / 1e6).round(), "{agent_json}");
+    let erin_break = json_number(&agent_json, "erin@default", "break_sec").unwrap();
+    assert!(
+        erin_break >= 1.0,
+        "erin is On Break since her miss: {agent_json}"
+    );
+
+    // The report tool prints the same numbers from the same database.
+    for subject in ["queue", "agent"] {
+        let fs_cli = fs
+            .api(&format!("cc_cdr stats {subject} all {range} json"))
+            .unwrap();
+        let mut words = vec![
+            "--db".to_owned(),
+            fs.db_path.display().to_string(),
+            "--tz".to_owned(),
+            "UTC".to_owned(),
+            subject.to_owned(),
+            "all".to_owned(),
+        ];
+        words.extend(range.split(' ').map(str::to_owned));
+        words.push("json".to_owned());
+        let report = std::process::Command::new(env!("CARGO_BIN_EXE_cc_cdr_report"))
+            .args(&words)
+            .output()
+            .expect("cc_cdr_report runs");
+        assert!(
+            report.status.success(),
+            "{}",
+            String::from_utf8_lossy(&report.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&report.stdout), fs_cli, "{subject}");
+    }
+    let bad = fs.api("cc_cdr stats queue all 2026-02-30").unwrap();
+    assert!(
+        bad.starts_with("-ERR") && bad.contains("USAGE: stats"),
+        "{bad}"
+    );
+    save_capture(capture, &capture_file, "mixed_run.events");
 }

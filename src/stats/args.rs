@@ -92,6 +92,17 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
                 })
             }
         };
+        let looks_like_date = word.len() >= 10
+            && word.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if when.is_none() && looks_like_date {
+            return Err(usage(format!("-ERR '{word}' is not a valid date")));
+        }
         if let Some(when) = when {
             if whens.len() == 2 {
                 return Err(usage(format!("-ERR a third date '{word}'")));

@@ -40,7 +40,7 @@ impl Interval {
             "30m" | "30min" => Interval::Min30,
             "1h" | "60m" | "hour" | "hourly" => Interval::Hour,
             "day" | "1d" | "daily" => Interval::Day,
-            "total" | "all" => Interval::Total,
+            "total" => Interval::Total,
             _ => return None,
         })
     }

@@ -409,6 +409,11 @@ fn statistics_arguments_are_typed_like_people_type_them() {
         (p.request.from, p.request.to),
         (DAY + 8 * HOUR, DAY + 9 * HOUR + 1800)
     );
+    let p = args::parse(&["queue", "all", "total"], now, &tz).unwrap();
+    assert_eq!(
+        (p.request.name, p.request.interval),
+        (None, Interval::Total)
+    );
     let p = args::parse(&["queue", "2026-11-20", "2026-11-22"], now, &tz).unwrap();
     assert_eq!(
         (p.request.from, p.request.to),
@@ -422,6 +427,7 @@ fn statistics_arguments_are_typed_like_people_type_them() {
         &["queue", "q", "today", "yesterday"],
         &["queue", "q", "today", "extra"],
         &["queue", "q", "2026-11-23", "25:00"],
+        &["queue", "all", "2026-02-30"],
     ] {
         let err = args::parse(bad, now, &tz).unwrap_err();
         assert!(err.starts_with("-ERR"), "{bad:?}: {err}");
@@ -437,4 +443,80 @@ fn csv_and_table_quote_and_align() {
     };
     assert_eq!(format::csv(&t), "queue,rate\n\"a,\"\"b\"\"\",\n");
     assert!(format::table(&t).contains("a,\"b\"  -"));
+}
+
+#[test]
+fn views_give_the_same_numbers_as_the_command() {
+    // The test process runs in UTC unless TZ says otherwise; compare in the
+    // zone SQLite's 'localtime' uses, which is the process's.
+    let d = db(
+        "views",
+        upserts(vec![
+            visit("a", "q", 100, "answered", 19),
+            visit("b", "q", 2 * HOUR, "abandoned", 30),
+            visit("c", "r", 3 * HOUR, "answered", 50),
+            visit("e", "q", 86400 + 10, "timeout", 60),
+        ]),
+    );
+    let mut store = d.store;
+    let s = Settings {
+        tz: TimeZone::local(),
+        ..settings()
+    };
+    store.recreate_views(&views::recreate_sql(&s)).unwrap();
+    let conn = store.connection();
+    let from_view: Vec<(String, String, i64, i64, Option<f64>)> = conn
+        .prepare("SELECT day, queue, offered, answered, service_level_pct FROM cc_queue_daily ORDER BY queue, day")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let local_midnight = s.tz.from_local(s.tz.to_local(DAY).midnight());
+    let t = compute(
+        conn,
+        &s,
+        &request(
+            Subject::Queue,
+            local_midnight - 86400,
+            local_midnight + 3 * 86400,
+            Interval::Day,
+        ),
+    )
+    .unwrap();
+    let from_command: Vec<(String, String, i64, i64, Option<f64>)> = (0..t.rows.len())
+        .filter(|&i| int(&t, i, "offered") > 0)
+        .map(|i| {
+            let Cell::Text(day) = column(&t, i, "interval") else {
+                panic!()
+            };
+            let Cell::Text(queue) = column(&t, i, "queue") else {
+                panic!()
+            };
+            let Cell::Num(sl) = column(&t, i, "service_level_pct") else {
+                panic!()
+            };
+            (
+                day[..10].to_owned(),
+                queue,
+                int(&t, i, "offered"),
+                int(&t, i, "answered"),
+                sl,
+            )
+        })
+        .collect();
+    assert_eq!(from_view, from_command);
+    assert_eq!(from_view.len(), 3);
+    // The agent views exist and read.
+    for view in [
+        "cc_agent_calls_hourly",
+        "cc_agent_calls_daily",
+        "cc_agent_time_hourly",
+        "cc_agent_time_daily",
+        "cc_queue_hourly",
+    ] {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {view}")).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        rows.next().unwrap();
+    }
 }

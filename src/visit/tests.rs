@@ -656,3 +656,117 @@ fn failure_causes_are_classified() {
     assert!(NoAnswer.is_miss() && Busy.is_miss() && Rejected.is_miss());
     assert!(!CallerCancel.is_miss() && !LostRace.is_miss() && !NotRegistered.is_miss());
 }
+
+const MIXED_RUN: &str = include_str!("../../tests/fixtures/mixed_run.events");
+
+/// Microseconds of the captured mixed run (`tests/real_freeswitch.rs`).
+const M0: i64 = 1_795_467_000_000_000;
+
+/// agent, kind, value, reason, start and end (µs after M0).
+type Interval = (String, String, String, Option<String>, i64, Option<i64>);
+
+#[test]
+fn captured_agent_activity_gives_the_expected_intervals() {
+    let dir = crate::test_support::TempDir::new("mixed_run");
+    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    asm.set_wrap_up([("alice@default".to_owned(), 5)].into_iter().collect());
+    for ev in events_from_capture(MIXED_RUN) {
+        asm.apply(&ev, 0);
+    }
+    store.write(&asm.close_all(LATER)).unwrap();
+    let intervals: Vec<Interval> = store
+        .connection()
+        .prepare(
+            "SELECT agent_name, kind, value, reason, start_us - ?1, end_us - ?1 FROM agent_activity \
+             WHERE agent_name IN ('alice@default', 'bob@default', 'erin@default') \
+             AND NOT (kind = 'status' AND value = 'Available' AND end_us IS NULL AND agent_name <> 'bob@default') \
+             ORDER BY agent_name, kind, start_us",
+        )
+        .unwrap()
+        .query_map([M0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let i = |agent: &str,
+             kind: &str,
+             value: &str,
+             reason: Option<&str>,
+             start: i64,
+             end: Option<i64>| {
+        (
+            agent.to_owned(),
+            kind.to_owned(),
+            value.to_owned(),
+            reason.map(str::to_owned),
+            start,
+            end,
+        )
+    };
+    // Checked by hand against the captured Event-Date-Timestamp headers.
+    assert_eq!(
+        intervals,
+        [
+            i(
+                "alice@default",
+                "state",
+                "Receiving",
+                None,
+                59_048_631,
+                Some(60_108_622)
+            ),
+            i(
+                "alice@default",
+                "state",
+                "In a queue call",
+                None,
+                60_108_622,
+                Some(63_108_960)
+            ),
+            i("alice@default", "state", "Waiting", None, 63_108_960, None),
+            i(
+                "alice@default",
+                "wrap_up",
+                "Wrap Up",
+                None,
+                63_000_000,
+                Some(68_000_000)
+            ),
+            i(
+                "bob@default",
+                "state",
+                "Receiving",
+                None,
+                59_148_620,
+                Some(63_088_701)
+            ),
+            i("bob@default", "state", "Waiting", None, 63_088_701, None),
+            i(
+                "bob@default",
+                "status",
+                "On Break",
+                None,
+                56_599_032,
+                Some(59_008_624)
+            ),
+            i("bob@default", "status", "Available", None, 59_008_624, None),
+            i(
+                "erin@default",
+                "state",
+                "Receiving",
+                None,
+                59_248_618,
+                Some(61_008_622)
+            ),
+            i("erin@default", "state", "Waiting", None, 61_008_622, None),
+            i(
+                "erin@default",
+                "status",
+                "On Break",
+                Some("max_no_answer"),
+                61_008_622,
+                None
+            ),
+        ]
+    );
+}
