@@ -11,12 +11,14 @@ use mod_cc_cdr::capture::events_from_capture;
 use mod_cc_cdr::config::Synchronous;
 use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
 use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
+use mod_cc_cdr::stats;
 use mod_cc_cdr::store::Store;
 use mod_cc_cdr::table;
+use mod_cc_cdr::tz::TimeZone;
 use mod_cc_cdr::visit::{Assembler, AssemblerSettings};
 use rusqlite::{Connection, OpenFlags};
 
-const CAPTURE: &str = include_str!("../../tests/fixtures/six_calls.events");
+const CAPTURE: &str = include_str!("../../tests/fixtures/mixed_run.events");
 
 fn main() -> ExitCode {
     let result = match Installation::find() {
@@ -25,8 +27,8 @@ fn main() -> ExitCode {
             println!("skipped: no FreeSWITCH ({reason}).");
             println!(
                 "Set FREESWITCH_PREFIX to a FreeSWITCH 1.10.12 installation for the live demo.\n\
-                 Meanwhile, replaying the same six calls as captured from FreeSWITCH 1.10.12\n\
-                 (tests/fixtures/six_calls.events) through the module's assembly and store:\n"
+                 Meanwhile, replaying the same sample calls as captured from FreeSWITCH 1.10.12\n\
+                 (tests/fixtures/mixed_run.events) through the module's assembly and store:\n"
             );
             replay()
         }
@@ -107,6 +109,7 @@ fn replay() -> Result<(), String> {
     let _ = std::fs::remove_file(&path);
     let mut store = Store::open(&path, Synchronous::Normal).map_err(|e| e.to_string())?;
     let mut assembler = Assembler::new(AssemblerSettings::default());
+    assembler.set_wrap_up([("alice@default".to_owned(), 5)].into_iter().collect());
     for event in events_from_capture(CAPTURE) {
         assembler.apply(&event, 0);
     }
@@ -169,14 +172,25 @@ fn print_report(conn: &Connection, path: &Path) -> Result<(), String> {
          agent_attempts AS attempts, agent_missed AS missed \
          FROM callcenter_cdr ORDER BY queue_entered_epoch, caller_id_number",
     )?;
-    print_query(
-        conn,
-        "Summary per queue:",
-        "SELECT queue_name, count(*) AS offered, \
-         sum(outcome = 'answered') AS answered, sum(outcome = 'abandoned') AS abandoned, \
-         sum(outcome IN ('timeout', 'no_agent_timeout')) AS timed_out, \
-         avg(CASE WHEN outcome = 'answered' THEN wait_sec END) AS asa_sec, \
-         avg(CASE WHEN outcome = 'answered' THEN billsec END) AS avg_talk_sec \
-         FROM callcenter_cdr GROUP BY queue_name ORDER BY queue_name",
-    )
+    // The range the calls cover, to the minute, in UTC.
+    let settings = stats::Settings {
+        tz: TimeZone::utc(),
+        ..stats::Settings::default()
+    };
+    let (first, last): (i64, i64) = conn
+        .query_row(
+            "SELECT min(queue_entered_epoch), max(end_epoch) FROM callcenter_cdr",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| e.to_string())?;
+    let minute =
+        |t: i64| settings.tz.to_local(t - t.rem_euclid(60)).format()[..16].replace(' ', "T");
+    let (from, to) = (minute(first), minute(last + 120));
+    for subject in ["queue", "agent"] {
+        println!("\nfs_cli> cc_cdr stats {subject} all {from} {to}   (time-zone UTC)");
+        let output = stats::run(conn, &settings, &[subject, "all", &from, &to], last + 120)?;
+        print!("{output}");
+    }
+    Ok(())
 }
