@@ -88,28 +88,44 @@ struct Span {
     end: i64,
 }
 
-/// The interval filter: overlapping `[from, to)`; an open one counts as
-/// ending at `now`.
-const OVERLAP: &str = "(end_us > :from_us OR end_us IS NULL) AND start_us < :to_us \
-                       AND (:name IS NULL OR agent_name = :name)";
+/// The interval filter: overlapping `[from, to)` (an open interval counts
+/// as reaching `now`), of one agent or of all. The agent is compared
+/// without an OR, so that SQLite can use the agent index.
+fn overlap(one_agent: bool) -> &'static str {
+    if one_agent {
+        "agent_name = :name AND (end_us > :from_us OR end_us IS NULL) AND start_us < :to_us"
+    } else {
+        "(end_us > :from_us OR end_us IS NULL) AND start_us < :to_us"
+    }
+}
 
 /// Agents with activity in the range.
 pub fn agents_active(conn: &Connection, request: &Request) -> rusqlite::Result<Vec<String>> {
+    let one = request.name.is_some();
     let mut stmt = conn.prepare(&format!(
-        "SELECT DISTINCT agent_name FROM agent_activity WHERE {OVERLAP}"
+        "SELECT DISTINCT agent_name FROM agent_activity WHERE {}",
+        overlap(one)
     ))?;
-    stmt.query_map(
-        named_params! {
-            ":from_us": request.from * 1_000_000,
-            ":to_us": request.to * 1_000_000,
-            ":name": request.name,
-        },
-        |r| r.get(0),
-    )?
-    .collect()
+    let from_us = request.from * 1_000_000;
+    let to_us = request.to * 1_000_000;
+    fn first(r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
+        r.get(0)
+    }
+    match &request.name {
+        Some(name) => stmt
+            .query_map(
+                named_params! {":from_us": from_us, ":to_us": to_us, ":name": name},
+                first,
+            )?
+            .collect(),
+        None => stmt
+            .query_map(named_params! {":from_us": from_us, ":to_us": to_us}, first)?
+            .collect(),
+    }
 }
 
-/// Computes the times of `agents` in every bucket.
+/// Computes the times of `agents` in every bucket, from one scan of the
+/// intervals in the range.
 pub fn compute<'a>(
     conn: &Connection,
     request: &Request,
@@ -118,53 +134,68 @@ pub fn compute<'a>(
 ) -> rusqlite::Result<AgentTimes> {
     let (from_us, to_us) = (request.from * 1_000_000, request.to * 1_000_000);
     let now_us = request.now * 1_000_000;
+    let one = request.name.is_some();
     let mut stmt = conn.prepare(&format!(
-        "SELECT kind, value, start_us, COALESCE(end_us, :now_us) FROM agent_activity \
-         WHERE {OVERLAP} ORDER BY start_us"
+        "SELECT agent_name, kind, value, start_us, COALESCE(end_us, :now_us) FROM agent_activity \
+         WHERE {} AND (kind <> 'state' OR value IN ('In a queue call', 'Waiting'))",
+        overlap(one)
     ))?;
-    let mut out = AgentTimes::default();
-    for agent in agents {
-        let mut spans: HashMap<&str, Vec<Span>> = HashMap::new();
-        let rows = stmt.query_map(
-            named_params! {
-                ":from_us": from_us,
-                ":to_us": to_us,
-                ":name": agent,
-                ":now_us": now_us,
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, Span)> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            Span {
+                value: r.get(2)?,
+                start: r.get(3)?,
+                end: r.get(4)?,
             },
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Span {
-                        value: r.get(1)?,
-                        start: r.get(2)?,
-                        end: r.get(3)?,
-                    },
-                ))
-            },
-        )?;
-        for row in rows {
-            let (kind, mut span) = row?;
-            span.start = span.start.max(from_us);
-            span.end = span.end.min(to_us);
-            if span.end > span.start {
-                let kind = match kind.as_str() {
-                    "status" => "status",
-                    "state" => "state",
-                    "wrap_up" => "wrap_up",
-                    _ => continue,
-                };
-                spans.entry(kind).or_default().push(span);
-            }
+        ))
+    };
+    let rows = match &request.name {
+        Some(name) => stmt.query_map(
+            named_params! {":from_us": from_us, ":to_us": to_us, ":now_us": now_us, ":name": name},
+            map,
+        )?,
+        None => stmt.query_map(
+            named_params! {":from_us": from_us, ":to_us": to_us, ":now_us": now_us},
+            map,
+        )?,
+    };
+    let mut by_agent: HashMap<String, HashMap<&'static str, Vec<Span>>> = HashMap::new();
+    for row in rows {
+        let (agent, kind, mut span) = row?;
+        span.start = span.start.max(from_us);
+        span.end = span.end.min(to_us);
+        let kind = match kind.as_str() {
+            "status" => "status",
+            "state" => "state",
+            "wrap_up" => "wrap_up",
+            _ => continue,
+        };
+        if span.end > span.start {
+            by_agent
+                .entry(agent)
+                .or_default()
+                .entry(kind)
+                .or_default()
+                .push(span);
         }
-        out.by_agent.insert(agent.clone(), sweep(&spans, buckets));
+    }
+    let mut out = AgentTimes::default();
+    let none = HashMap::new();
+    for spans in by_agent.values_mut().flat_map(|kinds| kinds.values_mut()) {
+        spans.sort_unstable_by_key(|s| s.start);
+    }
+    for agent in agents {
+        let spans = by_agent.get(agent).unwrap_or(&none);
+        out.by_agent.insert(agent.clone(), sweep(spans, buckets));
     }
     Ok(out)
 }
 
 /// Walks the elementary segments between all interval and bucket
 /// boundaries, and adds each segment's length to what is true during it.
-fn sweep(spans: &HashMap<&str, Vec<Span>>, buckets: &[Bucket]) -> Vec<Times> {
+fn sweep(spans: &HashMap<&'static str, Vec<Span>>, buckets: &[Bucket]) -> Vec<Times> {
     let empty = Vec::new();
     let status = spans.get(ActivityKind::Status.as_str()).unwrap_or(&empty);
     let state = spans.get(ActivityKind::State.as_str()).unwrap_or(&empty);
