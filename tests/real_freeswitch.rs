@@ -46,23 +46,10 @@ fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> Free
 type Row = HashMap<String, Value>;
 
 fn read_rows(db: &Path, condition: &str) -> Vec<Row> {
-    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-        return Vec::new();
-    };
-    let Ok(mut stmt) = conn.prepare(&format!("SELECT * FROM callcenter_cdr WHERE {condition}"))
-    else {
-        return Vec::new();
-    };
-    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-    stmt.query_map([], |r| {
-        Ok(names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), r.get::<_, Value>(i).unwrap()))
-            .collect::<Row>())
-    })
-    .map(|rows| rows.filter_map(Result::ok).collect())
-    .unwrap_or_default()
+    query_rows(
+        db,
+        &format!("SELECT * FROM callcenter_cdr WHERE {condition}"),
+    )
 }
 
 fn text(row: &Row, col: &str) -> Option<String> {

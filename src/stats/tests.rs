@@ -67,6 +67,16 @@ fn request(subject: Subject, from: i64, to: i64, interval: Interval) -> Request 
     }
 }
 
+/// Queue statistics of the whole day `DAY`.
+fn queue_day(d: &Db, s: &Settings) -> StatsTable {
+    compute(
+        d.store.connection(),
+        s,
+        &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
+    )
+    .unwrap()
+}
+
 fn column(t: &StatsTable, row: usize, name: &str) -> Cell {
     let i = t
         .columns
@@ -102,12 +112,7 @@ fn service_level_counts_an_answer_at_exactly_t() {
             visit("d", "q", 400, "abandoned", 30),
         ]),
     );
-    let t = compute(
-        d.store.connection(),
-        &settings(),
-        &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
-    )
-    .unwrap();
+    let t = queue_day(&d, &settings());
     assert_eq!(t.rows.len(), 1);
     assert_eq!(int(&t, 0, "offered"), 4);
     assert_eq!(int(&t, 0, "answered_within_sl"), 2, "19 s and exactly 20 s");
@@ -130,12 +135,7 @@ fn short_abandons_leave_the_rates() {
             visit("e", "q", 40, "timeout", 120),
         ]),
     );
-    let t = compute(
-        d.store.connection(),
-        &settings(),
-        &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
-    )
-    .unwrap();
+    let t = queue_day(&d, &settings());
     assert_eq!(int(&t, 0, "abandoned"), 2);
     assert_eq!(
         int(&t, 0, "short_abandoned"),
@@ -174,12 +174,7 @@ fn every_service_level_formula() {
             sl_formula: formula,
             ..settings()
         };
-        let t = compute(
-            d.store.connection(),
-            &s,
-            &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
-        )
-        .unwrap();
+        let t = queue_day(&d, &s);
         assert_eq!(
             num(&t, 0, "service_level_pct"),
             Some((pct * 100.0_f64).round() / 100.0),

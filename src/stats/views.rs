@@ -11,26 +11,20 @@ const HOURLY: &str = "strftime('%Y-%m-%d %H:00', EPOCH, 'unixepoch', 'localtime'
 const DAILY: &str = "strftime('%Y-%m-%d', EPOCH, 'unixepoch', 'localtime')";
 
 /// `(view name, SQL)` of every view.
-pub fn definitions(settings: &Settings) -> Vec<(&'static str, String)> {
+pub fn definitions(settings: &Settings) -> Vec<(String, String)> {
     let mut views = Vec::new();
     for (subject, prefix) in [
         (Subject::Queue, "cc_queue"),
         (Subject::Agent, "cc_agent_calls"),
     ] {
-        for (bucket, suffix, label) in [(HOURLY, "hourly", "hour"), (DAILY, "daily", "day")] {
+        for (bucket, period) in [(HOURLY, "hour"), (DAILY, "day")] {
             let sql = query(subject, settings, Bucketing::Expression(bucket)).replacen(
                 "SELECT bucket, name,",
-                &format!("SELECT bucket AS {label}, name AS {},", name_of(subject)),
+                &format!("SELECT bucket AS {period}, name AS {},", name_of(subject)),
                 1,
             );
-            let name = match (subject, suffix) {
-                (Subject::Queue, "hourly") => "cc_queue_hourly",
-                (Subject::Queue, _) => "cc_queue_daily",
-                (Subject::Agent, "hourly") => "cc_agent_calls_hourly",
-                (Subject::Agent, _) => "cc_agent_calls_daily",
-            };
-            let _ = prefix;
-            views.push((name, sql));
+            let suffix = if period == "hour" { "hourly" } else { "daily" };
+            views.push((format!("{prefix}_{suffix}"), sql));
         }
     }
     // Agent time by status, state and wrap-up: each interval is cut at hour
@@ -53,7 +47,7 @@ pub fn definitions(settings: &Settings) -> Vec<(&'static str, String)> {
         ),
     ] {
         views.push((
-            name,
+            name.to_owned(),
             format!(
                 "{pieces}SELECT {bucket}, agent_name AS agent, kind, value, \
                  sum(min(e, (s / 3600000000 + 1) * 3600000000) - s) / 1000000 AS seconds \

@@ -412,6 +412,32 @@ mod tests {
     }
 
     #[test]
+    fn migrates_a_first_release_database_keeping_its_rows() {
+        let (_dir, path) = temp_db("migrate");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1; \
+             INSERT INTO callcenter_cdr (member_uuid, outcome) VALUES ('old', 'answered');",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path, Synchronous::Normal).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 2);
+        let (old, tables): (i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT (SELECT count(*) FROM callcenter_cdr WHERE member_uuid = 'old'), \
+                 (SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+                  AND name IN ('agent_attempt', 'agent_activity'))",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((old, tables), (1, 2));
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let (_dir, path) = temp_db("newer");
         drop(Store::open(&path, Synchronous::Normal).unwrap());
