@@ -5,6 +5,8 @@
 pub enum Command {
     Help,
     Status,
+    /// Write the spool to the database now.
+    Replay,
     /// `stats ...`: the words after `stats`.
     Stats(Vec<String>),
 }
@@ -17,6 +19,7 @@ pub const SYNTAX: &str =
 pub const COMPLETIONS: &[&str] = &[
     "add cc_cdr help",
     "add cc_cdr status",
+    "add cc_cdr replay",
     "add cc_cdr stats queue",
     "add cc_cdr stats agent",
 ];
@@ -26,7 +29,9 @@ cc_cdr: call-center CDRs from mod_callcenter events
 
 USAGE
   cc_cdr help      this text
-  cc_cdr status    database, rows written and pending, failures, uptime
+  cc_cdr status    database, rows written and pending, spool, failures, uptime
+  cc_cdr replay    write the spool (rows kept while the database refused writes)
+                   to the database now, instead of at the next retry (every 5 s)
   cc_cdr stats queue [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
   cc_cdr stats agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
                    service level, ASA, abandon rate, AHT per queue; answered,
@@ -47,6 +52,7 @@ pub fn parse(args: &str) -> Result<Command, String> {
     match words.as_slice() {
         [] | ["help"] => Ok(Command::Help),
         ["status"] => Ok(Command::Status),
+        ["replay"] => Ok(Command::Replay),
         ["stats", rest @ ..] => Ok(Command::Stats(rest.iter().map(|w| w.to_string()).collect())),
         [other, ..] => Err(format!(
             "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {SYNTAX}\n",
@@ -67,6 +73,12 @@ pub struct StatusReport {
     pub rows_pending: u64,
     pub open_visits: u64,
     pub write_failures: u64,
+    pub events_spooled: u64,
+    pub spool_path: String,
+    pub spooled_ops: u64,
+    pub replayed_ops: u64,
+    /// Since when (local time, text) and why the database refuses writes.
+    pub trouble: Option<(String, String)>,
 }
 
 pub fn format_status(s: &StatusReport) -> String {
@@ -78,8 +90,11 @@ pub fn format_status(s: &StatusReport) -> String {
          rows pending:    {} (finished, not yet committed)\n\
          open visits:     {} (callers in a queue or talking)\n\
          events queued:   {} total, {} waiting for the writer\n\
-         events dropped:  {} (the writer's queue was full)\n\
-         write failures:  {}\n",
+         events spooled:  {} (the writer's queue was full; taken back when it catches up)\n\
+         events dropped:  {} (both queues were full)\n\
+         write failures:  {}\n\
+         spool:           {} operations waiting in {} ({} replayed so far)\n\
+         database state:  {}\n",
         s.db_path,
         up / 86_400,
         up % 86_400 / 3600,
@@ -91,9 +106,32 @@ pub fn format_status(s: &StatusReport) -> String {
         s.open_visits,
         s.events_queued,
         s.events_waiting,
+        s.events_spooled,
         s.events_dropped,
         s.write_failures,
+        s.spooled_ops,
+        s.spool_path,
+        s.replayed_ops,
+        match &s.trouble {
+            None => "ok".to_owned(),
+            Some((since, why)) => format!(
+                "REFUSING WRITES since {since}: {why}; rows go to the spool, retried every 5 s \
+                 (cc_cdr replay to retry now)"
+            ),
+        },
     )
+}
+
+/// The answer to `cc_cdr replay`, from the spool before and after.
+pub fn format_replay(before: u64, after: u64, trouble: Option<&str>, done: bool) -> String {
+    match (done, trouble) {
+        (false, _) => "-ERR the writer did not answer within 30 s; see cc_cdr status\n".to_owned(),
+        (true, Some(why)) => format!(
+            "-ERR the database still refuses writes: {why}; {after} operations stay in the spool\n"
+        ),
+        (true, None) if before == 0 => "+OK the spool was empty; nothing to replay\n".to_owned(),
+        (true, None) => format!("+OK replayed the spool: {before} operations written\n"),
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +171,26 @@ mod tests {
         assert!(text.contains("rows written:    7"));
         assert!(text.contains("rows pending:    2"));
         assert!(text.contains("write failures:  1"));
+        assert!(text.contains("database state:  ok"));
+        let failing = format_status(&StatusReport {
+            trouble: Some(("2026-11-23 10:00:00".into(), "database is locked".into())),
+            spooled_ops: 12,
+            spool_path: "/db/cc_cdr.db.spool".into(),
+            ..StatusReport::default()
+        });
+        assert!(failing.contains("spool:           12 operations waiting in /db/cc_cdr.db.spool"));
+        assert!(failing.contains("REFUSING WRITES since 2026-11-23 10:00:00: database is locked"));
+    }
+
+    #[test]
+    fn replay_answers_say_what_happened() {
+        assert!(format_replay(0, 0, None, true).starts_with("+OK the spool was empty"));
+        assert!(format_replay(7, 0, None, true).contains("7 operations written"));
+        assert!(
+            format_replay(7, 7, Some("locked"), true)
+                .starts_with("-ERR the database still refuses writes: locked")
+        );
+        assert!(format_replay(7, 7, None, false).starts_with("-ERR the writer did not answer"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ impl Synchronous {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub db_path: PathBuf,
+    /// Where the spool files go: the database's directory unless set.
+    pub spool_dir: Option<PathBuf>,
     /// Agents' wrap-up times, read from callcenter.conf.
     pub wrap_up_secs: HashMap<String, u64>,
     pub queue_size: usize,
@@ -63,6 +65,13 @@ pub const PARAMS: &[ParamDoc] = &[
         default: "cc_cdr.db",
         meaning: "SQLite database file. A relative path is taken inside FreeSWITCH's db dir. \
                   Its directory must exist.",
+    },
+    ParamDoc {
+        name: "spool-dir",
+        default: "",
+        meaning: "Directory of the spool files that keep rows while the database refuses \
+                  writes. Empty: the database's directory. Put it on another filesystem to \
+                  survive a full disk. It must exist.",
     },
     ParamDoc {
         name: "queue-size",
@@ -154,6 +163,7 @@ impl Config {
     pub fn defaults(db_dir: &Path) -> Config {
         Config {
             db_path: db_dir.join("cc_cdr.db"),
+            spool_dir: None,
             wrap_up_secs: HashMap::new(),
             queue_size: 50_000,
             batch_max_rows: 1000,
@@ -165,6 +175,14 @@ impl Config {
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
             time_zone: "local".to_owned(),
+        }
+    }
+
+    /// The base path of the spool files: `<spool dir>/<db file name>`.
+    pub fn spool_base(&self) -> PathBuf {
+        match (&self.spool_dir, self.db_path.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => self.db_path.clone(),
         }
     }
 
@@ -193,6 +211,17 @@ impl Config {
             };
             match name.as_str() {
                 "db-path" => config.db_path = db_path(value, db_dir)?,
+                "spool-dir" if value.is_empty() => config.spool_dir = None,
+                "spool-dir" => {
+                    let dir = Path::new(value);
+                    if !dir.is_absolute() || !dir.is_dir() {
+                        return Err(ConfigIssue {
+                            param: name.clone(),
+                            message: format!("'{value}' is not an existing absolute directory"),
+                        });
+                    }
+                    config.spool_dir = Some(dir.to_owned());
+                }
                 "queue-size" => {
                     config.queue_size = ranged(value, 100, 10_000_000, 50_000, &mut warn) as usize
                 }
@@ -379,6 +408,17 @@ mod tests {
     }
 
     #[test]
+    fn spool_dir_must_be_an_existing_absolute_directory() {
+        let dir = std::env::temp_dir();
+        let ok = Config::parse(&params(&[("spool-dir", dir.to_str().unwrap())]), &dir).unwrap();
+        assert_eq!(ok.config.spool_base(), dir.join("cc_cdr.db"));
+        for bad in ["relative", "/no/such/dir"] {
+            let err = Config::parse(&params(&[("spool-dir", bad)]), &dir).unwrap_err();
+            assert_eq!(err.param, "spool-dir");
+        }
+    }
+
+    #[test]
     fn bad_values_warn_by_name_and_use_defaults() {
         let dir = std::env::temp_dir();
         let parsed = Config::parse(
@@ -443,10 +483,9 @@ mod tests {
     fn every_param_is_documented_and_parsed() {
         let dir = std::env::temp_dir();
         for doc in PARAMS {
-            let value = if doc.name == "db-path" {
-                "x.db"
-            } else {
-                doc.default
+            let value = match doc.name {
+                "db-path" => "x.db",
+                _ => doc.default,
             };
             let parsed = Config::parse(&params(&[(doc.name, value)]), &dir).unwrap();
             assert!(

@@ -165,6 +165,11 @@ impl CcEvent {
         }
     }
 
+    /// The copied headers.
+    pub fn fields(&self) -> impl Iterator<Item = (Field, &str)> {
+        self.fields.iter().map(|(f, v)| (*f, &**v))
+    }
+
     /// A non-negative whole number, or `None` for absent, garbled or negative.
     pub fn number(&self, field: Field) -> Option<i64> {
         self.get(field)?

@@ -4,29 +4,61 @@
 //! they never wait. The writer assembles visits, batches the resulting rows
 //! into transactions, and on shutdown (all senders dropped) drains the
 //! channel, closes open visits as `shutdown`, commits, and returns.
+//!
+//! Nothing is lost when something fails:
+//! - a batch the database refuses (locked, unwritable, full) goes to the
+//!   spool file beside it, and so does everything after it until the spool
+//!   has been replayed, in order, once the database works again (retried
+//!   every `RETRY` and on `cc_cdr replay`);
+//! - when the writer falls behind and its queue is full, events go to a
+//!   second queue whose own thread writes them to the event spool file; the
+//!   writer takes them back in once it has caught up. Only when both queues
+//!   are full is an event dropped, and counted.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
 use crate::event::CcEvent;
 use crate::logging::{Level, log};
-use crate::store::Store;
+use crate::store::codec;
+use crate::store::{Spool, Store};
 use crate::visit::{Assembler, StoreOp};
 
-/// Counters shared by the event threads, the writer and `cc_cdr status`.
+/// How often a failing database is tried again.
+pub const RETRY: Duration = Duration::from_secs(5);
+
+/// Counters and state shared by the event threads, the writer and
+/// `cc_cdr status`. Event threads only touch the atomics.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub events_queued: AtomicU64,
     pub events_dropped: AtomicU64,
     pub events_processed: AtomicU64,
+    pub events_spooled: AtomicU64,
     pub rows_written: AtomicU64,
+    pub write_attempts: AtomicU64,
     pub write_failures: AtomicU64,
     pub open_visits: AtomicU64,
     pub rows_pending: AtomicU64,
+    /// Operations waiting in the spool file.
+    pub spooled_ops: AtomicU64,
+    pub replayed_ops: AtomicU64,
+    /// Set by `cc_cdr replay`; the writer clears it and bumps `replays`.
+    pub replay_requested: AtomicBool,
+    pub replays: AtomicU64,
+    /// Set by an event thread when the queue was full; cleared by the writer
+    /// once it has caught up.
+    overflowing: AtomicBool,
+    /// The database's trouble, if any: since when, and the last error.
+    pub trouble: Mutex<Option<(SystemTime, String)>>,
 }
 
 impl Counters {
@@ -36,39 +68,143 @@ impl Counters {
             .load(Relaxed)
             .saturating_sub(self.events_processed.load(Relaxed))
     }
+
+    pub fn trouble(&self) -> Option<(SystemTime, String)> {
+        self.trouble
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_trouble(&self, error: Option<String>) {
+        let mut trouble = self.trouble.lock().unwrap_or_else(|e| e.into_inner());
+        *trouble = match (trouble.take(), error) {
+            (_, None) => None,
+            (Some((since, _)), Some(e)) => Some((since, e)),
+            (None, Some(e)) => Some((SystemTime::now(), e)),
+        };
+    }
 }
 
-/// The event threads' end of the channel. Cheap to use from many threads.
+/// The event threads' end of the channels. Cheap to use from many threads.
 pub struct Ingress {
     sender: SyncSender<CcEvent>,
+    overflow: SyncSender<CcEvent>,
     counters: Arc<Counters>,
 }
 
 impl Ingress {
-    /// Hands an event to the writer without ever blocking.
+    /// Hands an event to the writer, or to the overflow spool when the
+    /// writer's queue is full, without ever blocking.
     pub fn submit(&self, event: CcEvent) {
-        match self.sender.try_send(event) {
-            Ok(()) => {
-                self.counters.events_queued.fetch_add(1, Relaxed);
+        let event = if self.counters.overflowing.load(Relaxed) {
+            event
+        } else {
+            match self.sender.try_send(event) {
+                Ok(()) => {
+                    self.counters.events_queued.fetch_add(1, Relaxed);
+                    return;
+                }
+                Err(TrySendError::Full(event)) => {
+                    // Keep order: once overflowing, later events follow.
+                    self.counters.overflowing.store(true, Relaxed);
+                    event
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.counters.events_dropped.fetch_add(1, Relaxed);
+                    return;
+                }
             }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+        };
+        match self.overflow.try_send(event) {
+            Ok(()) => {
+                self.counters.events_spooled.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
                 self.counters.events_dropped.fetch_add(1, Relaxed);
             }
         }
     }
 }
 
-/// Starts the writer thread over an opened store.
+/// The event spool file and how many events in it the writer has not
+/// taken back yet.
+struct EventSpool {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    unread: u64,
+}
+
+impl EventSpool {
+    fn append(&mut self, event: &CcEvent) -> std::io::Result<()> {
+        if self.file.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(&self.path)?;
+            self.file = Some(BufWriter::new(file));
+        }
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(codec::encode_event(event).as_bytes())?;
+            file.write_all(b"\n")?;
+        }
+        self.unread += 1;
+        Ok(())
+    }
+
+    /// Closes the file and hands it over (renamed) for reading back.
+    fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
+        if let Some(mut file) = self.file.take() {
+            file.flush()?;
+        }
+        if self.unread == 0 || !self.path.exists() {
+            return Ok(None);
+        }
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".taken");
+        let taken = PathBuf::from(name);
+        std::fs::rename(&self.path, &taken)?;
+        self.unread = 0;
+        Ok(Some(taken))
+    }
+}
+
+fn events_spool_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".events.spool");
+    PathBuf::from(name)
+}
+
+/// Starts the writer (and its overflow spooler) over an opened store.
+/// The returned handle is the writer's; it joins the spooler itself.
 pub fn spawn(
     config: &Config,
     store: Store,
     counters: Arc<Counters>,
 ) -> std::io::Result<(Ingress, JoinHandle<()>)> {
     let (sender, receiver) = sync_channel(config.queue_size);
+    // The overflow only holds events until the spooler writes them out.
+    let (overflow, overflow_receiver) = sync_channel::<CcEvent>(config.queue_size.max(10_000));
+    let events = Arc::new(Mutex::new(EventSpool {
+        path: events_spool_path(&config.spool_base()),
+        file: None,
+        unread: 0,
+    }));
+    let spooler_events = events.clone();
+    let spooler_counters = counters.clone();
+    let spooler = std::thread::Builder::new()
+        .name("cc_cdr spooler".into())
+        .spawn(move || spool_overflow(overflow_receiver, spooler_events, spooler_counters))?;
     let mut assembler = Assembler::new(config.assembler);
     assembler.set_wrap_up(config.wrap_up_secs.clone());
+    let spool = Spool::beside(&config.spool_base());
+    counters.spooled_ops.store(spool.len(), Relaxed);
     let worker = Worker {
         store,
+        spool,
+        events,
+        spooler: Some(spooler),
         assembler,
         counters: counters.clone(),
         pending: Vec::new(),
@@ -76,16 +212,64 @@ pub fn spawn(
         flush_interval: Duration::from_millis(config.flush_interval_ms),
         debug: config.debug,
         started: Instant::now(),
+        retry_at: None,
         last_error_logged: None,
     };
-    let handle = std::thread::Builder::new()
+    let writer = std::thread::Builder::new()
         .name("cc_cdr writer".into())
         .spawn(move || worker.run(receiver))?;
-    Ok((Ingress { sender, counters }, handle))
+    Ok((
+        Ingress {
+            sender,
+            overflow,
+            counters,
+        },
+        writer,
+    ))
+}
+
+/// The overflow spooler: writes events the writer had no room for.
+fn spool_overflow(
+    receiver: Receiver<CcEvent>,
+    events: Arc<Mutex<EventSpool>>,
+    counters: Arc<Counters>,
+) {
+    let mut failed_logged = false;
+    while let Ok(event) = receiver.recv() {
+        let mut spool = events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut result = spool.append(&event);
+        // Write out whatever else is waiting before letting go of the file.
+        while result.is_ok() {
+            match receiver.try_recv() {
+                Ok(event) => result = spool.append(&event),
+                Err(_) => break,
+            }
+        }
+        if result.is_ok() {
+            result = spool.file.as_mut().map_or(Ok(()), |f| f.flush());
+        }
+        if let Err(e) = result {
+            counters.events_dropped.fetch_add(1, Relaxed);
+            if !failed_logged {
+                log(
+                    Level::Crit,
+                    &format!(
+                        "cannot write the event spool {}: {e}; events are being dropped",
+                        spool.path.display()
+                    ),
+                );
+                failed_logged = true;
+            }
+        }
+    }
 }
 
 struct Worker {
     store: Store,
+    spool: Spool,
+    events: Arc<Mutex<EventSpool>>,
+    /// Joined at shutdown, once the senders are gone, before the last read-back.
+    spooler: Option<JoinHandle<()>>,
     assembler: Assembler,
     counters: Arc<Counters>,
     pending: Vec<StoreOp>,
@@ -93,6 +277,8 @@ struct Worker {
     flush_interval: Duration,
     debug: bool,
     started: Instant,
+    /// While the database fails: when to try it again.
+    retry_at: Option<Instant>,
     last_error_logged: Option<Instant>,
 }
 
@@ -104,6 +290,8 @@ impl Worker {
     fn run(mut self, receiver: Receiver<CcEvent>) {
         let mut last_flush = Instant::now();
         loop {
+            // Whether the queue was seen empty: the writer has caught up.
+            let mut drained = false;
             match receiver.recv_timeout(self.flush_interval) {
                 Ok(event) => {
                     self.take_in(&event);
@@ -111,18 +299,33 @@ impl Worker {
                     while last_flush.elapsed() < self.flush_interval {
                         match receiver.try_recv() {
                             Ok(event) => self.take_in(&event),
-                            Err(_) => break,
+                            Err(_) => {
+                                drained = true;
+                                break;
+                            }
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => drained = true,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if last_flush.elapsed() >= self.flush_interval {
+            if drained {
+                // Caught up: take back what overflowed, then accept events again.
+                let overflowing = self.counters.overflowing.load(Relaxed);
+                self.read_back_overflow();
+                if overflowing {
+                    self.counters.overflowing.store(false, Relaxed);
+                }
+            }
+            let replay_requested = self.counters.replay_requested.swap(false, Relaxed);
+            if replay_requested || last_flush.elapsed() >= self.flush_interval {
                 let ops = self.assembler.take_ops(self.now());
                 self.pending.extend(ops);
-                self.flush();
+                self.flush(replay_requested);
                 last_flush = Instant::now();
+                if replay_requested {
+                    self.counters.replays.fetch_add(1, Relaxed);
+                }
             }
         }
         self.shut_down();
@@ -134,18 +337,69 @@ impl Worker {
         self.counters.events_processed.fetch_add(1, Relaxed);
     }
 
+    /// Takes back the events the spooler wrote, in order.
+    fn read_back_overflow(&mut self) {
+        let taken = {
+            let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            events.take()
+        };
+        let path = match taken {
+            Ok(Some(path)) => path,
+            Ok(None) => return,
+            Err(e) => {
+                log(
+                    Level::Error,
+                    &format!("cannot take back the event spool: {e}"),
+                );
+                return;
+            }
+        };
+        let mut count = 0u64;
+        if let Ok(file) = File::open(&path) {
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                match codec::decode_event(&line) {
+                    Ok(event) => {
+                        let now = self.now();
+                        self.assembler.apply(&event, now);
+                        count += 1;
+                    }
+                    Err(e) => log(Level::Error, &format!("unreadable spooled event: {e}")),
+                }
+            }
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => log(
+                Level::Notice,
+                &format!("took back {count} events spooled while the writer was behind"),
+            ),
+            Err(e) => log(
+                Level::Error,
+                &format!("cannot remove {}: {e}", path.display()),
+            ),
+        }
+    }
+
     fn shut_down(&mut self) {
+        if let Some(spooler) = self.spooler.take() {
+            if spooler.join().is_err() {
+                log(Level::Crit, "the overflow spooler panicked");
+            }
+        }
+        self.read_back_overflow();
         let ops = self.assembler.close_all(self.now());
         self.pending.extend(ops);
-        for attempt in 1..=5 {
-            self.flush();
+        for attempt in 1..=3 {
+            self.flush(true);
+            if self.pending.is_empty() && self.spool.is_empty() {
+                return;
+            }
             if self.pending.is_empty() {
                 break;
             }
             log(
                 Level::Warning,
                 &format!(
-                    "{} rows still unwritten at shutdown, try {attempt} of 5",
+                    "{} rows still unwritten at shutdown, try {attempt} of 3",
                     self.pending.len()
                 ),
             );
@@ -155,19 +409,70 @@ impl Worker {
             log(
                 Level::Crit,
                 &format!(
-                    "{} rows could not be written before unload",
+                    "{} rows could be neither written nor spooled before unload",
                     self.pending.len()
+                ),
+            );
+        } else if !self.spool.is_empty() {
+            log(
+                Level::Warning,
+                &format!(
+                    "{} operations are in the spool {}; they are written when the database works again",
+                    self.spool.len(),
+                    self.spool.path().display()
                 ),
             );
         }
     }
 
-    fn flush(&mut self) {
+    /// Writes the spool (if any) and then the pending operations; whatever
+    /// cannot be written goes to the spool. `now` skips the retry wait.
+    fn flush(&mut self, now: bool) {
         self.counters
             .open_visits
             .store(self.assembler.open_visits() as u64, Relaxed);
+        let backing_off = self.retry_at.is_some_and(|t| Instant::now() < t) && !now;
+        if !self.spool.is_empty() {
+            if backing_off {
+                self.spool_pending();
+                return self.publish();
+            }
+            let batch = self.batch_max_rows;
+            let store = &mut self.store;
+            let attempts = &self.counters.write_attempts;
+            match self.spool.replay(batch, |ops| {
+                attempts.fetch_add(1, Relaxed);
+                store.write(ops).map(|_| ())
+            }) {
+                Ok(done) => {
+                    log(
+                        Level::Notice,
+                        &format!(
+                            "database works again: replayed {} spooled operations{}",
+                            done.ops,
+                            if done.bad_lines > 0 {
+                                format!(", {} unreadable lines kept in .spool.bad", done.bad_lines)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
+                    self.counters.replayed_ops.fetch_add(done.ops, Relaxed);
+                    self.recovered();
+                }
+                Err(e) => {
+                    self.failed(&e.to_string());
+                    self.spool_pending();
+                    return self.publish();
+                }
+            }
+        } else if backing_off {
+            self.spool_pending();
+            return self.publish();
+        }
         while !self.pending.is_empty() {
             let n = self.pending.len().min(self.batch_max_rows);
+            self.counters.write_attempts.fetch_add(1, Relaxed);
             match self.store.write(&self.pending[..n]) {
                 Ok(rows) => {
                     if self.debug {
@@ -177,32 +482,75 @@ impl Worker {
                     }
                     self.pending.drain(..n);
                     self.counters.rows_written.fetch_add(rows as u64, Relaxed);
+                    self.recovered();
                 }
                 Err(e) => {
-                    self.counters.write_failures.fetch_add(1, Relaxed);
-                    // One line per 10 s at most, whatever the event rate.
-                    if self
-                        .last_error_logged
-                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-                    {
-                        log(
-                            Level::Error,
-                            &format!(
-                                "writing {} rows failed, will retry: {e}",
-                                self.pending.len()
-                            ),
-                        );
-                        self.last_error_logged = Some(Instant::now());
-                    }
+                    self.failed(&e.to_string());
+                    self.spool_pending();
                     break;
                 }
             }
         }
+        self.publish();
+    }
+
+    fn recovered(&mut self) {
+        if self.retry_at.take().is_some() {
+            self.counters.set_trouble(None);
+        }
+    }
+
+    fn failed(&mut self, error: &str) {
+        self.counters.write_failures.fetch_add(1, Relaxed);
+        self.counters.set_trouble(Some(error.to_owned()));
+        self.retry_at = Some(Instant::now() + RETRY);
+        // One line per 10 s at most, whatever the event rate.
+        if self
+            .last_error_logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
+            log(
+                Level::Error,
+                &format!(
+                    "the database refused a write: {error}; rows go to the spool {} and are \
+                     replayed when it works again (tried every {} s, or cc_cdr replay)",
+                    self.spool.path().display(),
+                    RETRY.as_secs()
+                ),
+            );
+            self.last_error_logged = Some(Instant::now());
+        }
+    }
+
+    /// Moves the pending operations to the spool file. If even that fails
+    /// (disk full), they stay in memory and are tried again.
+    fn spool_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        match self.spool.append(&self.pending) {
+            Ok(()) => self.pending.clear(),
+            Err(e) => log(
+                Level::Crit,
+                &format!(
+                    "cannot write the spool {}: {e}; {} operations kept in memory",
+                    self.spool.path().display(),
+                    self.pending.len()
+                ),
+            ),
+        }
+    }
+
+    fn publish(&self) {
         let rows = self
             .pending
             .iter()
             .filter(|op| matches!(op, StoreOp::Upsert(_)))
             .count();
         self.counters.rows_pending.store(rows as u64, Relaxed);
+        self.counters.spooled_ops.store(self.spool.len(), Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -711,3 +711,64 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
     );
     save_capture(capture, &capture_file, "mixed_run.events");
 }
+
+#[test]
+fn a_locked_database_loses_nothing_and_replay_writes_each_row_once() {
+    let Some((install, module)) = setup("a_locked_database_loses_nothing") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    // Another process (a backup, a report) holds the database.
+    let blocker = Connection::open(&fs.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for (i, call) in CALLS[..2].iter().enumerate() {
+        let tag = format!("00000000-0000-4000-8000-{:012}", 600 + i);
+        assert!(fs.api(&call.originate(&tag)).unwrap().starts_with("+OK"));
+    }
+    // Both calls over while the database is locked: their rows are spooled.
+    let both_in_queue = wait_for(Duration::from_secs(30), || {
+        (status_value(&fs, "open visits")? == 2).then_some(())
+    });
+    assert!(both_in_queue.is_some(), "the two visits never opened");
+    let spooled = wait_for(Duration::from_secs(60), || {
+        let status = fs.api("cc_cdr status").ok()?;
+        let channels = fs.api("show channels count").ok()?;
+        let done = status.contains("REFUSING WRITES")
+            && channels.trim().starts_with("0 total")
+            && status_value(&fs, "open visits")? == 0
+            && status_value(&fs, "rows pending")? == 0;
+        done.then_some(status)
+    });
+    let status = spooled.expect("the rows went to the spool");
+    assert!(status.contains("database is locked"), "{status}");
+    let still = fs.api("cc_cdr replay").unwrap();
+    assert!(
+        still.starts_with("-ERR the database still refuses writes"),
+        "{still}"
+    );
+
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    let replayed = fs.api("cc_cdr replay").unwrap();
+    assert!(replayed.starts_with("+OK replayed the spool"), "{replayed}");
+    assert_eq!(status_value(&fs, "spool"), Some(0));
+    assert!(
+        fs.api("cc_cdr status")
+            .unwrap()
+            .contains("database state:  ok")
+    );
+    let rows = read_rows(&fs.db_path, "1");
+    assert_eq!(rows.len(), 2, "each visit once: {rows:?}");
+    for (row, outcome) in [("5550001", "answered"), ("5550002", "abandoned")] {
+        let r = read_rows(&fs.db_path, &format!("caller_id_number = '{row}'"));
+        assert_eq!(r.len(), 1);
+        assert_eq!(text(&r[0], "outcome").as_deref(), Some(outcome));
+        assert_eq!(text(&r[0], "closed_by").as_deref(), Some("event"));
+        assert!(text(&r[0], "hangup_cause").is_some());
+    }
+    assert_eq!(
+        query_rows(&fs.db_path, "SELECT * FROM agent_attempt").len(),
+        1,
+        "alice's answer, once"
+    );
+}

@@ -35,6 +35,7 @@ struct Loaded {
     writer: JoinHandle<()>,
     counters: Arc<Counters>,
     db_path: PathBuf,
+    spool_path: PathBuf,
     stats: crate::stats::Settings,
     started: Instant,
 }
@@ -186,7 +187,8 @@ unsafe fn load_inner(
         (*api_interface).interface_name = c"cc_cdr".as_ptr();
         (*api_interface).desc = c"call-center CDRs: status, statistics and help".as_ptr();
         (*api_interface).syntax =
-            c"help | status | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]".as_ptr();
+            c"help | status | replay | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]"
+                .as_ptr();
         (*api_interface).function = Some(api);
         *module_interface = module;
     }
@@ -209,6 +211,9 @@ unsafe fn load_inner(
         writer,
         counters,
         db_path: config.db_path.clone(),
+        spool_path: crate::store::Spool::beside(&config.spool_base())
+            .path()
+            .to_owned(),
         stats,
         started: Instant::now(),
     });
@@ -338,7 +343,38 @@ pub unsafe fn api(
                 rows_pending: state.counters.rows_pending.load(Relaxed),
                 open_visits: state.counters.open_visits.load(Relaxed),
                 write_failures: state.counters.write_failures.load(Relaxed),
+                events_spooled: state.counters.events_spooled.load(Relaxed),
+                spool_path: state.spool_path.display().to_string(),
+                spooled_ops: state.counters.spooled_ops.load(Relaxed),
+                replayed_ops: state.counters.replayed_ops.load(Relaxed),
+                trouble: state.counters.trouble().map(|(since, why)| {
+                    let since = since
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    (crate::tz::TimeZone::local().to_local(since).format(), why)
+                }),
             }),
+            None => "-ERR mod_cc_cdr is not running\n".to_owned(),
+        },
+        Ok(Command::Replay) => match loaded().as_ref().map(|s| s.counters.clone()) {
+            // Ask the writer, and wait (on this API thread only) for its answer.
+            Some(counters) => {
+                let before = counters.spooled_ops.load(Relaxed);
+                let asked = counters.replays.load(Relaxed);
+                counters.replay_requested.store(true, Relaxed);
+                let deadline = Instant::now() + std::time::Duration::from_secs(30);
+                while counters.replays.load(Relaxed) == asked && Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let done = counters.replays.load(Relaxed) != asked;
+                let trouble = counters.trouble().map(|(_, why)| why);
+                command::format_replay(
+                    before,
+                    counters.spooled_ops.load(Relaxed),
+                    trouble.as_deref(),
+                    done,
+                )
+            }
             None => "-ERR mod_cc_cdr is not running\n".to_owned(),
         },
         Ok(Command::Stats(words)) => {

@@ -1,0 +1,225 @@
+//! The spool: store operations that could not be written to the database
+//! (locked by another process, unwritable, disk full), kept in order in a
+//! JSON-lines file beside it, and replayed when it works again.
+//!
+//! Appends are synced to disk before the operations leave memory. Replay
+//! applies the lines in order, in batches; every operation is idempotent
+//! (rows are merged by key), so a replay cut short and repeated writes
+//! nothing twice.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::codec;
+use crate::visit::StoreOp;
+
+pub struct Spool {
+    path: PathBuf,
+    /// Operations in the file.
+    len: u64,
+}
+
+/// What a replay did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Replayed {
+    pub ops: u64,
+    /// Lines that could not be read back; kept in `<spool>.bad`.
+    pub bad_lines: u64,
+}
+
+impl Spool {
+    /// The spool of the database at `db_path`: `<db_path>.spool`.
+    pub fn beside(db_path: &Path) -> Spool {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".spool");
+        let path = PathBuf::from(name);
+        let len = File::open(&path)
+            .map(|f| BufReader::new(f).lines().count() as u64)
+            .unwrap_or(0);
+        Spool { path, len }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Operations waiting in the spool.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `ops` and syncs the file.
+    pub fn append(&mut self, ops: &[StoreOp]) -> io::Result<()> {
+        let mut text = String::new();
+        for op in ops {
+            text.push_str(&codec::encode(op));
+            text.push('\n');
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&self.path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        self.len += ops.len() as u64;
+        Ok(())
+    }
+
+    /// Feeds the spooled operations, in order and in batches of at most
+    /// `batch`, to `write`; on success, removes the spool. If `write` fails,
+    /// the spool stays as it is, to be replayed whole later.
+    pub fn replay<E>(
+        &mut self,
+        batch: usize,
+        mut write: impl FnMut(&[StoreOp]) -> Result<(), E>,
+    ) -> Result<Replayed, ReplayError<E>> {
+        let mut done = Replayed::default();
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.len = 0;
+                return Ok(done);
+            }
+            Err(e) => return Err(ReplayError::Io(e)),
+        };
+        let mut bad = Vec::new();
+        let mut ops = Vec::with_capacity(batch);
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(ReplayError::Io)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match codec::decode(&line) {
+                Ok(op) => ops.push(op),
+                Err(_) => bad.push(line),
+            }
+            if ops.len() >= batch {
+                write(&ops).map_err(ReplayError::Write)?;
+                done.ops += ops.len() as u64;
+                ops.clear();
+            }
+        }
+        if !ops.is_empty() {
+            write(&ops).map_err(ReplayError::Write)?;
+            done.ops += ops.len() as u64;
+        }
+        if !bad.is_empty() {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(".bad");
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(PathBuf::from(name))
+                .map_err(ReplayError::Io)?;
+            file.write_all((bad.join("\n") + "\n").as_bytes())
+                .map_err(ReplayError::Io)?;
+            done.bad_lines = bad.len() as u64;
+        }
+        std::fs::remove_file(&self.path).map_err(ReplayError::Io)?;
+        self.len = 0;
+        Ok(done)
+    }
+}
+
+#[derive(Debug)]
+pub enum ReplayError<E> {
+    Io(io::Error),
+    Write(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for ReplayError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayError::Io(e) => write!(f, "reading the spool: {e}"),
+            ReplayError::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+
+    fn hangup(i: u32) -> StoreOp {
+        StoreOp::HangupCause {
+            uuid: format!("u{i}"),
+            cause: "NORMAL_CLEARING".into(),
+        }
+    }
+
+    #[test]
+    fn appends_survive_reopening_and_replay_in_order() {
+        let dir = TempDir::new("spool");
+        let db = dir.path().join("cc.db");
+        let mut spool = Spool::beside(&db);
+        assert!(spool.is_empty());
+        spool.append(&[hangup(1), hangup(2)]).unwrap();
+        spool.append(&[hangup(3)]).unwrap();
+        let mut reopened = Spool::beside(&db);
+        assert_eq!(reopened.len(), 3);
+        let mut seen = Vec::new();
+        let done = reopened
+            .replay(2, |ops| {
+                seen.push(ops.to_vec());
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        assert_eq!(
+            done,
+            Replayed {
+                ops: 3,
+                bad_lines: 0
+            }
+        );
+        assert_eq!(seen, vec![vec![hangup(1), hangup(2)], vec![hangup(3)]]);
+        assert!(reopened.is_empty());
+        assert!(!reopened.path().exists());
+    }
+
+    #[test]
+    fn a_failed_replay_keeps_everything() {
+        let dir = TempDir::new("spool_fail");
+        let mut spool = Spool::beside(&dir.path().join("cc.db"));
+        spool.append(&[hangup(1), hangup(2), hangup(3)]).unwrap();
+        let mut calls = 0;
+        let err = spool.replay(2, |_| {
+            calls += 1;
+            if calls == 2 { Err("locked") } else { Ok(()) }
+        });
+        assert!(matches!(err, Err(ReplayError::Write("locked"))));
+        assert_eq!(spool.len(), 3, "replayed again whole next time");
+        assert!(spool.path().exists());
+    }
+
+    #[test]
+    fn unreadable_lines_are_kept_aside() {
+        let dir = TempDir::new("spool_bad");
+        let mut spool = Spool::beside(&dir.path().join("cc.db"));
+        spool.append(&[hangup(1)]).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(spool.path())
+            .unwrap()
+            .write_all(b"{\"op\":\"garbage\n")
+            .unwrap();
+        let done = spool.replay(10, |_| Ok::<(), ()>(())).unwrap();
+        assert_eq!(
+            done,
+            Replayed {
+                ops: 1,
+                bad_lines: 1
+            }
+        );
+        let bad = std::fs::read_to_string(dir.path().join("cc.db.spool.bad")).unwrap();
+        assert_eq!(bad, "{\"op\":\"garbage\n");
+    }
+}

@@ -1,0 +1,181 @@
+//! The writer under faults: a locked database, a full disk, a burst it
+//! cannot keep up with. Fed with events captured from FreeSWITCH 1.10.12.
+
+use super::*;
+use crate::capture::events_from_capture;
+use crate::config::{Config, Synchronous};
+use crate::test_support::TempDir;
+use rusqlite::Connection;
+
+const SIX_CALLS: &str = include_str!("../../tests/fixtures/six_calls.events");
+
+fn config(dir: &Path, queue_size: usize) -> Config {
+    Config {
+        queue_size,
+        flush_interval_ms: 20,
+        ..Config::defaults(dir)
+    }
+}
+
+fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+fn start(config: &Config) -> (Ingress, JoinHandle<()>, Arc<Counters>) {
+    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+    let counters = Arc::new(Counters::default());
+    let (ingress, writer) = spawn(config, store, counters.clone()).unwrap();
+    (ingress, writer, counters)
+}
+
+#[test]
+fn a_locked_database_spools_and_replays_every_row_once() {
+    let dir = TempDir::new("writer_locked");
+    let config = config(dir.path(), 1000);
+    let (ingress, writer, counters) = start(&config);
+    // Another process holds the database.
+    let blocker = Connection::open(&config.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for event in events_from_capture(SIX_CALLS) {
+        ingress.submit(event);
+    }
+    wait("rows in the spool", || {
+        counters.spooled_ops.load(Relaxed) > 0
+    });
+    assert!(counters.trouble().is_some(), "status shows the trouble");
+    assert!(Spool::beside(&config.db_path).path().exists());
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    counters.replay_requested.store(true, Relaxed);
+    wait("the spool replayed", || {
+        counters.spooled_ops.load(Relaxed) == 0 && counters.replayed_ops.load(Relaxed) > 0
+    });
+    assert!(counters.trouble().is_none());
+    drop(ingress);
+    writer.join().unwrap();
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM callcenter_cdr"),
+        6
+    );
+    assert_eq!(
+        count(
+            &config.db_path,
+            "SELECT count(*) FROM callcenter_cdr WHERE closed_by = 'event' AND hangup_cause IS NOT NULL"
+        ),
+        6
+    );
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM agent_attempt"),
+        4
+    );
+    assert!(!Spool::beside(&config.db_path).path().exists());
+}
+
+#[test]
+fn an_unwritable_database_spools_and_the_next_start_replays() {
+    let dir = TempDir::new("writer_readonly");
+    let config = config(dir.path(), 1000);
+    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+    // Every write refused, as for a read-only file.
+    store
+        .connection()
+        .execute_batch("PRAGMA query_only = ON")
+        .unwrap();
+    let counters = Arc::new(Counters::default());
+    let (ingress, writer) = spawn(&config, store, counters.clone()).unwrap();
+    for event in events_from_capture(SIX_CALLS) {
+        ingress.submit(event);
+    }
+    // FreeSWITCH stops with the database still refusing: nothing is lost.
+    wait("rows in the spool", || {
+        counters.spooled_ops.load(Relaxed) > 0
+    });
+    let trouble = counters.trouble().expect("trouble reported").1;
+    assert!(trouble.contains("readonly"), "{trouble}");
+    drop(ingress);
+    writer.join().unwrap();
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM callcenter_cdr"),
+        0
+    );
+    assert!(Spool::beside(&config.db_path).len() >= 6);
+
+    // Writable again, the module loads again: the spool is replayed first.
+    let (ingress, writer, counters) = start(&config);
+    wait("the spool replayed", || {
+        Spool::beside(&config.db_path).is_empty()
+    });
+    drop(ingress);
+    writer.join().unwrap();
+    assert!(counters.replayed_ops.load(Relaxed) >= 6);
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM callcenter_cdr"),
+        6
+    );
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM agent_attempt"),
+        4
+    );
+}
+
+#[test]
+fn a_burst_beyond_the_queue_is_spooled_and_taken_back() {
+    let dir = TempDir::new("writer_burst");
+    // A queue of 2 events, and a writer held up by a locked database.
+    let config = config(dir.path(), 2);
+    let (ingress, writer, counters) = start(&config);
+    let blocker = Connection::open(&config.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut events = events_from_capture(SIX_CALLS);
+    // A caller's hangup surely makes a write, which waits for the lock.
+    let first = events
+        .iter()
+        .position(|e| {
+            e.source == crate::event::Source::HangupComplete
+                && e.get(crate::event::Field::VarCcSide) == Some("member")
+        })
+        .unwrap();
+    let hangup = events.remove(first);
+    ingress.submit(hangup);
+    // The writer is inside a write that waits for the lock (2 s at most).
+    wait("the writer blocked in a write", || {
+        counters.write_attempts.load(Relaxed) > 0 && counters.write_failures.load(Relaxed) == 0
+    });
+    for event in &events {
+        ingress.submit(event.clone());
+    }
+    assert!(
+        counters.events_spooled.load(Relaxed) > 0,
+        "the burst overflowed: {counters:?}"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    counters.replay_requested.store(true, Relaxed);
+    drop(ingress);
+    writer.join().unwrap();
+    assert_eq!(counters.events_dropped.load(Relaxed), 0, "nothing dropped");
+    assert_eq!(
+        count(&config.db_path, "SELECT count(*) FROM callcenter_cdr"),
+        6
+    );
+    assert_eq!(
+        count(
+            &config.db_path,
+            "SELECT count(*) FROM callcenter_cdr WHERE closed_by = 'event'"
+        ),
+        6,
+        "every visit complete: the spooled events were taken back"
+    );
+    assert!(!events_spool_path(&config.db_path).exists());
+}
