@@ -129,6 +129,25 @@ impl EslClient {
         Ok(self.read_until("api/response")?.body)
     }
 
+    /// Fires an event inside FreeSWITCH (`sendevent`), with raw header bytes,
+    /// e.g. `CUSTOM` with an `Event-Subclass` header. Returns the reply text.
+    pub fn sendevent(&mut self, name: &str, headers: &[(&[u8], &[u8])]) -> io::Result<String> {
+        let mut message = format!("sendevent {name}\n").into_bytes();
+        for (header, value) in headers {
+            if header.contains(&b'\n') || value.contains(&b'\n') {
+                return Err(protocol_error("a header holds a newline".into()));
+            }
+            message.extend_from_slice(header);
+            message.extend_from_slice(b": ");
+            message.extend_from_slice(value);
+            message.push(b'\n');
+        }
+        message.push(b'\n');
+        self.writer.write_all(&message)?;
+        let reply = self.read_until("command/reply")?;
+        Ok(reply.header("Reply-Text").unwrap_or_default().to_owned())
+    }
+
     /// Subscribes to events in plain format, e.g.
     /// `CUSTOM callcenter::info CHANNEL_HANGUP_COMPLETE`.
     pub fn subscribe(&mut self, events: &str) -> io::Result<()> {

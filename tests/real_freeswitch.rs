@@ -772,3 +772,121 @@ fn a_locked_database_loses_nothing_and_replay_writes_each_row_once() {
         "alice's answer, once"
     );
 }
+
+#[test]
+fn hostile_events_and_arguments_change_nothing_valid_and_crash_nothing() {
+    let Some((install, module)) = setup("hostile_events_and_arguments") else {
+        return;
+    };
+    let fs = start(&install, &module, &[("hangup-grace-sec", "1")]);
+    let mut esl = fs.esl().unwrap();
+    let custom: &[(&[u8], &[u8])] = &[(b"Event-Subclass", b"callcenter::info")];
+    let event = |extra: &[(&[u8], &[u8])]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        custom
+            .iter()
+            .chain(extra)
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect()
+    };
+    let hostile: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![
+        event(&[]),
+        event(&[(b"CC-Action", b"member-queue-end")]),
+        event(&[
+            (b"CC-Action", b"member-queue-start"),
+            (b"CC-Member-UUID", b""),
+        ]),
+        event(&[
+            (b"CC-Action", b"\xff\xfe%s%n%x"),
+            (b"CC-Member-UUID", b"m-garbage"),
+        ]),
+        // A visit with every kind of bad value, which must still become a row.
+        event(&[
+            (b"CC-Action", b"member-queue-start"),
+            (b"CC-Member-UUID", b"hostile-1"),
+            (b"CC-Member-Session-UUID", b"hostile-caller"),
+            (
+                b"CC-Queue",
+                b"support@default'; DROP TABLE callcenter_cdr; --",
+            ),
+            (b"CC-Member-CID-Name", b"O'Brien \"%s%n%p\" \xe9\xff"),
+            (b"CC-Member-CID-Number", b"5559999"),
+            (b"variable_cc_queue_joined_epoch", b"-12"),
+            (
+                b"Caller-Channel-Created-Time",
+                b"999999999999999999999999999",
+            ),
+        ]),
+        event(&[
+            (b"CC-Action", b"member-queue-end"),
+            (b"CC-Member-UUID", b"hostile-1"),
+            (b"CC-Cause", b"Cancel"),
+            (b"CC-Cancel-Reason", b"BREAK_OUT"),
+            (b"Hangup-Cause", b"NORMAL_CLEARING"),
+            (b"CC-Member-Joined-Time", b"1795000000"),
+            (b"CC-Member-Leaving-Time", b"notanumber"),
+        ]),
+    ];
+    for headers in &hostile {
+        let refs: Vec<(&[u8], &[u8])> = headers
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect();
+        let reply = esl.sendevent("CUSTOM", &refs).unwrap();
+        assert!(reply.starts_with("+OK"), "{reply}");
+    }
+    let row = wait_for(Duration::from_secs(30), || {
+        read_rows(&fs.db_path, "member_uuid = 'hostile-1'").pop()
+    })
+    .expect("the hostile visit became a row");
+    assert_eq!(
+        text(&row, "caller_id_name").as_deref(),
+        Some("O'Brien \"%s%n%p\" \u{fffd}\u{fffd}")
+    );
+    assert_eq!(
+        text(&row, "queue_name").as_deref(),
+        Some("support@default'; DROP TABLE callcenter_cdr; --")
+    );
+    assert_eq!(text(&row, "outcome").as_deref(), Some("abandoned"));
+    // The garbled join variable gives way to member-queue-start's own time.
+    let joined = int(&row, "queue_entered_epoch").expect("a join time");
+    assert!(
+        (mod_cc_cdr::stats::now() - joined).abs() < 60,
+        "joined at the start event: {joined}"
+    );
+    assert_eq!(
+        int(&row, "system_entered_epoch"),
+        None,
+        "an impossible time is dropped"
+    );
+    // A garbled leaving time gives way to member-queue-end's own time.
+    let end = int(&row, "end_epoch").expect("an end time");
+    assert!(
+        end >= joined && end - joined < 60,
+        "ended at the end event: {end}"
+    );
+
+    // Hostile API arguments: a usage line, never a crash.
+    for args in [
+        "cc_cdr %s%n%s%n",
+        "cc_cdr stats",
+        "cc_cdr stats queue '; DROP TABLE callcenter_cdr; --",
+        "cc_cdr stats agent all 9999-99-99 25:61",
+        "cc_cdr stats queue all today tomorrow yesterday",
+        "cc_cdr replay now please",
+        "cc_cdr status \u{ff}\u{fe}",
+    ] {
+        let reply = fs.api(args).unwrap();
+        assert!(
+            reply.starts_with("-ERR") || reply.contains("statistics"),
+            "{args}: {reply}"
+        );
+    }
+    // Still one table, still running, still answering.
+    assert_eq!(read_rows(&fs.db_path, "member_uuid = 'hostile-1'").len(), 1);
+    assert!(
+        fs.api("cc_cdr status")
+            .unwrap()
+            .contains("database state:  ok")
+    );
+    assert_eq!(fs.api("module_exists mod_cc_cdr").unwrap().trim(), "true");
+}
