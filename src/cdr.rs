@@ -86,12 +86,19 @@ pub struct CdrRow {
     pub agent_attempts: i64,
     pub agent_missed: i64,
     pub closed_by: Option<&'static str>,
+    /// The visit began with `member-queue-resume`: the caller came back to
+    /// an abandoned place in the queue.
+    pub resumed: bool,
+    /// Where the agent sent the caller, when the call ended by a transfer.
+    pub transferred_to: Option<String>,
 }
 
 /// One row of `agent_attempt`: one offer of a caller to an agent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttemptRow {
     pub member_uuid: String,
+    /// The caller channel (`callcenter_cdr.uuid`).
+    pub uuid: Option<String>,
     pub agent_name: String,
     /// 1 for the first offer of this visit to this agent, 2 for a repeat...
     pub attempt_no: i64,

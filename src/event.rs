@@ -73,6 +73,8 @@ fields! {
     Context => "Caller-Context",
     ChannelCreatedTime => "Caller-Channel-Created-Time",
     ChannelHangupTime => "Caller-Channel-Hangup-Time",
+    TransferSource => "Caller-Transfer-Source",
+    CalleeIdNumber => "Caller-Callee-ID-Number",
     VarCcSide => "variable_cc_side",
     VarCcQueue => "variable_cc_queue",
     VarCcMemberUuid => "variable_cc_member_uuid",

@@ -70,6 +70,8 @@ pub enum AttemptResult {
     NotRegistered,
     CallerCancel,
     LostRace,
+    /// The agent was put On Break or Logged Out while the phone rang.
+    StatusChange,
     Error,
 }
 
@@ -83,6 +85,7 @@ impl AttemptResult {
             AttemptResult::NotRegistered => "not_registered",
             AttemptResult::CallerCancel => "caller_cancel",
             AttemptResult::LostRace => "lost_race",
+            AttemptResult::StatusChange => "status_change",
             AttemptResult::Error => "error",
         }
     }
@@ -95,14 +98,27 @@ impl AttemptResult {
         )
     }
 
-    /// Classifies a failed offer's cause. `ORIGINATOR_CANCEL` is a lost race
-    /// when another agent answered the same visit, and a caller cancel
-    /// otherwise.
-    pub fn of_failure(cause: Option<&str>, visit_answered_by_other: bool) -> AttemptResult {
+    /// Classifies a failed offer's cause. mod_callcenter cancels a ringing
+    /// agent (`ORIGINATOR_CANCEL`) for three reasons, told apart by time:
+    /// another agent answered (a lost race, when this ring ended at or after
+    /// that answer), the agent's status changed (the caller was still in the
+    /// queue when the ring ended), or the caller left.
+    pub fn of_failure(cause: Option<&str>, cancel: CancelContext) -> AttemptResult {
         match cause.unwrap_or("") {
             "LOSE_RACE" => AttemptResult::LostRace,
-            "ORIGINATOR_CANCEL" if visit_answered_by_other => AttemptResult::LostRace,
-            "ORIGINATOR_CANCEL" => AttemptResult::CallerCancel,
+            "ORIGINATOR_CANCEL" => {
+                let ended = cancel.ring_ended;
+                if cancel
+                    .other_answered_at
+                    .is_some_and(|answer| ended.is_none_or(|e| e >= answer))
+                {
+                    AttemptResult::LostRace
+                } else if ended.is_some_and(|e| cancel.caller_left_at.is_none_or(|left| e < left)) {
+                    AttemptResult::StatusChange
+                } else {
+                    AttemptResult::CallerCancel
+                }
+            }
             "USER_BUSY" | "NORMAL_CIRCUIT_CONGESTION" => AttemptResult::Busy,
             "CALL_REJECTED" => AttemptResult::Rejected,
             "USER_NOT_REGISTERED" | "SUBSCRIBER_ABSENT" => AttemptResult::NotRegistered,
@@ -114,6 +130,17 @@ impl AttemptResult {
             _ => AttemptResult::Error,
         }
     }
+}
+
+/// When things happened around a cancelled ring (Unix seconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CancelContext {
+    /// When this agent's phone stopped ringing.
+    pub ring_ended: Option<i64>,
+    /// When another agent answered this visit.
+    pub other_answered_at: Option<i64>,
+    /// When the caller left the queue, if it did.
+    pub caller_left_at: Option<i64>,
 }
 
 /// One offer of this visit's caller to an agent.
@@ -151,6 +178,8 @@ struct Answer {
     /// `bridge-agent-end` said the bridge never happened.
     not_bridged: bool,
     bridge_end: Option<i64>,
+    /// Where the caller was sent, if the call ended by a transfer.
+    transferred_to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,6 +211,7 @@ struct Visit {
     hangup_cause: Option<String>,
     caller_hangup_at: Option<i64>,
     seen: Vec<u64>,
+    resumed: bool,
     closed_by: Option<ClosedBy>,
     dirty: bool,
     last_activity: u64,
@@ -202,7 +232,7 @@ struct Hangup {
 #[derive(Debug, Default)]
 pub struct Assembler {
     settings: AssemblerSettings,
-    visits: HashMap<String, Visit>,
+    visits: HashMap<(String, String), Visit>,
     hangups: HashMap<String, Hangup>,
     agents: AgentTimeline,
     /// Each agent's `wrap-up-time` in seconds, from callcenter.conf.
@@ -267,9 +297,12 @@ impl Assembler {
         let Some(member_uuid) = ev.get(Field::MemberUuid).filter(|_| is_visit_event) else {
             return;
         };
+        // A resumed visit reuses the abandoned visit's member UUID on a new
+        // caller channel: the visit is the pair.
+        let session = ev.get(Field::MemberSessionUuid).unwrap_or("");
         let visit = self
             .visits
-            .entry(member_uuid.to_owned())
+            .entry((member_uuid.to_owned(), session.to_owned()))
             .or_insert_with(|| Visit {
                 member_uuid: member_uuid.to_owned(),
                 ..Visit::default()
@@ -294,7 +327,11 @@ impl Assembler {
             visit.absorb_hangup(hangup, now, self.settings.hangup_grace_secs);
         }
         match action {
-            Action::MemberQueueStart | Action::MemberQueueResume => visit.absorb_start(ev),
+            Action::MemberQueueStart => visit.absorb_start(ev),
+            Action::MemberQueueResume => {
+                visit.resumed = true;
+                visit.absorb_start(ev);
+            }
             Action::AgentOffering => visit.absorb_offer(ev),
             Action::BridgeAgentStart => visit.absorb_answer(ev, true),
             Action::BridgeAgentEnd => visit.absorb_bridge_end(ev),
@@ -412,6 +449,33 @@ impl Assembler {
         self.visits.clear();
         self.hangups.clear();
         ops
+    }
+}
+
+/// Where `member-queue-end` says the caller went, when the agent transferred
+/// it: `Caller-Transfer-Source` is `<epoch>:<uuid>:<how>:<where>`; `bl_xfer`
+/// is a blind transfer to `<exten>/<context>/<dialplan>`, and `uuid_br` a
+/// re-bridge to another channel (an attended transfer) unless that channel is
+/// the agent's. A transfer from before the answer (into the queue) is not one.
+fn transfer_destination(ev: &CcEvent) -> Option<String> {
+    let source = ev.get(Field::TransferSource)?;
+    let mut parts = source.splitn(4, ':');
+    let (at, _, how, to) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let at: i64 = at.parse().ok()?;
+    if ev
+        .epoch_secs(Field::AgentAnsweredTime)
+        .is_some_and(|answered| at < answered)
+        || to.is_empty()
+    {
+        return None;
+    }
+    match how {
+        "bl_xfer" => Some(to.to_owned()),
+        "uuid_br" if ev.get(Field::AgentUuid) != Some(to) => Some(format!(
+            "bridge:{}",
+            ev.get(Field::CalleeIdNumber).unwrap_or(to)
+        )),
+        _ => None,
     }
 }
 
@@ -575,6 +639,15 @@ impl Visit {
         match ev.get(Field::Cause) {
             Some("Terminated") => {
                 self.absorb_answer(ev, false);
+                // A caller who hung up before the agent left (the agent leg
+                // moved elsewhere) ended the visit then.
+                set_once(
+                    &mut self.caller_hangup_at,
+                    ev.micros_as_secs(Field::ChannelHangupTime),
+                );
+                if let Some(answer) = self.answer.as_mut() {
+                    set_once(&mut answer.transferred_to, transfer_destination(ev));
+                }
                 // Terminated (the agent left) outranks an earlier Cancel.
                 self.end = Some(End::Terminated { leaving });
             }
@@ -635,11 +708,33 @@ impl Visit {
 
     fn end_epoch(&self) -> Option<i64> {
         match &self.end {
-            Some(End::Terminated { leaving }) | Some(End::Cancel { leaving, .. }) => *leaving,
+            Some(End::Terminated { leaving }) => match (*leaving, self.caller_hangup_at) {
+                (Some(l), Some(h)) if h < l => Some(h),
+                (l, _) => l,
+            },
+            Some(End::Cancel { leaving, .. }) => *leaving,
             None => self
                 .connected_answer()
                 .and_then(|a| a.bridge_end)
                 .or(self.caller_hangup_at),
+        }
+    }
+
+    fn cancel_context(
+        &self,
+        a: &Attempt,
+        answer: Option<&Answer>,
+        end: Option<i64>,
+    ) -> CancelContext {
+        CancelContext {
+            ring_ended: a.aborted,
+            other_answered_at: answer
+                .filter(|ans| ans.agent != a.agent)
+                .and_then(|ans| ans.answered),
+            caller_left_at: match self.end {
+                Some(End::Cancel { .. }) => end,
+                _ => None,
+            },
         }
     }
 
@@ -663,9 +758,10 @@ impl Visit {
             let result = if a.answered.is_some() {
                 Some(AttemptResult::Answered)
             } else if a.failed {
+                let answer = self.connected_answer();
                 Some(AttemptResult::of_failure(
                     a.cause.as_deref(),
-                    answered_by_other,
+                    self.cancel_context(a, answer, row.end_epoch),
                 ))
             } else if answered_by_other {
                 Some(AttemptResult::LostRace)
@@ -685,6 +781,7 @@ impl Visit {
             };
             rows.push(AttemptRow {
                 member_uuid: self.member_uuid.clone(),
+                uuid: self.session_uuid.clone(),
                 agent_name: a.agent.clone(),
                 attempt_no,
                 queue_name: self.queue.clone(),
@@ -719,6 +816,8 @@ impl Visit {
             queue_name: self.queue.clone(),
             agent_name: answered_agent.map(str::to_owned),
             answered_number: answer.and_then(|a| a.answered_number.clone()),
+            resumed: self.resumed,
+            transferred_to: answer.and_then(|a| a.transferred_to.clone()),
             system_entered_epoch: self.system_entered,
             queue_entered_epoch: self.queue_entered,
             ring_epoch: ring,
@@ -746,7 +845,7 @@ impl Visit {
                     a.failed
                         && AttemptResult::of_failure(
                             a.cause.as_deref(),
-                            answered_agent.is_some_and(|ag| ag != a.agent),
+                            self.cancel_context(a, answer, end),
                         )
                         .is_miss()
                 })
@@ -756,5 +855,7 @@ impl Visit {
     }
 }
 
+#[cfg(test)]
+mod cases;
 #[cfg(test)]
 mod tests;

@@ -96,6 +96,8 @@ pub fn encode(op: &StoreOp) -> String {
             .int("agent_attempts", Some(r.agent_attempts))
             .int("agent_missed", Some(r.agent_missed))
             .str("closed_by", r.closed_by)
+            .int("resumed", Some(i64::from(r.resumed)))
+            .str("transferred_to", r.transferred_to.as_deref())
             .end(),
         StoreOp::HangupCause { uuid, cause } => Line::new("hangup_cause")
             .str("uuid", Some(uuid))
@@ -103,6 +105,7 @@ pub fn encode(op: &StoreOp) -> String {
             .end(),
         StoreOp::Attempt(a) => Line::new("attempt")
             .str("member_uuid", Some(&a.member_uuid))
+            .str("uuid", a.uuid.as_deref())
             .str("agent_name", Some(&a.agent_name))
             .int("attempt_no", Some(a.attempt_no))
             .str("queue_name", a.queue_name.as_deref())
@@ -311,6 +314,7 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
         AttemptResult::NotRegistered,
         AttemptResult::CallerCancel,
         AttemptResult::LostRace,
+        AttemptResult::StatusChange,
         AttemptResult::Error,
     ]
     .iter()
@@ -343,6 +347,8 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
             agent_attempts: f.int("agent_attempts").unwrap_or(0),
             agent_missed: f.int("agent_missed").unwrap_or(0),
             closed_by: f.known("closed_by", CLOSED_BY),
+            resumed: f.int("resumed").unwrap_or(0) != 0,
+            transferred_to: f.text("transferred_to"),
         })),
         "hangup_cause" => StoreOp::HangupCause {
             uuid: f.required("uuid")?,
@@ -350,6 +356,7 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
         },
         "attempt" => StoreOp::Attempt(Box::new(AttemptRow {
             member_uuid: f.required("member_uuid")?,
+            uuid: f.text("uuid"),
             agent_name: f.required("agent_name")?,
             attempt_no: f.int("attempt_no").ok_or("missing attempt_no")?,
             queue_name: f.text("queue_name"),

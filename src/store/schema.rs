@@ -38,6 +38,8 @@ pub const CDR_COLUMNS: &[&str] = &[
     "answer_epoch",
     "end_epoch",
     "closed_by",
+    "resumed",
+    "transferred_to",
 ];
 
 /// Migrations, oldest first. Never edit a released one: add a new one.
@@ -59,7 +61,7 @@ pub const MIGRATIONS: &[&str] = &[
         hangup_cause         TEXT,
         uuid                 TEXT,
         bleg_uuid            TEXT,
-        member_uuid          TEXT NOT NULL UNIQUE,
+        member_uuid          TEXT NOT NULL,
         caller_id_name       TEXT,
         context              TEXT,
         outcome              TEXT,
@@ -73,8 +75,11 @@ pub const MIGRATIONS: &[&str] = &[
         ring_epoch           INTEGER,
         answer_epoch         INTEGER,
         end_epoch            INTEGER,
-        closed_by            TEXT
+        closed_by            TEXT,
+        resumed              INTEGER NOT NULL DEFAULT 0,
+        transferred_to       TEXT
     );
+    CREATE UNIQUE INDEX callcenter_cdr_visit ON callcenter_cdr (member_uuid, COALESCE(uuid, ''));
     CREATE INDEX callcenter_cdr_queue_entered ON callcenter_cdr (queue_entered_epoch);
     CREATE INDEX callcenter_cdr_queue_time ON callcenter_cdr (queue_name, queue_entered_epoch);
     CREATE INDEX callcenter_cdr_agent_time ON callcenter_cdr (agent_name, queue_entered_epoch);
@@ -82,6 +87,7 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: agent offers and agent activity.
     "CREATE TABLE agent_attempt (
         member_uuid   TEXT NOT NULL,
+        uuid          TEXT,
         agent_name    TEXT NOT NULL,
         attempt_no    INTEGER NOT NULL,
         queue_name    TEXT,
@@ -89,9 +95,10 @@ pub const MIGRATIONS: &[&str] = &[
         ended_epoch   INTEGER,
         ring_sec      INTEGER,
         hangup_cause  TEXT,
-        result        TEXT,
-        PRIMARY KEY (member_uuid, agent_name, attempt_no)
+        result        TEXT
     );
+    CREATE UNIQUE INDEX agent_attempt_key
+        ON agent_attempt (member_uuid, COALESCE(uuid, ''), agent_name, attempt_no);
     CREATE INDEX agent_attempt_time ON agent_attempt (offered_epoch);
     CREATE INDEX agent_attempt_agent_time ON agent_attempt (agent_name, offered_epoch);
     CREATE INDEX agent_attempt_queue_time ON agent_attempt (queue_name, offered_epoch);
@@ -114,6 +121,7 @@ pub const MIGRATIONS: &[&str] = &[
 /// `agent_attempt` columns, in table order.
 pub const ATTEMPT_COLUMNS: &[&str] = &[
     "member_uuid",
+    "uuid",
     "agent_name",
     "attempt_no",
     "queue_name",

@@ -183,9 +183,9 @@ fn upsert_sql() -> String {
         .collect();
     let updates: Vec<String> = CDR_COLUMNS
         .iter()
-        .filter(|c| **c != "member_uuid")
+        .filter(|c| !matches!(**c, "member_uuid" | "uuid"))
         .map(|col| match *col {
-            "agent_attempts" | "agent_missed" => {
+            "agent_attempts" | "agent_missed" | "resumed" => {
                 format!("{col} = MAX(excluded.{col}, callcenter_cdr.{col})")
             }
             // A row closed by member-queue-end stays so, whatever comes later.
@@ -196,7 +196,8 @@ fn upsert_sql() -> String {
         })
         .collect();
     format!(
-        "INSERT INTO callcenter_cdr ({}) VALUES ({}) ON CONFLICT (member_uuid) DO UPDATE SET {}",
+        "INSERT INTO callcenter_cdr ({}) VALUES ({}) \
+         ON CONFLICT (member_uuid, COALESCE(uuid, '')) DO UPDATE SET {}",
         CDR_COLUMNS.join(", "),
         values.join(", "),
         updates.join(", ")
@@ -209,12 +210,13 @@ fn attempt_sql() -> String {
         .collect();
     let updates: Vec<String> = ATTEMPT_COLUMNS
         .iter()
-        .filter(|c| !matches!(**c, "member_uuid" | "agent_name" | "attempt_no"))
+        .filter(|c| !matches!(**c, "member_uuid" | "uuid" | "agent_name" | "attempt_no"))
         .map(|col| format!("{col} = COALESCE(excluded.{col}, agent_attempt.{col})"))
         .collect();
     format!(
         "INSERT INTO agent_attempt ({}) VALUES ({}) \
-         ON CONFLICT (member_uuid, agent_name, attempt_no) DO UPDATE SET {}",
+         ON CONFLICT (member_uuid, COALESCE(uuid, ''), agent_name, attempt_no) \
+         DO UPDATE SET {}",
         ATTEMPT_COLUMNS.join(", "),
         placeholders.join(", "),
         updates.join(", ")
@@ -228,6 +230,7 @@ fn attempt_params(row: &AttemptRow) -> Vec<Value> {
         .iter()
         .map(|col| match *col {
             "member_uuid" => Value::Text(row.member_uuid.clone()),
+            "uuid" => text(&row.uuid),
             "agent_name" => Value::Text(row.agent_name.clone()),
             "attempt_no" => Value::Integer(row.attempt_no),
             "queue_name" => text(&row.queue_name),
@@ -354,6 +357,8 @@ fn row_params(row: &CdrRow) -> Vec<Value> {
             "answer_epoch" => int(row.answer_epoch),
             "end_epoch" => int(row.end_epoch),
             "closed_by" => st(row.closed_by),
+            "resumed" => Value::Integer(i64::from(row.resumed)),
+            "transferred_to" => text(&row.transferred_to),
             other => unreachable!("column {other} has no value in CdrRow"),
         })
         .collect()
@@ -461,6 +466,7 @@ mod tests {
         // A later, partial write of the same visit keeps what it lacks.
         let partial = CdrRow {
             member_uuid: "m1".into(),
+            uuid: Some("caller-1".into()),
             agent_attempts: 1,
             closed_by: Some("timeout"),
             hangup_cause: Some("NORMAL_CLEARING".into()),

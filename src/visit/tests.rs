@@ -633,28 +633,67 @@ fn garbage_events_make_no_rows_and_no_panic() {
 #[test]
 fn failure_causes_are_classified() {
     use AttemptResult::*;
+    let plain = CancelContext::default();
     let cases = [
-        ("NO_ANSWER", false, NoAnswer),
-        ("ALLOTTED_TIMEOUT", false, NoAnswer),
-        ("USER_BUSY", false, Busy),
-        ("NORMAL_CIRCUIT_CONGESTION", false, Busy),
-        ("CALL_REJECTED", false, Rejected),
-        ("USER_NOT_REGISTERED", false, NotRegistered),
-        ("ORIGINATOR_CANCEL", false, CallerCancel),
-        ("ORIGINATOR_CANCEL", true, LostRace),
-        ("LOSE_RACE", false, LostRace),
-        ("SUCCESS", false, Error),
-        ("", false, Error),
+        ("NO_ANSWER", plain, NoAnswer),
+        ("ALLOTTED_TIMEOUT", plain, NoAnswer),
+        ("USER_BUSY", plain, Busy),
+        ("NORMAL_CIRCUIT_CONGESTION", plain, Busy),
+        ("CALL_REJECTED", plain, Rejected),
+        ("USER_NOT_REGISTERED", plain, NotRegistered),
+        ("LOSE_RACE", plain, LostRace),
+        ("SUCCESS", plain, Error),
+        ("", plain, Error),
+        // The caller left at 100 and the ring ended then: the caller's doing.
+        (
+            "ORIGINATOR_CANCEL",
+            CancelContext {
+                ring_ended: Some(100),
+                caller_left_at: Some(100),
+                other_answered_at: None,
+            },
+            CallerCancel,
+        ),
+        // Another agent answered at 100 and this ring ended then: a lost race.
+        (
+            "ORIGINATOR_CANCEL",
+            CancelContext {
+                ring_ended: Some(100),
+                other_answered_at: Some(100),
+                caller_left_at: None,
+            },
+            LostRace,
+        ),
+        // The ring ended at 90 while the caller waited on: the agent's status.
+        (
+            "ORIGINATOR_CANCEL",
+            CancelContext {
+                ring_ended: Some(90),
+                caller_left_at: Some(100),
+                other_answered_at: None,
+            },
+            StatusChange,
+        ),
+        (
+            "ORIGINATOR_CANCEL",
+            CancelContext {
+                ring_ended: Some(90),
+                other_answered_at: Some(100),
+                caller_left_at: None,
+            },
+            StatusChange,
+        ),
     ];
-    for (cause, other_answered, expected) in cases {
+    for (cause, context, expected) in cases {
         assert_eq!(
-            AttemptResult::of_failure(Some(cause), other_answered),
+            AttemptResult::of_failure(Some(cause), context),
             expected,
-            "{cause}"
+            "{cause} {context:?}"
         );
     }
     assert!(NoAnswer.is_miss() && Busy.is_miss() && Rejected.is_miss());
     assert!(!CallerCancel.is_miss() && !LostRace.is_miss() && !NotRegistered.is_miss());
+    assert!(!StatusChange.is_miss());
 }
 
 const MIXED_RUN: &str = include_str!("../../tests/fixtures/mixed_run.events");
