@@ -106,6 +106,7 @@ fn fill(store: &mut Store, calls: usize) -> usize {
             let other = &agents[rng.next(AGENTS as u64) as usize];
             ops.push(StoreOp::Attempt(Box::new(AttemptRow {
                 member_uuid: member.clone(),
+                uuid: Some(format!("caller-{i:08}")),
                 agent_name: other.clone(),
                 attempt_no: 1,
                 queue_name: Some(queue.clone()),
@@ -120,6 +121,7 @@ fn fill(store: &mut Store, calls: usize) -> usize {
             let ring_start = entered + wait - 3;
             ops.push(StoreOp::Attempt(Box::new(AttemptRow {
                 member_uuid: member.clone(),
+                uuid: Some(format!("caller-{i:08}")),
                 agent_name: agent.clone(),
                 attempt_no: 1,
                 queue_name: Some(queue.clone()),
