@@ -311,6 +311,38 @@ impl FreeSwitch {
         })
     }
 
+    /// The FreeSWITCH process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Names of the FreeSWITCH process's threads that start with `prefix`
+    /// (from /proc; names are cut at 15 bytes).
+    pub fn threads_named(&self, prefix: &str) -> Vec<String> {
+        let tasks = PathBuf::from(format!("/proc/{}/task", self.pid()));
+        fs::read_dir(tasks)
+            .map(|dir| {
+                dir.filter_map(|t| fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .map(|name| name.trim().to_owned())
+                    .filter(|name| name.starts_with(prefix))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Open file descriptors of the FreeSWITCH process on files whose path
+    /// starts with `prefix`, as text (from /proc).
+    pub fn fds_to(&self, prefix: &str) -> usize {
+        let fds = PathBuf::from(format!("/proc/{}/fd", self.pid()));
+        fs::read_dir(fds)
+            .map(|dir| {
+                dir.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+                    .filter(|target| target.to_string_lossy().starts_with(prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// Whether the FreeSWITCH process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -890,3 +890,242 @@ fn hostile_events_and_arguments_change_nothing_valid_and_crash_nothing() {
     );
     assert_eq!(fs.api("module_exists mod_cc_cdr").unwrap().trim(), "true");
 }
+
+/// Places sample calls into queue `support` until told to stop; returns the
+/// caller numbers used.
+fn call_load(
+    fs_port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut esl = mod_cc_cdr::esl::EslClient::connect(
+            &format!("127.0.0.1:{fs_port}"),
+            harness::ESL_PASSWORD,
+            Duration::from_secs(30),
+        )
+        .expect("esl");
+        let mut numbers = Vec::new();
+        let mut i = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 400 {
+            let number = format!("77{i:05}");
+            // Callers that wait 2 s in a queue without agents, then hang up.
+            let command = format!(
+                "bgapi originate {{loopback_bowout=false,origination_caller_id_number={number},\
+                 execute_on_answer='sched_hangup +2 NORMAL_CLEARING'}}loopback/q-waiting/default &park"
+            );
+            if esl.api(&command).is_ok() {
+                numbers.push(number);
+            }
+            i += 1;
+            // Pace: about ten new calls a second.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        numbers
+    })
+}
+
+#[test]
+fn a_hundred_loads_unloads_and_reloads_under_call_load_leak_nothing() {
+    let Some((install, module)) = setup("a_hundred_loads_unloads_and_reloads") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = call_load(fs.esl_port, stop.clone());
+    // Warm up: calls flowing and the module's threads running.
+    let warm = wait_for(Duration::from_secs(60), || {
+        (status_value(&fs, "open visits")? >= 3).then_some(())
+    });
+    assert!(warm.is_some(), "calls never reached the queue");
+    let our_threads = || fs.threads_named("cc_cdr");
+    // The database, its WAL and shared memory, and the spools.
+    let db_prefix = fs.db_path.display().to_string();
+    let our_fds = || fs.fds_to(&db_prefix);
+    let (threads_before, fds_before) = (our_threads(), our_fds());
+    assert_eq!(
+        threads_before.len(),
+        2,
+        "a writer and a spooler: {threads_before:?}"
+    );
+    assert!(fds_before >= 1, "the database is open");
+
+    for round in 0..100 {
+        let command = match round % 3 {
+            0 => "reload mod_cc_cdr".to_owned(),
+            1 => "unload mod_cc_cdr".to_owned(),
+            _ => "load mod_cc_cdr".to_owned(),
+        };
+        // Each loaded instance takes in calls' events before it goes.
+        if round % 3 != 2 {
+            let busy = wait_for(Duration::from_secs(30), || {
+                (status_value(&fs, "events queued")? >= 2).then_some(())
+            });
+            assert!(
+                busy.is_some(),
+                "round {round}: no events reached the module"
+            );
+        }
+        let reply = fs.api(&command).unwrap();
+        assert!(reply.contains("+OK"), "round {round}, {command}: {reply}");
+        if round % 3 == 1 {
+            // Unloaded: the command is gone, FreeSWITCH carries on.
+            assert!(fs.api("cc_cdr status").unwrap().contains("-ERR"));
+        }
+    }
+    // Leave it loaded.
+    if fs.api("module_exists mod_cc_cdr").unwrap().trim() != "true" {
+        assert!(fs.api("load mod_cc_cdr").unwrap().contains("+OK"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let numbers = load.join().expect("call load");
+    // Every call over, everything written.
+    let settled = wait_for(Duration::from_secs(90), || {
+        let channels = fs.api("show channels count").ok()?;
+        let idle = channels.trim().starts_with("0 total") && status_value(&fs, "open visits")? == 0;
+        idle.then_some(())
+    });
+    assert!(settled.is_some(), "calls did not end");
+    // Each load has exactly two threads of its own (writer, spooler) and
+    // closes its database before unloading: after 100 rounds, the same.
+    let (threads_after, fds_after) = (our_threads(), our_fds());
+    assert_eq!(
+        threads_after.len(),
+        2,
+        "threads left behind: {threads_after:?}"
+    );
+    assert_eq!(fds_after, fds_before, "file descriptors on the database");
+    assert!(
+        fs.api("cc_cdr status")
+            .unwrap()
+            .contains("database state:  ok")
+    );
+
+    // No call lost by the module while it was loaded, none written twice.
+    let rows = query_rows(
+        &fs.db_path,
+        "SELECT caller_id_number, count(*) AS n FROM callcenter_cdr \
+         WHERE caller_id_number LIKE '77%' GROUP BY caller_id_number, uuid",
+    );
+    assert!(
+        rows.iter().all(|r| int(r, "n") == Some(1)),
+        "a visit written twice"
+    );
+    let with_rows = rows.len();
+    assert!(
+        with_rows * 10 >= numbers.len() * 9,
+        "{with_rows} of {} calls have a row",
+        numbers.len()
+    );
+    eprintln!(
+        "100 rounds: {} calls, {with_rows} rows; our threads {threads_before:?} -> {threads_after:?}, database fds {fds_before} -> {fds_after}",
+        numbers.len()
+    );
+}
+
+#[test]
+fn loaded_after_calls_were_queued_and_callcenter_reloaded_gives_sensible_rows() {
+    let Some((install, module)) = setup("loaded_after_calls_were_queued") else {
+        return;
+    };
+    let fs = start(&install, &module, &[]);
+    assert!(fs.api("unload mod_cc_cdr").unwrap().contains("+OK"));
+    // One caller waiting in a queue, one talking to alice, before we load.
+    let waiting = mod_cc_cdr::scenarios::Call {
+        description: "waits until hung up",
+        queue: "waiting@default",
+        cid_number: "5550401",
+        cid_name: "Early Caller",
+        caller_vars: "",
+    };
+    assert!(
+        fs.api(&waiting.originate("00000000-0000-4000-8000-000000000401"))
+            .unwrap()
+            .starts_with("+OK")
+    );
+    assert!(
+        fs.api(&CALLS[0].originate("00000000-0000-4000-8000-000000000402"))
+            .unwrap()
+            .starts_with("+OK")
+    );
+    let ready = wait_for(Duration::from_secs(30), || {
+        let talking = fs
+            .api("callcenter_config queue list members support@default")
+            .ok()?;
+        let queued = fs
+            .api("callcenter_config queue list members waiting@default")
+            .ok()?;
+        (talking.contains("|Answered|") && queued.contains("|Waiting|")).then_some(())
+    });
+    assert!(ready.is_some(), "the two calls never got going");
+    assert!(fs.api("load mod_cc_cdr").unwrap().contains("+OK"));
+    assert!(
+        fs.api("uuid_kill 00000000-0000-4000-8000-000000000401 NORMAL_CLEARING")
+            .unwrap()
+            .starts_with("+OK")
+    );
+    let rows = wait_for(Duration::from_secs(60), || {
+        let rows = read_rows(
+            &fs.db_path,
+            "closed_by = 'event' AND hangup_cause IS NOT NULL",
+        );
+        (rows.len() == 2).then_some(rows)
+    })
+    .expect("both calls written from what the module saw");
+    let early = rows
+        .iter()
+        .find(|r| text(r, "caller_id_number").as_deref() == Some("5550401"))
+        .unwrap();
+    assert_eq!(text(early, "outcome").as_deref(), Some("abandoned"));
+    assert!(
+        int(early, "queue_entered_epoch").is_some(),
+        "from member-queue-end"
+    );
+    assert!(int(early, "wait_sec").is_some_and(|w| w >= 0));
+    let talking = rows
+        .iter()
+        .find(|r| text(r, "caller_id_number").as_deref() == Some("5550001"))
+        .unwrap();
+    assert_eq!(text(talking, "outcome").as_deref(), Some("answered"));
+    assert_eq!(
+        text(talking, "agent_name").as_deref(),
+        Some("alice@default")
+    );
+    assert!(int(talking, "answer_epoch").is_some() && int(talking, "billsec").is_some());
+
+    // mod_callcenter reloaded under a talking call: it ends that call's
+    // queue visit at once; the module goes on, with no garbage rows.
+    assert!(
+        fs.api(&CALLS[0].originate("00000000-0000-4000-8000-000000000403"))
+            .unwrap()
+            .starts_with("+OK")
+    );
+    let talking_again = wait_for(Duration::from_secs(30), || {
+        let members = fs
+            .api("callcenter_config queue list members support@default")
+            .ok()?;
+        members.contains("|Answered|").then_some(())
+    });
+    assert!(talking_again.is_some());
+    let reply = fs.api("reload mod_callcenter").unwrap();
+    assert!(reply.contains("+OK"), "{reply}");
+    let third = wait_for(Duration::from_secs(60), || {
+        let rows = read_rows(
+            &fs.db_path,
+            "closed_by = 'event' AND hangup_cause IS NOT NULL",
+        );
+        (rows.len() == 3).then_some(rows)
+    })
+    .expect("the third call written");
+    assert!(
+        third
+            .iter()
+            .all(|r| text(r, "outcome").is_some() && text(r, "queue_name").is_some())
+    );
+    assert_eq!(read_rows(&fs.db_path, "1").len(), 3, "no garbage rows");
+    assert_eq!(fs.api("module_exists mod_cc_cdr").unwrap().trim(), "true");
+    assert!(
+        fs.api("cc_cdr status")
+            .unwrap()
+            .contains("database state:  ok")
+    );
+}
