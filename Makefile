@@ -15,7 +15,7 @@ CONFDIR ?= $(or $(shell $(PKG_CONFIG_FS) --variable=confdir freeswitch 2>/dev/nu
 
 MODULE = target/release/mod_cc_cdr.so
 
-.PHONY: all build install demo test check clean
+.PHONY: all build install demo test check fuzz clean
 
 all: build
 
@@ -45,6 +45,17 @@ test:
 check:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+# The event-to-row fuzz target, seeded with the captured events, for
+# FUZZ_SECONDS (default 600). cargo-fuzz wants nightly Rust;
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain build it.
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	mkdir -p fuzz/corpus/event_to_row
+	cp tests/fixtures/*.events tests/fixtures/cases/*.events fuzz/corpus/event_to_row/
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run event_to_row corpus/event_to_row -- \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 clean:
 	cargo clean
