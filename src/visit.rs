@@ -299,14 +299,11 @@ impl Assembler {
         };
         // A resumed visit reuses the abandoned visit's member UUID on a new
         // caller channel: the visit is the pair.
-        let session = ev.get(Field::MemberSessionUuid).unwrap_or("");
-        let visit = self
-            .visits
-            .entry((member_uuid.to_owned(), session.to_owned()))
-            .or_insert_with(|| Visit {
-                member_uuid: member_uuid.to_owned(),
-                ..Visit::default()
-            });
+        let key = self.visit_key(member_uuid, ev.get(Field::MemberSessionUuid));
+        let visit = self.visits.entry(key).or_insert_with(|| Visit {
+            member_uuid: member_uuid.to_owned(),
+            ..Visit::default()
+        });
         if let Some(seq) = ev.sequence() {
             if visit.seen.contains(&seq) {
                 return;
@@ -338,6 +335,32 @@ impl Assembler {
             Action::BridgeAgentFail => visit.absorb_failure(ev),
             Action::MemberQueueEnd => visit.absorb_end(ev),
             _ => {}
+        }
+    }
+
+    /// The key of the visit an event belongs to. An event without the
+    /// caller's session joins a visit of the same member; a visit begun by
+    /// such an event is adopted once the session is known.
+    fn visit_key(&mut self, member: &str, session: Option<&str>) -> (String, String) {
+        match session {
+            Some(session) => {
+                let key = (member.to_owned(), session.to_owned());
+                let sessionless = (member.to_owned(), String::new());
+                if !self.visits.contains_key(&key) {
+                    if let Some(mut visit) = self.visits.remove(&sessionless) {
+                        visit.session_uuid = Some(session.to_owned());
+                        self.visits.insert(key.clone(), visit);
+                    }
+                }
+                key
+            }
+            None => self
+                .visits
+                .iter()
+                .filter(|((m, _), _)| m == member)
+                .max_by_key(|(_, v)| (v.closed_by.is_none(), v.last_activity))
+                .map(|(key, _)| key.clone())
+                .unwrap_or_else(|| (member.to_owned(), String::new())),
         }
     }
 

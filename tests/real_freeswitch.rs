@@ -835,7 +835,12 @@ fn hostile_events_and_arguments_change_nothing_valid_and_crash_nothing() {
         assert!(reply.starts_with("+OK"), "{reply}");
     }
     let row = wait_for(Duration::from_secs(30), || {
-        read_rows(&fs.db_path, "member_uuid = 'hostile-1'").pop()
+        // Complete: both events taken in, whatever their delivery order.
+        read_rows(
+            &fs.db_path,
+            "member_uuid = 'hostile-1' AND caller_id_name IS NOT NULL AND outcome IS NOT NULL",
+        )
+        .pop()
     })
     .expect("the hostile visit became a row");
     assert_eq!(

@@ -809,3 +809,30 @@ fn captured_agent_activity_gives_the_expected_intervals() {
         ]
     );
 }
+
+#[test]
+fn an_event_without_the_callers_session_joins_its_visit() {
+    let start = ev(&[
+        ("CC-Action", "member-queue-start"),
+        ("CC-Member-UUID", "m7"),
+        ("CC-Member-Session-UUID", "caller-7"),
+        ("CC-Member-CID-Name", "Named"),
+        ("variable_cc_queue_joined_epoch", "1000"),
+    ]);
+    let end = ev(&[
+        ("CC-Action", "member-queue-end"),
+        ("CC-Member-UUID", "m7"),
+        ("CC-Cause", "Cancel"),
+        ("CC-Cancel-Reason", "BREAK_OUT"),
+        ("Hangup-Cause", "NORMAL_CLEARING"),
+        ("CC-Member-Leaving-Time", "1010"),
+    ]);
+    for events in [[start.clone(), end.clone()], [end, start]] {
+        let rows = assemble(&events);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].caller_id_name.as_deref(), Some("Named"));
+        assert_eq!(rows[0].uuid.as_deref(), Some("caller-7"));
+        assert_eq!(rows[0].outcome, Some("abandoned"));
+        assert_eq!(rows[0].wait_sec, Some(10));
+    }
+}
