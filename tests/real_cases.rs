@@ -21,19 +21,19 @@
 //! 1.10.12 crashed once when three_way (or eavesdrop) targeted a `null/`
 //! agent leg.
 
+mod common;
+use common::{Row, int, query_rows, setup, text};
+
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mod_cc_cdr::capture::parse_event;
-use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use mod_cc_cdr::harness::{FreeSwitch, Installation, Options, wait_for};
 use mod_cc_cdr::stats::now;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags};
 
 /// The limit of one step of a scenario (a bridge, an event).
 const STEP: Duration = Duration::from_secs(30);
@@ -45,25 +45,6 @@ const ROWS: Duration = Duration::from_secs(60);
 const WATCHED: &str = "CHANNEL_ORIGINATE CHANNEL_OUTGOING CHANNEL_PARK MEDIA_BUG_START \
                        CHANNEL_HANGUP_COMPLETE CUSTOM callcenter::info conference::maintenance";
 
-/// The installation and built module, or `None` after printing the skip line.
-fn setup(test: &str) -> Option<(Installation, PathBuf)> {
-    match Installation::find() {
-        Ok(install) => {
-            let module = harness::built_module().expect("mod_cc_cdr built by cargo");
-            Some((install, module))
-        }
-        Err(reason) => {
-            // Straight to stderr: cargo test would swallow println! output.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: no FreeSWITCH ({reason}): {test}"
-            );
-            None
-        }
-    }
-}
-
-type Row = HashMap<String, Value>;
 /// An event's headers, decoded (the first of a repeated header).
 type Event = HashMap<String, String>;
 
@@ -315,42 +296,6 @@ fn cc_in(event: &Event, action: &str, member: &str, queue: &str) -> bool {
 /// An event `name` of channel `uuid`.
 fn channel(event: &Event, name: &str, uuid: &str) -> bool {
     header(event, "Event-Name") == name && header(event, "Unique-ID") == uuid
-}
-
-/// Rows of any table, as maps of column to value.
-fn query_rows(db: &Path, sql: &str) -> Vec<Row> {
-    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-        return Vec::new();
-    };
-    let Ok(mut stmt) = conn.prepare(sql) else {
-        return Vec::new();
-    };
-    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-    stmt.query_map([], |r| {
-        Ok(names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), r.get::<_, Value>(i).unwrap()))
-            .collect::<Row>())
-    })
-    .map(|rows| rows.filter_map(Result::ok).collect())
-    .unwrap_or_default()
-}
-
-fn text(row: &Row, col: &str) -> Option<String> {
-    match &row[col] {
-        Value::Text(s) => Some(s.clone()),
-        Value::Null => None,
-        other => panic!("{col} is not text: {other:?}"),
-    }
-}
-
-fn int(row: &Row, col: &str) -> Option<i64> {
-    match &row[col] {
-        Value::Integer(n) => Some(*n),
-        Value::Null => None,
-        other => panic!("{col} is not an integer: {other:?}"),
-    }
 }
 
 /// The row of queue `queue`.

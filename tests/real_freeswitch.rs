@@ -4,33 +4,15 @@
 //!
 //! They wait for conditions with generous limits, never for fixed sleeps.
 
-use std::collections::HashMap;
-use std::io::Write;
+mod common;
+use common::{Row, int, query_rows, setup, text};
+
 use std::path::Path;
 use std::time::Duration;
 
 use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
 use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
-use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags};
-
-/// The installation and built module, or `None` after printing the skip line.
-fn setup(test: &str) -> Option<(Installation, std::path::PathBuf)> {
-    match Installation::find() {
-        Ok(install) => {
-            let module = harness::built_module().expect("mod_cc_cdr built by cargo");
-            Some((install, module))
-        }
-        Err(reason) => {
-            // Straight to stderr: cargo test would swallow println! output.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: no FreeSWITCH ({reason}): {test}"
-            );
-            None
-        }
-    }
-}
+use rusqlite::Connection;
 
 fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> FreeSwitch {
     let options = Options {
@@ -43,29 +25,11 @@ fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> Free
     FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
 }
 
-type Row = HashMap<String, Value>;
-
 fn read_rows(db: &Path, condition: &str) -> Vec<Row> {
     query_rows(
         db,
         &format!("SELECT * FROM callcenter_cdr WHERE {condition}"),
     )
-}
-
-fn text(row: &Row, col: &str) -> Option<String> {
-    match &row[col] {
-        Value::Text(s) => Some(s.clone()),
-        Value::Null => None,
-        other => panic!("{col} is not text: {other:?}"),
-    }
-}
-
-fn int(row: &Row, col: &str) -> Option<i64> {
-    match &row[col] {
-        Value::Integer(n) => Some(*n),
-        Value::Null => None,
-        other => panic!("{col} is not an integer: {other:?}"),
-    }
 }
 
 /// Waits for the row of a sample call, once its hangup cause is known.
@@ -445,26 +409,6 @@ fn config_errors_name_the_param() {
     let status = fs.api("cc_cdr status").unwrap();
     assert!(status.contains("second.db"), "{status}");
     assert!(fs.is_running());
-}
-
-/// Rows of any table, as maps of column to value.
-fn query_rows(db: &Path, sql: &str) -> Vec<Row> {
-    let Ok(conn) = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
-        return Vec::new();
-    };
-    let Ok(mut stmt) = conn.prepare(sql) else {
-        return Vec::new();
-    };
-    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-    stmt.query_map([], |r| {
-        Ok(names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), r.get::<_, Value>(i).unwrap()))
-            .collect::<Row>())
-    })
-    .map(|rows| rows.filter_map(Result::ok).collect())
-    .unwrap_or_default()
 }
 
 /// A number from one row of `cc_cdr stats ... json` output.
