@@ -111,7 +111,7 @@ impl AgentTimeline {
                 } else {
                     (ActivityKind::State, Field::AgentState)
                 };
-                let (Some(value), Some(at_us)) = (ev.get(field), ev.number(Field::Timestamp))
+                let (Some(value), Some(at_us)) = (ev.get(field), ev.micros(Field::Timestamp))
                 else {
                     return;
                 };

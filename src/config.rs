@@ -297,12 +297,12 @@ impl Config {
 
 /// Each agent's wrap-up time in seconds, from `(name, wrap-up-time)` pairs
 /// of mod_callcenter's `callcenter.conf` agents. Agents without a usable
-/// value have none (mod_callcenter's default is 0).
+/// value (0 to a day) have none (mod_callcenter's default is 0).
 pub fn wrap_up_times(agents: &[(String, String)]) -> HashMap<String, u64> {
     agents
         .iter()
         .filter_map(|(name, secs)| Some((name.clone(), secs.trim().parse::<u64>().ok()?)))
-        .filter(|(name, secs)| !name.is_empty() && *secs > 0)
+        .filter(|(name, secs)| !name.is_empty() && (1..=86_400).contains(secs))
         .collect()
 }
 
@@ -462,7 +462,13 @@ mod tests {
 
     #[test]
     fn wrap_up_times_keep_positive_whole_seconds() {
-        let agents = params(&[("a@x", "30"), ("b@x", "0"), ("c@x", "soon"), ("", "5")]);
+        let agents = params(&[
+            ("a@x", "30"),
+            ("b@x", "0"),
+            ("c@x", "soon"),
+            ("", "5"),
+            ("d@x", "18446744073709551615"),
+        ]);
         let wrap = wrap_up_times(&agents);
         assert_eq!(wrap.len(), 1);
         assert_eq!(wrap["a@x"], 30);

@@ -5,6 +5,9 @@
 //! and hands the copy to the writer. Numbers and meanings are read later, on
 //! the writer thread, through the accessors here.
 
+/// 10000-01-01 00:00:00 UTC: no real time is later.
+pub const MAX_EPOCH: i64 = 253_402_300_800;
+
 /// Which kind of FreeSWITCH event this copy came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -181,17 +184,23 @@ impl CcEvent {
             .filter(|n| *n >= 0)
     }
 
-    /// A `CC-*-Time` or `*_epoch` header: Unix seconds, where `0` means "never".
+    /// A `CC-*-Time` or `*_epoch` header: Unix seconds, where `0` means
+    /// "never"; a time after the year 9999 is garbled and dropped (which
+    /// also keeps every later conversion to microseconds in range).
     pub fn epoch_secs(&self, field: Field) -> Option<i64> {
-        self.number(field).filter(|n| *n > 0)
+        self.number(field).filter(|n| *n > 0 && *n < MAX_EPOCH)
     }
 
     /// A `Caller-*-Time` or `Event-Date-Timestamp` header, given in
     /// microseconds, as whole Unix seconds; `0` means "never".
     pub fn micros_as_secs(&self, field: Field) -> Option<i64> {
+        self.micros(field).map(|us| us / 1_000_000)
+    }
+
+    /// A microsecond time header, `None` when never or garbled.
+    pub fn micros(&self, field: Field) -> Option<i64> {
         self.number(field)
-            .filter(|n| *n > 0)
-            .map(|us| us / 1_000_000)
+            .filter(|n| *n > 0 && *n / 1_000_000 < MAX_EPOCH)
     }
 
     pub fn sequence(&self) -> Option<u64> {
@@ -255,6 +264,15 @@ mod tests {
         assert_eq!(ev.epoch_secs(Field::MemberLeavingTime), Some(1_700_000_000));
         assert_eq!(ev.created_secs(), Some(1_700_000_000));
         assert_eq!(ev.micros_as_secs(Field::ChannelCreatedTime), None);
+        let far = CcEvent::from_pairs(
+            Source::Callcenter,
+            &[
+                ("CC-Member-Leaving-Time", "9223372036854775807"),
+                ("Event-Date-Timestamp", "253402300800000000"),
+            ],
+        );
+        assert_eq!(far.epoch_secs(Field::MemberLeavingTime), None, "after 9999");
+        assert_eq!(far.micros(Field::Timestamp), None);
     }
 
     #[test]
