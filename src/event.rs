@@ -133,25 +133,49 @@ impl CcEvent {
     where
         I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
     {
-        let mut fields = Vec::with_capacity(24);
-        for (name, value) in headers {
-            if let Some(field) = Field::from_header_name(name) {
-                // The first copy of a header wins, as in switch_event_get_header.
-                if !fields.iter().any(|(f, _)| *f == field) {
-                    fields.push((field, String::from_utf8_lossy(value).into()));
-                }
-            }
-        }
-        CcEvent { source, fields }
+        Self::own(source, &Self::find(headers))
     }
 
-    /// Whether the event is worth handing to the writer at all. Hangup events
-    /// of channels mod_callcenter never touched are dropped on the spot.
-    pub fn is_relevant(&self) -> bool {
-        match self.source {
-            Source::Callcenter => !matches!(self.action(), Action::Other),
-            Source::HangupComplete => self.get(Field::VarCcSide).is_some(),
+    /// Like `from_headers`, but decides on the borrowed headers whether the
+    /// event is relevant, and copies nothing when it is not: this runs on
+    /// FreeSWITCH's event threads for every hangup in the switch.
+    pub fn copy_if_relevant<'a, I>(source: Source, headers: I) -> Option<CcEvent>
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let found = Self::find(headers);
+        let relevant = match source {
+            Source::Callcenter => found[Field::Action as usize]
+                .is_some_and(|a| Action::parse(&String::from_utf8_lossy(a)) != Action::Other),
+            Source::HangupComplete => {
+                found[Field::VarCcSide as usize].is_some_and(|v| !v.is_empty())
+            }
+        };
+        relevant.then(|| Self::own(source, &found))
+    }
+
+    /// The first value of each wanted header, borrowed (as in
+    /// switch_event_get_header, the first copy of a header wins).
+    fn find<'a, I>(headers: I) -> [Option<&'a [u8]>; Field::ALL.len()]
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let mut found = [None; Field::ALL.len()];
+        for (name, value) in headers {
+            if let Some(field) = Field::from_header_name(name) {
+                found[field as usize].get_or_insert(value);
+            }
         }
+        found
+    }
+
+    fn own(source: Source, found: &[Option<&[u8]>]) -> CcEvent {
+        let fields = Field::ALL
+            .iter()
+            .zip(found)
+            .filter_map(|(field, value)| Some((*field, String::from_utf8_lossy((*value)?).into())))
+            .collect();
+        CcEvent { source, fields }
     }
 
     /// The raw text of a header, `None` when absent or empty.
@@ -290,17 +314,26 @@ mod tests {
 
     #[test]
     fn relevance_filters_queries_and_foreign_hangups() {
-        let count = CcEvent::from_pairs(Source::Callcenter, &[("CC-Action", "members-count")]);
-        assert!(!count.is_relevant());
-        let get = CcEvent::from_pairs(Source::Callcenter, &[("CC-Action", "agent-status-get")]);
-        assert!(!get.is_relevant());
-        let foreign = CcEvent::from_pairs(Source::HangupComplete, &[("Unique-ID", "x")]);
-        assert!(!foreign.is_relevant());
-        let member = CcEvent::from_pairs(
+        let relevant = |source, pairs: &[(&str, &str)]| {
+            CcEvent::copy_if_relevant(
+                source,
+                pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            )
+            .is_some()
+        };
+        assert!(!relevant(
+            Source::Callcenter,
+            &[("CC-Action", "members-count")]
+        ));
+        assert!(!relevant(
+            Source::Callcenter,
+            &[("CC-Action", "agent-status-get")]
+        ));
+        assert!(!relevant(Source::HangupComplete, &[("Unique-ID", "x")]));
+        assert!(relevant(
             Source::HangupComplete,
             &[("Unique-ID", "x"), ("variable_cc_side", "member")],
-        );
-        assert!(member.is_relevant());
+        ));
     }
 
     #[test]

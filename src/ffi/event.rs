@@ -6,7 +6,8 @@ use super::sys;
 use crate::event::{CcEvent, Source};
 
 /// Walks the event's header list once and copies the headers `CcEvent`
-/// wants. Returns `None` for a NULL event.
+/// wants, if the event is one the module uses. Returns `None` for a NULL or
+/// irrelevant event.
 ///
 /// # Safety
 /// `event` must be NULL or an event FreeSWITCH is delivering to a callback;
@@ -36,5 +37,5 @@ pub unsafe fn copy(event: *const sys::switch_event_t, source: Source) -> Option<
         }
         None
     });
-    Some(CcEvent::from_headers(source, headers))
+    CcEvent::copy_if_relevant(source, headers)
 }

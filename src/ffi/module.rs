@@ -420,10 +420,8 @@ pub unsafe fn on_event(event: *mut sys::switch_event_t) {
     let Some(copy) = (unsafe { event::copy(event, source) }) else {
         return;
     };
-    if copy.is_relevant() {
-        // SAFETY: user_data is the Ingress of this load, freed only after
-        // the node is unbound, which waits for this callback to return.
-        let ingress = unsafe { &*(user_data as *const Ingress) };
-        ingress.submit(copy);
-    }
+    // SAFETY: user_data is the Ingress of this load, freed only after the
+    // node is unbound, which waits for this callback to return.
+    let ingress = unsafe { &*(user_data as *const Ingress) };
+    ingress.submit(copy);
 }
