@@ -21,6 +21,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: &'static [Outcome] = &[
+        Outcome::Answered,
+        Outcome::Abandoned,
+        Outcome::Timeout,
+        Outcome::NoAgentTimeout,
+        Outcome::ExitWithKey,
+        Outcome::BreakOut,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Answered => "answered",
@@ -47,6 +56,13 @@ pub enum ClosedBy {
 }
 
 impl ClosedBy {
+    pub const ALL: &'static [ClosedBy] = &[
+        ClosedBy::Event,
+        ClosedBy::CallerHangup,
+        ClosedBy::Timeout,
+        ClosedBy::Shutdown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ClosedBy::Event => "event",

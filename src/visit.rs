@@ -76,6 +76,18 @@ pub enum AttemptResult {
 }
 
 impl AttemptResult {
+    pub const ALL: &'static [AttemptResult] = &[
+        AttemptResult::Answered,
+        AttemptResult::NoAnswer,
+        AttemptResult::Busy,
+        AttemptResult::Rejected,
+        AttemptResult::NotRegistered,
+        AttemptResult::CallerCancel,
+        AttemptResult::LostRace,
+        AttemptResult::StatusChange,
+        AttemptResult::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AttemptResult::Answered => "answered",
@@ -149,7 +161,10 @@ struct Attempt {
     agent: String,
     offered: Option<i64>,
     called: Option<i64>,
+    /// When the agent answered (`None` if unknown or not answered).
     answered: Option<i64>,
+    /// The agent answered this offer (the time may be unknown).
+    was_answered: bool,
     aborted: Option<i64>,
     failed: bool,
     cause: Option<String>,
@@ -157,7 +172,7 @@ struct Attempt {
 
 impl Attempt {
     fn is_open(&self) -> bool {
-        !self.failed && self.answered.is_none()
+        !self.failed && !self.was_answered
     }
 
     /// When the agent's phone started ringing, as far as known.
@@ -558,7 +573,7 @@ impl Visit {
         let answered = || {
             self.attempts
                 .iter()
-                .position(|a| a.agent == agent && a.answered.is_some())
+                .position(|a| a.agent == agent && a.was_answered)
         };
         let open = || {
             self.attempts
@@ -614,7 +629,8 @@ impl Visit {
         let answered = ev.epoch_secs(Field::AgentAnsweredTime);
         let attempt = self.attempt_for(agent, true);
         set_once(&mut attempt.called, called);
-        set_once(&mut attempt.answered, answered.or(Some(0)));
+        set_once(&mut attempt.answered, answered);
+        attempt.was_answered = true;
         let answer = self.answer.get_or_insert_with(|| Answer {
             agent: agent.to_owned(),
             ..Answer::default()
@@ -778,7 +794,7 @@ impl Visit {
                 1
             };
             let answered_by_other = answered_by.is_some_and(|ag| ag != a.agent);
-            let result = if a.answered.is_some() {
+            let result = if a.was_answered {
                 Some(AttemptResult::Answered)
             } else if a.failed {
                 let answer = self.connected_answer();
@@ -795,7 +811,7 @@ impl Visit {
             };
             let start = a.called.or(a.offered);
             let ended = match result {
-                Some(AttemptResult::Answered) => a.answered.filter(|t| *t > 0),
+                Some(AttemptResult::Answered) => a.answered,
                 _ => a.aborted.or(if result.is_some() {
                     row.end_epoch
                 } else {

@@ -1,5 +1,6 @@
 //! The README and the sample config document exactly what the code does.
 
+use mod_cc_cdr::cdr::Outcome;
 use mod_cc_cdr::config::{Config, PARAMS};
 use mod_cc_cdr::stats::SlFormula;
 use mod_cc_cdr::stats::agent_time;
@@ -49,14 +50,7 @@ fn readme_documents_every_column_and_outcome() {
             "README's schema reference lacks {column}"
         );
     }
-    for outcome in [
-        "answered",
-        "abandoned",
-        "timeout",
-        "no_agent_timeout",
-        "exit_with_key",
-        "break_out",
-    ] {
+    for outcome in Outcome::ALL.iter().map(|o| o.as_str()) {
         assert!(README.contains(&format!("| `{outcome}` |")), "{outcome}");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::agent::{ActivityKind, AgentChange, MAX_NO_ANSWER};
-use crate::cdr::{AttemptRow, CdrRow};
+use crate::cdr::{AttemptRow, CdrRow, ClosedBy, Outcome};
 use crate::event::{CcEvent, Source};
 use crate::visit::{AttemptResult, StoreOp};
 
@@ -248,21 +248,15 @@ impl Fields {
         }
     }
     /// A value from a closed set of names, as the `'static` name.
-    fn known(&self, key: &str, names: &[&'static str]) -> Option<&'static str> {
+    fn known(
+        &self,
+        key: &str,
+        mut names: impl Iterator<Item = &'static str>,
+    ) -> Option<&'static str> {
         let value = self.text(key)?;
-        names.iter().copied().find(|n| *n == value)
+        names.find(|n| *n == value)
     }
 }
-
-const OUTCOMES: &[&str] = &[
-    "answered",
-    "abandoned",
-    "timeout",
-    "no_agent_timeout",
-    "exit_with_key",
-    "break_out",
-];
-const CLOSED_BY: &[&str] = &["event", "caller_hangup", "timeout", "shutdown"];
 
 /// One copied event as a line: its source and headers.
 pub fn encode_event(event: &CcEvent) -> String {
@@ -306,20 +300,6 @@ pub fn decode_event(line: &str) -> Result<CcEvent, String> {
 /// The operation of one line.
 pub fn decode(line: &str) -> Result<StoreOp, String> {
     let f = Fields(parse_object(line)?);
-    let results: Vec<&'static str> = [
-        AttemptResult::Answered,
-        AttemptResult::NoAnswer,
-        AttemptResult::Busy,
-        AttemptResult::Rejected,
-        AttemptResult::NotRegistered,
-        AttemptResult::CallerCancel,
-        AttemptResult::LostRace,
-        AttemptResult::StatusChange,
-        AttemptResult::Error,
-    ]
-    .iter()
-    .map(|r| r.as_str())
-    .collect();
     Ok(match f.required("op")?.as_str() {
         "upsert" => StoreOp::Upsert(Box::new(CdrRow {
             member_uuid: f.required("member_uuid")?,
@@ -342,11 +322,11 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
             wait_sec: f.int("wait_sec"),
             ring_sec: f.int("ring_sec"),
             hangup_cause: f.text("hangup_cause"),
-            outcome: f.known("outcome", OUTCOMES),
+            outcome: f.known("outcome", Outcome::ALL.iter().map(|o| o.as_str())),
             cancel_reason: f.text("cancel_reason"),
             agent_attempts: f.int("agent_attempts").unwrap_or(0),
             agent_missed: f.int("agent_missed").unwrap_or(0),
-            closed_by: f.known("closed_by", CLOSED_BY),
+            closed_by: f.known("closed_by", ClosedBy::ALL.iter().map(|c| c.as_str())),
             resumed: f.int("resumed").unwrap_or(0) != 0,
             transferred_to: f.text("transferred_to"),
         })),
@@ -364,7 +344,7 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
             ended_epoch: f.int("ended_epoch"),
             ring_sec: f.int("ring_sec"),
             hangup_cause: f.text("hangup_cause"),
-            result: f.known("result", &results),
+            result: f.known("result", AttemptResult::ALL.iter().map(|r| r.as_str())),
         })),
         "agent_change" => StoreOp::AgentChange(AgentChange {
             agent: f.required("agent")?,
@@ -375,7 +355,7 @@ pub fn decode(line: &str) -> Result<StoreOp, String> {
                 other => return Err(format!("unknown kind {other}")),
             },
             value: f.required("value")?,
-            reason: f.known("reason", &[MAX_NO_ANSWER]),
+            reason: f.known("reason", [MAX_NO_ANSWER].into_iter()),
             at_us: f.int("at_us").ok_or("missing at_us")?,
         }),
         "wrap_up" => StoreOp::WrapUp {
