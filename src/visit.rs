@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use crate::agent::{AgentChange, AgentTimeline};
 use crate::cdr::{AttemptRow, CdrRow, ClosedBy, Outcome};
 use crate::event::{Action, CcEvent, Field, Source};
+use visit_map::VisitMap;
 
 /// How long a closed visit stays in memory to absorb late events.
 const LINGER_SECS: u64 = 120;
@@ -247,7 +248,7 @@ struct Hangup {
 #[derive(Debug, Default)]
 pub struct Assembler {
     settings: AssemblerSettings,
-    visits: HashMap<(String, String), Visit>,
+    visits: VisitMap<Visit>,
     hangups: HashMap<String, Hangup>,
     agents: AgentTimeline,
     /// Each agent's `wrap-up-time` in seconds, from callcenter.conf.
@@ -315,7 +316,7 @@ impl Assembler {
         // A resumed visit reuses the abandoned visit's member UUID on a new
         // caller channel: the visit is the pair.
         let key = self.visit_key(member_uuid, ev.get(Field::MemberSessionUuid));
-        let visit = self.visits.entry(key).or_insert_with(|| Visit {
+        let visit = self.visits.get_or_insert_with(key, || Visit {
             member_uuid: member_uuid.to_owned(),
             ..Visit::default()
         });
@@ -371,10 +372,9 @@ impl Assembler {
             }
             None => self
                 .visits
-                .iter()
-                .filter(|((m, _), _)| m == member)
+                .of_member(member)
                 .max_by_key(|(_, v)| (v.closed_by.is_none(), v.last_activity))
-                .map(|(key, _)| key.clone())
+                .map(|(key, _)| key)
                 .unwrap_or_else(|| (member.to_owned(), String::new())),
         }
     }
@@ -395,13 +395,9 @@ impl Assembler {
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
             seen: now,
         };
-        for visit in self
-            .visits
-            .values_mut()
-            .filter(|v| v.session_uuid.as_deref() == Some(uuid))
-        {
-            visit.absorb_hangup(&hangup, now, self.settings.hangup_grace_secs);
-        }
+        let grace = self.settings.hangup_grace_secs;
+        self.visits
+            .for_session(uuid, |visit| visit.absorb_hangup(&hangup, now, grace));
         self.hangups.insert(uuid.to_owned(), hangup);
         // Rows already written and forgotten get the cause in the store.
         self.ops.push(StoreOp::HangupCause {
@@ -893,6 +889,8 @@ impl Visit {
         }
     }
 }
+
+mod visit_map;
 
 #[cfg(test)]
 mod cases;

@@ -4,6 +4,7 @@
 //! mode. Rows are merged by `member_uuid`, so writing a visit again (a late
 //! event, a replay, a reload in the middle of a call) never duplicates it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -52,6 +53,20 @@ pub struct Store {
     conn: Connection,
     upsert_sql: String,
     attempt_sql: String,
+    agents: AgentCache,
+}
+
+/// What the store knows of `agent_activity` without asking SQLite, so that
+/// an agent change costs an UPDATE and an INSERT, not also two lookups. Valid
+/// because this store is the database's only writer; forgotten whenever a
+/// transaction fails, and filled again from the table on demand.
+#[derive(Default)]
+struct AgentCache {
+    /// Each (agent, kind)'s open interval (value, start), `None` for none.
+    open: HashMap<(String, ActivityKind), Option<(String, i64)>>,
+    /// Each agent's latest after-call work end: a change later than that
+    /// cannot cut one short.
+    wrap_up_end: HashMap<String, i64>,
 }
 
 impl Store {
@@ -72,6 +87,13 @@ impl Store {
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(2))?;
+        // Stable plans: without this, SQLite re-prepares a cached statement
+        // at each new bound value when the value might change its plan
+        // (a third of the writer's time went to re-parsing).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(format!("journal_mode WAL refused (got {mode})")));
@@ -81,6 +103,7 @@ impl Store {
             conn,
             upsert_sql: upsert_sql(),
             attempt_sql: attempt_sql(),
+            agents: AgentCache::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -119,6 +142,16 @@ impl Store {
 
     /// Writes a batch in one transaction. Returns the rows upserted.
     pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        let result = self.write_batch(ops);
+        if result.is_err() {
+            // The transaction rolled back: what the cache learnt in it is void.
+            self.agents = AgentCache::default();
+        }
+        result
+    }
+
+    fn write_batch(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        let agents = &mut self.agents;
         let tx = self.conn.transaction()?;
         let mut rows = 0;
         {
@@ -140,12 +173,12 @@ impl Store {
                     StoreOp::Attempt(row) => {
                         attempt.execute(params_from_iter(attempt_params(row)))?;
                     }
-                    StoreOp::AgentChange(change) => apply_change(&tx, change)?,
+                    StoreOp::AgentChange(change) => apply_change(&tx, agents, change)?,
                     StoreOp::WrapUp {
                         agent,
                         start_us,
                         secs,
-                    } => insert_wrap_up(&tx, agent, *start_us, *secs)?,
+                    } => insert_wrap_up(&tx, agents, agent, *start_us, *secs)?,
                 }
             }
         }
@@ -247,59 +280,114 @@ fn attempt_params(row: &AttemptRow) -> Vec<Value> {
 }
 
 /// Local-time stamp of a microsecond Unix time, in SQL.
-const STAMP_US: &str = "strftime('%Y-%m-%d %H:%M:%S', ?1 / 1000000, 'unixepoch', 'localtime')";
+/// (A macro, so that the statements below are string constants: the
+/// statement cache hashes the text at every use.)
+macro_rules! stamp_us {
+    () => {
+        "strftime('%Y-%m-%d %H:%M:%S', ?1 / 1000000, 'unixepoch', 'localtime')"
+    };
+}
 
-/// Closes the agent's open interval of this kind and opens the new one. A
+/// Closes the agent's open interval of this kind and opens the new one.
+/// The open interval is found through `agent_activity_open` by name: left
+/// to itself, SQLite picks the primary key, and walks the agent's whole
+/// history at every change (the writer benchmark fell to 400 rows/s). A
 /// change to the value already open (a repeat, or seen again after a
 /// reload) changes nothing; a change older than the open interval (late)
 /// is recorded closed at the open interval's start.
-fn apply_change(tx: &rusqlite::Transaction<'_>, change: &AgentChange) -> rusqlite::Result<()> {
+fn apply_change(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut AgentCache,
+    change: &AgentChange,
+) -> rusqlite::Result<()> {
     let kind = change.kind.as_str();
-    let open: Option<(String, i64)> = tx
-        .prepare_cached(
-            "SELECT value, start_us FROM agent_activity \
-             WHERE agent_name = ?1 AND kind = ?2 AND end_us IS NULL \
-             ORDER BY start_us DESC LIMIT 1",
-        )?
-        .query_row((&change.agent, kind), |r| Ok((r.get(0)?, r.get(1)?)))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+    let key = (change.agent.clone(), change.kind);
+    let open = match cache.open.get(&key) {
+        Some(open) => open.clone(),
+        None => tx
+            .prepare_cached(
+                "SELECT value, start_us FROM agent_activity INDEXED BY agent_activity_open \
+                 WHERE agent_name = ?1 AND kind = ?2 AND end_us IS NULL \
+                 ORDER BY start_us DESC LIMIT 1",
+            )?
+            .query_row((&change.agent, kind), |r| Ok((r.get(0)?, r.get(1)?)))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?,
+    };
     let end = match &open {
-        Some((value, _)) if value.eq_ignore_ascii_case(&change.value) => return Ok(()),
+        Some((value, _)) if value.eq_ignore_ascii_case(&change.value) => {
+            cache.open.insert(key, open);
+            return Ok(());
+        }
         Some((_, start)) if *start > change.at_us => Some(*start),
         _ => None,
     };
     if end.is_none() {
-        tx.prepare_cached(&format!(
-            "UPDATE agent_activity SET end_us = ?1, end_stamp = {STAMP_US} \
+        tx.prepare_cached(concat!(
+            "UPDATE agent_activity INDEXED BY agent_activity_open \
+             SET end_us = ?1, end_stamp = ",
+            stamp_us!(),
+            " \
              WHERE agent_name = ?2 AND kind = ?3 AND end_us IS NULL AND start_us <= ?1"
         ))?
         .execute((change.at_us, &change.agent, kind))?;
     }
-    tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO agent_activity \
-         (agent_name, kind, value, reason, start_us, end_us, start_stamp, end_stamp) \
-         VALUES (?2, ?3, ?4, ?5, ?1, ?6, {STAMP_US}, \
-                 strftime('%Y-%m-%d %H:%M:%S', ?6 / 1000000, 'unixepoch', 'localtime'))"
-    ))?
-    .execute((
-        change.at_us,
-        &change.agent,
-        kind,
-        &change.value,
-        change.reason,
-        end,
-    ))?;
+    let inserted = tx
+        .prepare_cached(concat!(
+            "INSERT OR IGNORE INTO agent_activity \
+             (agent_name, kind, value, reason, start_us, end_us, start_stamp, end_stamp) \
+             VALUES (?2, ?3, ?4, ?5, ?1, ?6, ",
+            stamp_us!(),
+            ", \
+                     strftime('%Y-%m-%d %H:%M:%S', ?6 / 1000000, 'unixepoch', 'localtime'))"
+        ))?
+        .execute((
+            change.at_us,
+            &change.agent,
+            kind,
+            &change.value,
+            change.reason,
+            end,
+        ))?;
+    match (end, inserted) {
+        // A late change leaves the open interval as it was.
+        (Some(_), _) => {
+            cache.open.insert(key, open);
+        }
+        (None, 1) => {
+            cache
+                .open
+                .insert(key, Some((change.value.clone(), change.at_us)));
+        }
+        // Ignored (an interval of this start exists): ask the table next time.
+        (None, _) => {
+            cache.open.remove(&key);
+        }
+    }
     // A status change, or a new offer, ends after-call work.
     if change.kind == ActivityKind::Status || change.value == "Receiving" {
-        tx.prepare_cached(&format!(
-            "UPDATE agent_activity SET end_us = ?1, end_stamp = {STAMP_US} \
-             WHERE agent_name = ?2 AND kind = 'wrap_up' AND start_us < ?1 AND end_us > ?1"
-        ))?
-        .execute((change.at_us, &change.agent))?;
+        let latest_end = match cache.wrap_up_end.get(&change.agent) {
+            Some(end) => *end,
+            None => tx
+                .prepare_cached(
+                    "SELECT COALESCE(max(end_us), 0) FROM agent_activity \
+                     WHERE agent_name = ?1 AND kind = 'wrap_up'",
+                )?
+                .query_row([&change.agent], |r| r.get(0))?,
+        };
+        cache.wrap_up_end.insert(change.agent.clone(), latest_end);
+        if latest_end > change.at_us {
+            tx.prepare_cached(concat!(
+                "UPDATE agent_activity SET end_us = ?1, end_stamp = ",
+                stamp_us!(),
+                " \
+                 WHERE agent_name = ?2 AND kind = 'wrap_up' AND start_us < ?1 AND end_us > ?1"
+            ))?
+            .execute((change.at_us, &change.agent))?;
+        }
     }
     Ok(())
 }
@@ -308,15 +396,22 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, change: &AgentChange) -> rusqlit
 /// of the agent already recorded after it.
 fn insert_wrap_up(
     tx: &rusqlite::Transaction<'_>,
+    cache: &mut AgentCache,
     agent: &str,
     start_us: i64,
     secs: u64,
 ) -> rusqlite::Result<()> {
     let end_us = start_us + secs as i64 * 1_000_000;
-    tx.prepare_cached(&format!(
+    // At most `end_us`: cut short by a later change, it ends sooner.
+    if let Some(latest) = cache.wrap_up_end.get_mut(agent) {
+        *latest = (*latest).max(end_us);
+    }
+    tx.prepare_cached(concat!(
         "INSERT OR IGNORE INTO agent_activity \
          (agent_name, kind, value, reason, start_us, end_us, start_stamp, end_stamp) \
-         SELECT ?2, 'wrap_up', ?3, NULL, ?1, e, {STAMP_US}, \
+         SELECT ?2, 'wrap_up', ?3, NULL, ?1, e, ",
+        stamp_us!(),
+        ", \
                 strftime('%Y-%m-%d %H:%M:%S', e / 1000000, 'unixepoch', 'localtime') \
          FROM (SELECT min(?4, COALESCE((SELECT min(start_us) FROM agent_activity \
                  WHERE agent_name = ?2 AND start_us > ?1 \
