@@ -47,6 +47,9 @@ typedef enum { SWITCH_CHANNEL_ID_LOG = 0 } switch_text_channel_t;
 
 typedef enum { SWITCH_PRIORITY_NORMAL = 0 } switch_priority_t;
 
+/* Where switch_event_add_header_string puts a header. */
+typedef enum { SWITCH_STACK_BOTTOM = (1 << 0) } switch_stack_t;
+
 /* Event ids are positions in the host's list; only those bound are named. */
 typedef enum {
 	SWITCH_EVENT_CUSTOM = 0,
@@ -201,6 +204,16 @@ switch_loadable_module_interface_t *switch_loadable_module_create_module_interfa
 void *switch_loadable_module_create_interface(switch_loadable_module_interface_t *mod,
 					      switch_module_interface_name_t iname);
 switch_status_t switch_console_set_complete(const char *string);
+
+/* Only the bench-inject build fires events (cc_cdr_bench burst). */
+switch_status_t switch_event_create_subclass_detailed(const char *file, const char *func, int line,
+						      switch_event_t **event, switch_event_types_t event_id,
+						      const char *subclass_name);
+switch_status_t switch_event_add_header_string(switch_event_t *event, switch_stack_t stack, const char *header_name,
+					       const char *data);
+switch_status_t switch_event_fire_detailed(const char *file, const char *func, int line, switch_event_t **event,
+					   void *user_data);
+void switch_event_destroy(switch_event_t **event);
 
 switch_xml_t switch_xml_open_cfg(const char *file_path, switch_xml_t *node, switch_event_t *params);
 switch_xml_t switch_xml_child(switch_xml_t xml, const char *name);

@@ -76,8 +76,9 @@ pub const PARAMS: &[ParamDoc] = &[
     ParamDoc {
         name: "queue-size",
         default: "50000",
-        meaning: "Events that may wait between FreeSWITCH's event threads and the writer \
-                  (100 to 10000000). Past it, events are counted as dropped.",
+        meaning: "Events that may wait between FreeSWITCH's event threads and the writer, \
+                  which takes them in every flush-interval-ms (100 to 10000000). Past it, events \
+                  go to the event spool file and are taken back when the writer catches up.",
     },
     ParamDoc {
         name: "batch-max-rows",

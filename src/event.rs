@@ -33,12 +33,28 @@ macro_rules! fields {
             /// The field for a header name. FreeSWITCH compares header names
             /// without regard to case, but always emits these spellings.
             pub fn from_header_name(name: &[u8]) -> Option<Field> {
+                // Most headers of a channel event are `variable_*` ones that
+                // are not wanted: turn them (and any name that starts like no
+                // wanted one) away before comparing names one by one.
+                match name.first() {
+                    Some(b'v') if !name.starts_with(b"variable_cc_") => return None,
+                    Some(&first) if !FIRST_BYTES[first as usize] => return None,
+                    None => return None,
+                    _ => {}
+                }
                 match name { $(n if n == $name.as_bytes() => Some(Field::$variant),)* _ => None }
             }
 
             /// Every field, in declaration order.
             pub const ALL: &'static [Field] = &[$(Field::$variant,)*];
         }
+
+        /// Whether some wanted header name starts with this byte.
+        const FIRST_BYTES: [bool; 256] = {
+            let mut table = [false; 256];
+            $(table[$name.as_bytes()[0] as usize] = true;)*
+            table
+        };
     };
 }
 
@@ -119,19 +135,38 @@ impl Action {
     }
 }
 
+/// A header's value as the event walk offers it: read only when the header
+/// is wanted, so that the many unwanted values are never even measured.
+pub trait HeaderValue<'a> {
+    fn bytes(self) -> &'a [u8];
+}
+
+impl<'a> HeaderValue<'a> for &'a [u8] {
+    fn bytes(self) -> &'a [u8] {
+        self
+    }
+}
+
 /// One copied event: its source and the wanted headers that were present.
+///
+/// The values sit one after another in one string, in `Field` order, so a
+/// copy costs one allocation whatever the number of headers; `ends[f]` is
+/// where field `f`'s value ends (it starts where the previous one ends).
+/// An empty value and an absent header are the same.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CcEvent {
     pub source: Source,
-    fields: Vec<(Field, Box<str>)>,
+    text: Box<str>,
+    ends: [u32; Field::ALL.len()],
 }
 
 impl CcEvent {
     /// Copies the wanted headers out of `(name, value)` pairs. Values that are
     /// not UTF-8 are kept with U+FFFD in place of the bad bytes.
-    pub fn from_headers<'a, I>(source: Source, headers: I) -> CcEvent
+    pub fn from_headers<'a, I, V>(source: Source, headers: I) -> CcEvent
     where
-        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I: IntoIterator<Item = (&'a [u8], V)>,
+        V: HeaderValue<'a>,
     {
         Self::own(source, &Self::find(headers))
     }
@@ -139,9 +174,10 @@ impl CcEvent {
     /// Like `from_headers`, but decides on the borrowed headers whether the
     /// event is relevant, and copies nothing when it is not: this runs on
     /// FreeSWITCH's event threads for every hangup in the switch.
-    pub fn copy_if_relevant<'a, I>(source: Source, headers: I) -> Option<CcEvent>
+    pub fn copy_if_relevant<'a, I, V>(source: Source, headers: I) -> Option<CcEvent>
     where
-        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I: IntoIterator<Item = (&'a [u8], V)>,
+        V: HeaderValue<'a>,
     {
         let found = Self::find(headers);
         let relevant = match source {
@@ -156,35 +192,52 @@ impl CcEvent {
 
     /// The first value of each wanted header, borrowed (as in
     /// switch_event_get_header, the first copy of a header wins).
-    fn find<'a, I>(headers: I) -> [Option<&'a [u8]>; Field::ALL.len()]
+    fn find<'a, I, V>(headers: I) -> [Option<&'a [u8]>; Field::ALL.len()]
     where
-        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I: IntoIterator<Item = (&'a [u8], V)>,
+        V: HeaderValue<'a>,
     {
         let mut found = [None; Field::ALL.len()];
         for (name, value) in headers {
             if let Some(field) = Field::from_header_name(name) {
-                found[field as usize].get_or_insert(value);
+                found[field as usize].get_or_insert_with(|| value.bytes());
             }
         }
         found
     }
 
-    fn own(source: Source, found: &[Option<&[u8]>]) -> CcEvent {
-        let fields = Field::ALL
-            .iter()
-            .zip(found)
-            .filter_map(|(field, value)| Some((*field, String::from_utf8_lossy((*value)?).into())))
-            .collect();
-        CcEvent { source, fields }
+    fn own(source: Source, found: &[Option<&[u8]>; Field::ALL.len()]) -> CcEvent {
+        let size: usize = found.iter().flatten().map(|v| v.len()).sum();
+        let mut text = String::with_capacity(size);
+        let mut ends = [0u32; Field::ALL.len()];
+        for (end, value) in ends.iter_mut().zip(found) {
+            if let Some(value) = value {
+                match std::str::from_utf8(value) {
+                    Ok(valid) => text.push_str(valid),
+                    Err(_) => text.push_str(&String::from_utf8_lossy(value)),
+                }
+            }
+            // Header values are far below 4 GiB; a longer text would only
+            // make later fields read as empty, never out of bounds.
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        CcEvent {
+            source,
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// Field `field`'s value, empty when absent.
+    fn value(&self, field: Field) -> &str {
+        let i = field as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
     }
 
     /// The raw text of a header, `None` when absent or empty.
     pub fn get(&self, field: Field) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, v)| &**v)
-            .filter(|v| !v.is_empty())
+        Some(self.value(field)).filter(|v| !v.is_empty())
     }
 
     pub fn action(&self) -> Action {
@@ -194,9 +247,12 @@ impl CcEvent {
         }
     }
 
-    /// The copied headers.
+    /// The copied headers that have a value.
     pub fn fields(&self) -> impl Iterator<Item = (Field, &str)> {
-        self.fields.iter().map(|(f, v)| (*f, &**v))
+        Field::ALL
+            .iter()
+            .map(|f| (*f, self.value(*f)))
+            .filter(|(_, v)| !v.is_empty())
     }
 
     /// A non-negative whole number, or `None` for absent, garbled or negative.
@@ -266,7 +322,7 @@ mod tests {
         );
         assert_eq!(ev.action(), Action::MemberQueueStart);
         assert_eq!(ev.get(Field::Queue), Some("support@default"));
-        assert_eq!(ev.fields.len(), 2);
+        assert_eq!(ev.fields().count(), 2);
     }
 
     #[test]

@@ -20,12 +20,18 @@ pub mod logging;
 pub mod scenarios;
 pub mod stats;
 pub mod store;
+pub mod synth;
 pub mod table;
 #[cfg(test)]
 mod test_support;
 pub mod tz;
 pub mod visit;
 pub mod writer;
+
+/// For `benches/callback.rs`: a FreeSWITCH event built in memory and handed
+/// to the real event callback.
+#[doc(hidden)]
+pub use ffi::bench::BenchEvent;
 
 use std::ffi::c_char;
 
@@ -70,5 +76,17 @@ unsafe extern "C" fn cc_cdr_api(
 unsafe extern "C" fn on_event(event: *mut sys::switch_event_t) {
     guard("event callback", (), || unsafe {
         ffi::module::on_event(event)
+    })
+}
+
+#[cfg(feature = "bench-inject")]
+unsafe extern "C" fn cc_cdr_bench_fire(
+    cmd: *const c_char,
+    _session: *mut sys::switch_core_session_t,
+    stream: *mut sys::switch_stream_handle_t,
+) -> sys::switch_status_t {
+    guard("cc_cdr_bench_fire", FALSE, || unsafe {
+        ffi::inject::api(cmd, stream);
+        sys::switch_status_t::SWITCH_STATUS_SUCCESS
     })
 }

@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -94,6 +94,20 @@ pub struct Ingress {
 }
 
 impl Ingress {
+    /// An ingress whose queues nobody drains but the caller: for timing the
+    /// event callback alone (`benches/callback.rs`).
+    #[doc(hidden)]
+    pub fn detached(queue_size: usize) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
+        let (sender, receiver) = sync_channel(queue_size);
+        let (overflow, overflow_receiver) = sync_channel(queue_size);
+        let ingress = Ingress {
+            sender,
+            overflow,
+            counters: Arc::new(Counters::default()),
+        };
+        (ingress, receiver, overflow_receiver)
+    }
+
     /// Hands an event to the writer, or to the overflow spool when the
     /// writer's queue is full, without ever blocking.
     pub fn submit(&self, event: CcEvent) {
@@ -290,24 +304,25 @@ impl Worker {
     fn run(mut self, receiver: Receiver<CcEvent>) {
         let mut last_flush = Instant::now();
         loop {
-            // Whether the queue was seen empty: the writer has caught up.
+            // Take what is waiting, without blocking, but keep flushing on
+            // time under a steady stream.
             let mut drained = false;
-            match receiver.recv_timeout(self.flush_interval) {
-                Ok(event) => {
-                    self.take_in(&event);
-                    // Take what is already waiting, but keep flushing on time.
-                    while last_flush.elapsed() < self.flush_interval {
-                        match receiver.try_recv() {
-                            Ok(event) => self.take_in(&event),
-                            Err(_) => {
-                                drained = true;
-                                break;
-                            }
-                        }
+            let mut disconnected = false;
+            while last_flush.elapsed() < self.flush_interval {
+                match receiver.try_recv() {
+                    Ok(event) => self.take_in(&event),
+                    Err(TryRecvError::Empty) => {
+                        drained = true;
+                        break;
+                    }
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => drained = true,
-                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if disconnected {
+                break;
             }
             if drained {
                 // Caught up: take back what overflowed, then accept events again.
@@ -326,6 +341,13 @@ impl Worker {
                 if replay_requested {
                     self.counters.replays.fetch_add(1, Relaxed);
                 }
+            }
+            if drained {
+                // Sleep until the next flush rather than wake for each event:
+                // a sender then never has to wake this thread, which keeps
+                // the event callbacks free of system calls. The queue holds
+                // far more than a flush interval's events; unload unparks.
+                std::thread::park_timeout(self.flush_interval.saturating_sub(last_flush.elapsed()));
             }
         }
         self.shut_down();

@@ -138,6 +138,7 @@ fn abi_agrees_with_installed_headers() {
         SWITCH_LOG_WARNING, SWITCH_LOG_ERROR, SWITCH_LOG_CRIT);
     same_values!(switch_text_channel_t: SWITCH_CHANNEL_ID_LOG);
     same_values!(switch_priority_t: SWITCH_PRIORITY_NORMAL);
+    same_values!(switch_stack_t: SWITCH_STACK_BOTTOM);
     same_values!(switch_event_types_t: SWITCH_EVENT_CUSTOM,
         SWITCH_EVENT_CHANNEL_HANGUP_COMPLETE, SWITCH_EVENT_RELOADXML);
     same_values!(switch_module_interface_name_t: SWITCH_API_INTERFACE);

@@ -1,9 +1,20 @@
 //! Copying the wanted headers out of a FreeSWITCH event.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, c_char};
 
 use super::sys;
-use crate::event::{CcEvent, Source};
+use crate::event::{CcEvent, HeaderValue, Source};
+
+/// A header value still in FreeSWITCH's memory, measured only if wanted.
+struct CValue<'a>(&'a c_char);
+
+impl<'a> HeaderValue<'a> for CValue<'a> {
+    fn bytes(self) -> &'a [u8] {
+        // SAFETY: made only from a non-NULL, NUL-terminated header value of
+        // an event alive for the callback (see `copy`).
+        unsafe { CStr::from_ptr(self.0) }.to_bytes()
+    }
+}
 
 /// Walks the event's header list once and copies the headers `CcEvent`
 /// wants, if the event is one the module uses. Returns `None` for a NULL or
@@ -26,13 +37,9 @@ pub unsafe fn copy(event: *const sys::switch_event_t, source: Source) -> Option<
             if h.name.is_null() || h.value.is_null() {
                 continue;
             }
-            // SAFETY: FreeSWITCH header names and values are NUL-terminated.
-            let pair = unsafe {
-                (
-                    CStr::from_ptr(h.name).to_bytes(),
-                    CStr::from_ptr(h.value).to_bytes(),
-                )
-            };
+            // SAFETY: FreeSWITCH header names and values are NUL-terminated
+            // and live as long as the event.
+            let pair = unsafe { (CStr::from_ptr(h.name).to_bytes(), CValue(&*h.value)) };
             return Some(pair);
         }
         None

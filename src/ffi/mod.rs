@@ -21,8 +21,12 @@ pub mod sys {
 
 #[cfg(test)]
 mod abi_check;
+#[doc(hidden)]
+pub mod bench;
 mod event;
 pub mod guard;
+#[cfg(feature = "bench-inject")]
+pub mod inject;
 mod log;
 pub mod module;
 mod stream;

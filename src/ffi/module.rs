@@ -192,6 +192,15 @@ unsafe fn load_inner(
         (*api_interface).function = Some(api);
         *module_interface = module;
     }
+    // SAFETY: the module interface just made.
+    #[cfg(feature = "bench-inject")]
+    if !unsafe { super::inject::register(module) } {
+        log(
+            Level::Error,
+            "load refused: cannot create cc_cdr_bench_fire",
+        );
+        return fail;
+    }
 
     let counters = Arc::new(Counters::default());
     let (ingress, writer) = match writer::spawn(&config, store, counters.clone()) {
@@ -282,6 +291,8 @@ unsafe fn teardown(mut state: Loaded) {
     // SAFETY: no callback can see the pointer any more; dropping the sender
     // tells the writer to drain, close open visits and stop.
     drop(unsafe { Box::from_raw(state.ingress) });
+    // It may be asleep until its next flush.
+    state.writer.thread().unpark();
     if state.writer.join().is_err() {
         log(Level::Crit, "the writer thread panicked during shutdown");
     }
