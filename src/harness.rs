@@ -102,6 +102,8 @@ pub struct FreeSwitch {
     pub esl_port: u16,
     pub db_path: PathBuf,
     options: Options,
+    /// More `<configuration>` sections; see [`FreeSwitch::start_with_config`].
+    extra_config: String,
     /// Keep the directory (logs, databases) after stopping. It is always
     /// kept when a test fails, for its logs.
     pub keep_dir: bool,
@@ -118,7 +120,12 @@ fn xml_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn write_config(dir: &Path, esl_port: u16, options: &Options) -> io::Result<()> {
+fn write_config(
+    dir: &Path,
+    esl_port: u16,
+    options: &Options,
+    extra_config: &str,
+) -> io::Result<()> {
     let params_xml: String = options
         .cc_cdr_params
         .iter()
@@ -135,7 +142,8 @@ fn write_config(dir: &Path, esl_port: u16, options: &Options) -> io::Result<()> 
         .replace("@DB_DIR@", &dir.join("db").display().to_string())
         .replace("@ESL_PORT@", &esl_port.to_string())
         .replace("@CALLCENTER@", &options.callcenter_xml)
-        .replace("@CC_CDR_PARAMS@", &params_xml);
+        .replace("@CC_CDR_PARAMS@", &params_xml)
+        .replace("@EXTRA_CONFIG@", extra_config);
     fs::write(dir.join("conf/freeswitch.xml"), config)
 }
 
@@ -159,6 +167,18 @@ impl FreeSwitch {
         install: &Installation,
         module: &Path,
         options: &Options,
+    ) -> io::Result<FreeSwitch> {
+        FreeSwitch::start_with_config(install, module, options, "")
+    }
+
+    /// [`FreeSwitch::start`] with more `<configuration>` sections in the
+    /// config file (e.g. `cdr_sqlite.conf` for a module loaded later with
+    /// `load`); `extra_config` is XML put beside `cc_cdr.conf`.
+    pub fn start_with_config(
+        install: &Installation,
+        module: &Path,
+        options: &Options,
+        extra_config: &str,
     ) -> io::Result<FreeSwitch> {
         static COUNT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -195,7 +215,7 @@ impl FreeSwitch {
                 .cc_cdr_params
                 .push(("db-path".into(), "cc_cdr.db".into()));
         }
-        write_config(&dir, esl_port, &options)?;
+        write_config(&dir, esl_port, &options, extra_config)?;
 
         let d = |sub: &str| dir.join(sub).display().to_string();
         let stderr = fs::File::create(dir.join("log/stderr.log"))?;
@@ -220,6 +240,7 @@ impl FreeSwitch {
             esl_port,
             db_path,
             options,
+            extra_config: extra_config.to_owned(),
             keep_dir: false,
         };
         fs.wait_ready()?;
@@ -254,7 +275,7 @@ impl FreeSwitch {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        write_config(&self.dir, self.esl_port, &self.options)
+        write_config(&self.dir, self.esl_port, &self.options, &self.extra_config)
     }
 
     /// A new event-socket connection.
