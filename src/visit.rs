@@ -19,6 +19,11 @@ use visit_map::VisitMap;
 
 /// How long a closed visit stays in memory to absorb late events.
 const LINGER_SECS: u64 = 120;
+/// How long a visit that has nothing more to learn stays: it ended with
+/// `member-queue-end`, its caller hung up, and its row is written. Only a
+/// reordered event can still come, within moments; at high call rates the
+/// full linger would hold two minutes of calls in memory.
+const COMPLETE_LINGER_SECS: u64 = 10;
 /// Repeated events are detected among this many last sequence numbers.
 const SEEN_SEQUENCES: usize = 64;
 
@@ -226,6 +231,8 @@ struct Visit {
     end: Option<End>,
     hangup_cause: Option<String>,
     caller_hangup_at: Option<i64>,
+    /// The caller channel's CHANNEL_HANGUP_COMPLETE was taken in.
+    hangup_seen: bool,
     seen: Vec<u64>,
     resumed: bool,
     closed_by: Option<ClosedBy>,
@@ -281,6 +288,12 @@ impl Assembler {
             .values()
             .filter(|v| v.closed_by.is_none())
             .count()
+    }
+
+    /// Visits held in memory, closed ones included.
+    #[cfg(test)]
+    fn remembered_visits(&self) -> usize {
+        self.visits.values().count()
     }
 
     /// Takes in one event.
@@ -457,10 +470,19 @@ impl Assembler {
                 }
                 rows.push(row);
             }
-            visit.closed_by.is_none() || now.saturating_sub(visit.last_activity) < LINGER_SECS
+            let complete = visit.end.is_some() && visit.hangup_seen && !visit.dirty;
+            let linger = if complete {
+                COMPLETE_LINGER_SECS
+            } else {
+                LINGER_SECS
+            };
+            visit.closed_by.is_none() || now.saturating_sub(visit.last_activity) < linger
         });
+        // A visit's events come within the grace after its caller's hangup,
+        // or the visit is closed without them.
+        let hangup_linger = settings.hangup_grace_secs + COMPLETE_LINGER_SECS;
         self.hangups
-            .retain(|_, h| now.saturating_sub(h.seen) < LINGER_SECS);
+            .retain(|_, h| now.saturating_sub(h.seen) < hangup_linger);
         // Oldest visits first, so that replays write in a stable order.
         rows.sort_by(|a, b| {
             (a.queue_entered_epoch, &a.member_uuid).cmp(&(b.queue_entered_epoch, &b.member_uuid))
@@ -517,6 +539,7 @@ impl Visit {
     fn absorb_hangup(&mut self, hangup: &Hangup, now: u64, grace_secs: u64) {
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
+        self.hangup_seen = true;
         set_once(&mut self.system_entered, hangup.created);
         self.dirty = true;
         if self.end.is_none() && self.closed_by.is_none() && self.close_deadline.is_none() {

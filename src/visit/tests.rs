@@ -456,6 +456,37 @@ fn a_visit_without_its_end_event_is_closed_at_the_callers_hangup() {
 }
 
 #[test]
+fn complete_visits_are_forgotten_soon_and_others_after_the_full_linger() {
+    // The abandoned caller's hangup is lost: that visit is not complete.
+    let events: Vec<CcEvent> = six_calls()
+        .into_iter()
+        .filter(|e| {
+            !(e.source == Source::HangupComplete
+                && e.get(Field::CallerIdNumber) == Some("5550002")
+                && e.get(Field::VarCcSide) == Some("member"))
+        })
+        .collect();
+    let mut asm = Assembler::new(AssemblerSettings::default());
+    for ev in &events {
+        asm.apply(ev, 0);
+    }
+    let rows = rows_of(asm.take_ops(0));
+    assert_eq!(rows.len(), 6);
+    let remembered = asm.remembered_visits();
+    assert!(remembered >= 6);
+    asm.take_ops(COMPLETE_LINGER_SECS - 1);
+    assert_eq!(asm.remembered_visits(), remembered);
+    asm.take_ops(COMPLETE_LINGER_SECS);
+    assert_eq!(
+        asm.remembered_visits(),
+        1,
+        "only the visit without its hangup"
+    );
+    asm.take_ops(LINGER_SECS);
+    assert_eq!(asm.remembered_visits(), 0);
+}
+
+#[test]
 fn open_visits_are_written_at_shutdown_with_what_is_known() {
     // Only the first events: everyone is still in a queue.
     let events: Vec<CcEvent> = six_calls()
