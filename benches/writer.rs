@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mod_cc_cdr::capture::{parse_event, split_events};
+use mod_cc_cdr::capture::{parse_event, source_of, split_events};
 use mod_cc_cdr::cdr::CdrRow;
 use mod_cc_cdr::config::{Config, Synchronous};
 use mod_cc_cdr::event::{CcEvent, Source};
@@ -39,17 +39,7 @@ fn template() -> Vec<(Source, Headers)> {
     split_events(CAPTURE)
         .map(parse_event)
         .filter_map(|headers| {
-            let get = |k: &str| {
-                headers
-                    .iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| v.as_slice())
-            };
-            let source = match get("Event-Name") {
-                Some(b"CUSTOM") => Source::Callcenter,
-                Some(b"CHANNEL_HANGUP_COMPLETE") => Source::HangupComplete,
-                _ => return None,
-            };
+            let source = source_of(&headers)?;
             let wanted = CcEvent::copy_if_relevant(
                 source,
                 headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),

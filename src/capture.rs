@@ -68,21 +68,24 @@ pub fn split_events(file: &str) -> impl Iterator<Item = &str> {
     file.split("\n\n").map(str::trim).filter(|e| !e.is_empty())
 }
 
+/// Which of the module's event sources a captured event comes from, told by
+/// its `Event-Name`; `None` for other events.
+pub fn source_of(headers: &[(String, Vec<u8>)]) -> Option<Source> {
+    let name = headers.iter().find(|(n, _)| n == "Event-Name")?;
+    match name.1.as_slice() {
+        b"CUSTOM" => Some(Source::Callcenter),
+        b"CHANNEL_HANGUP_COMPLETE" => Some(Source::HangupComplete),
+        _ => None,
+    }
+}
+
 /// Reads a capture file as the module would have copied its events: the
 /// source is told by `Event-Name`, and other events are left out.
 pub fn events_from_capture(file: &str) -> Vec<CcEvent> {
     split_events(file)
         .filter_map(|text| {
             let headers = parse_event(text);
-            let name = headers
-                .iter()
-                .find(|(n, _)| n == "Event-Name")
-                .map(|(_, v)| v.as_slice());
-            let source = match name {
-                Some(b"CUSTOM") => Source::Callcenter,
-                Some(b"CHANNEL_HANGUP_COMPLETE") => Source::HangupComplete,
-                _ => return None,
-            };
+            let source = source_of(&headers)?;
             Some(CcEvent::from_headers(
                 source,
                 headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),

@@ -14,7 +14,8 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::{stream, sys};
-use crate::capture::{parse_event, split_events};
+use crate::capture::{parse_event, source_of, split_events};
+use crate::event::Source;
 use crate::synth::{self, Headers};
 
 const SUBCLASS: &std::ffi::CStr = c"callcenter::info";
@@ -32,15 +33,7 @@ fn template(file: &str) -> Vec<(bool, Headers)> {
     split_events(file)
         .map(parse_event)
         .filter_map(|headers| {
-            let name = headers
-                .iter()
-                .find(|(n, _)| n == "Event-Name")
-                .map(|(_, v)| v.clone());
-            let custom = match name.as_deref() {
-                Some(b"CUSTOM") => true,
-                Some(b"CHANNEL_HANGUP_COMPLETE") => false,
-                _ => return None,
-            };
+            let custom = source_of(&headers)? == Source::Callcenter;
             let kept = headers
                 .into_iter()
                 .filter(|(n, _)| !added_by_switch(n))
@@ -182,22 +175,14 @@ pub unsafe fn api(cmd: *const c_char, stream: *mut sys::switch_stream_handle_t) 
 /// # Safety
 /// `module` is the module interface being built by load.
 pub unsafe fn register(module: *mut sys::switch_loadable_module_interface_t) -> bool {
-    // SAFETY: module is valid; SWITCH_API_INTERFACE asks for an api interface.
-    let api_interface = unsafe {
-        sys::switch_loadable_module_create_interface(
-            module,
-            sys::switch_module_interface_name_t::SWITCH_API_INTERFACE,
-        )
-    } as *mut sys::switch_api_interface_t;
-    if api_interface.is_null() {
-        return false;
-    }
-    // SAFETY: a zeroed interface from the module pool; 'static strings.
+    // SAFETY: the caller's contract; the strings are 'static.
     unsafe {
-        (*api_interface).interface_name = c"cc_cdr_bench_fire".as_ptr();
-        (*api_interface).desc = c"benchmark only: fire copies of captured events".as_ptr();
-        (*api_interface).syntax = c"<capture file> <copies> [events per second]".as_ptr();
-        (*api_interface).function = Some(crate::cc_cdr_bench_fire);
+        super::module::add_api(
+            module,
+            c"cc_cdr_bench_fire",
+            c"benchmark only: fire copies of captured events",
+            c"<capture file> <copies> [events per second]",
+            crate::cc_cdr_bench_fire,
+        )
     }
-    true
 }

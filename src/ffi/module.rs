@@ -75,6 +75,38 @@ fn db_dir() -> PathBuf {
     )
 }
 
+/// Adds an API command to the module. FreeSWITCH keeps the string pointers
+/// until unload, hence 'static.
+///
+/// # Safety
+/// `module` is the module interface being built by load.
+pub unsafe fn add_api(
+    module: *mut sys::switch_loadable_module_interface_t,
+    name: &'static CStr,
+    desc: &'static CStr,
+    syntax: &'static CStr,
+    function: ApiFn,
+) -> bool {
+    // SAFETY: module is valid; SWITCH_API_INTERFACE asks for an api interface.
+    let api_interface = unsafe {
+        sys::switch_loadable_module_create_interface(
+            module,
+            sys::switch_module_interface_name_t::SWITCH_API_INTERFACE,
+        )
+    } as *mut sys::switch_api_interface_t;
+    if api_interface.is_null() {
+        return false;
+    }
+    // SAFETY: a zeroed interface from the module pool.
+    unsafe {
+        (*api_interface).interface_name = name.as_ptr();
+        (*api_interface).desc = desc.as_ptr();
+        (*api_interface).syntax = syntax.as_ptr();
+        (*api_interface).function = Some(function);
+    }
+    true
+}
+
 /// Loads the module. On any failure, a panic included, everything done so
 /// far is undone before returning, because FreeSWITCH unmaps a module whose
 /// load failed: a bind or thread left behind would point into nothing.
@@ -170,28 +202,22 @@ unsafe fn load_inner(
         );
         return fail;
     }
-    // SAFETY: module is valid; SWITCH_API_INTERFACE asks for an api interface.
-    let api_interface = unsafe {
-        sys::switch_loadable_module_create_interface(
+    // SAFETY: module is the interface just made; the strings are 'static.
+    let added = unsafe {
+        add_api(
             module,
-            sys::switch_module_interface_name_t::SWITCH_API_INTERFACE,
+            c"cc_cdr",
+            c"call-center CDRs: status, statistics and help",
+            c"help | status | replay | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]",
+            api,
         )
-    } as *mut sys::switch_api_interface_t;
-    if api_interface.is_null() {
+    };
+    if !added {
         log(Level::Error, "load refused: cannot create the cc_cdr API");
         return fail;
     }
-    // SAFETY: a zeroed interface from the module pool; FreeSWITCH keeps these
-    // pointers until unload, so they are 'static strings.
-    unsafe {
-        (*api_interface).interface_name = c"cc_cdr".as_ptr();
-        (*api_interface).desc = c"call-center CDRs: status, statistics and help".as_ptr();
-        (*api_interface).syntax =
-            c"help | status | replay | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]"
-                .as_ptr();
-        (*api_interface).function = Some(api);
-        *module_interface = module;
-    }
+    // SAFETY: the caller's out-pointer, checked non-NULL above.
+    unsafe { *module_interface = module };
     // SAFETY: the module interface just made.
     #[cfg(feature = "bench-inject")]
     if !unsafe { super::inject::register(module) } {
