@@ -72,6 +72,8 @@ pub struct StatusReport {
     pub rows_written: u64,
     pub rows_pending: u64,
     pub open_visits: u64,
+    pub held_visits: u64,
+    pub held_hangups: u64,
     pub write_failures: u64,
     pub events_spooled: u64,
     pub spool_path: String,
@@ -86,9 +88,10 @@ pub fn format_status(s: &StatusReport) -> String {
     format!(
         "database:        {}\n\
          uptime:          {}d {:02}:{:02}:{:02} ({} s)\n\
-         rows written:    {}\n\
+         rows written:    {} (a row updated by a late event counts again)\n\
          rows pending:    {} (finished, not yet committed)\n\
          open visits:     {} (callers in a queue or talking)\n\
+         in memory:       {} visits, {} caller hangups (open, and finished ones kept for late events)\n\
          events queued:   {} total, {} waiting for the writer\n\
          events spooled:  {} (the writer's queue was full; taken back when it catches up)\n\
          events dropped:  {} (both queues were full)\n\
@@ -104,6 +107,8 @@ pub fn format_status(s: &StatusReport) -> String {
         s.rows_written,
         s.rows_pending,
         s.open_visits,
+        s.held_visits,
+        s.held_hangups,
         s.events_queued,
         s.events_waiting,
         s.events_spooled,
@@ -164,6 +169,8 @@ mod tests {
             rows_written: 7,
             rows_pending: 2,
             write_failures: 1,
+            held_visits: 40,
+            held_hangups: 3,
             ..StatusReport::default()
         });
         assert!(text.contains("database:        /db/cc_cdr.db"));
@@ -171,6 +178,7 @@ mod tests {
         assert!(text.contains("rows written:    7"));
         assert!(text.contains("rows pending:    2"));
         assert!(text.contains("write failures:  1"));
+        assert!(text.contains("in memory:       40 visits, 3 caller hangups"));
         assert!(text.contains("database state:  ok"));
         let failing = format_status(&StatusReport {
             trouble: Some(("2026-11-23 10:00:00".into(), "database is locked".into())),

@@ -282,6 +282,12 @@ impl Assembler {
         self.wrap_up_secs = wrap_up_secs;
     }
 
+    /// Visits and caller hangups held in memory: open ones, and finished
+    /// ones kept a while for late events.
+    pub fn held(&self) -> (usize, usize) {
+        (self.visits.len(), self.hangups.len())
+    }
+
     /// Visits not closed yet.
     pub fn open_visits(&self) -> usize {
         self.visits

@@ -47,6 +47,9 @@ pub struct Counters {
     pub write_attempts: AtomicU64,
     pub write_failures: AtomicU64,
     pub open_visits: AtomicU64,
+    /// Visits and caller hangups in memory, finished ones included.
+    pub held_visits: AtomicU64,
+    pub held_hangups: AtomicU64,
     pub rows_pending: AtomicU64,
     /// Operations waiting in the spool file.
     pub spooled_ops: AtomicU64,
@@ -453,6 +456,9 @@ impl Worker {
         self.counters
             .open_visits
             .store(self.assembler.open_visits() as u64, Relaxed);
+        let (visits, hangups) = self.assembler.held();
+        self.counters.held_visits.store(visits as u64, Relaxed);
+        self.counters.held_hangups.store(hangups as u64, Relaxed);
         let backing_off = self.retry_at.is_some_and(|t| Instant::now() < t) && !now;
         if !self.spool.is_empty() {
             if backing_off {

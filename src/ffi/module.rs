@@ -379,6 +379,8 @@ pub unsafe fn api(
                 rows_written: state.counters.rows_written.load(Relaxed),
                 rows_pending: state.counters.rows_pending.load(Relaxed),
                 open_visits: state.counters.open_visits.load(Relaxed),
+                held_visits: state.counters.held_visits.load(Relaxed),
+                held_hangups: state.counters.held_hangups.load(Relaxed),
                 write_failures: state.counters.write_failures.load(Relaxed),
                 events_spooled: state.counters.events_spooled.load(Relaxed),
                 spool_path: state.spool_path.display().to_string(),

@@ -58,7 +58,6 @@ impl<V> VisitMap<V> {
         }
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -27,7 +27,11 @@ const HELP: &str = "cc_cdr_bench burst [--rates R...] [--events N] [--memory] [-
                  takes them (default: 10000 20000 0)
   --events N     events per rate (default 300000), rounded to whole copies of
                  the 60-event capture
-  --memory       sample FreeSWITCH's resident memory every 5 s
+  --memory       sample FreeSWITCH's resident memory, and the visits the
+                 module holds, every 5 s
+  --settle S     with --memory, go on sampling S seconds after the last row
+                 (default 0), to see what is given back once finished visits
+                 have been forgotten
   --ends-only    fire only the capture's member-queue-end events (one row
                  each, as the seed script sees calls)
   --module PATH  a mod_cc_cdr built with --features bench-inject (default:
@@ -70,7 +74,23 @@ struct Outcome {
     cpu_secs: f64,
     writer_cpu_secs: f64,
     top_threads: Vec<(String, f64)>,
-    rss: Vec<(f64, u64)>,
+    rss: Vec<MemorySample>,
+}
+
+/// One sample of `--memory`.
+struct MemorySample {
+    rss_kib: u64,
+    /// Visits and caller hangups the module holds (`cc_cdr status`).
+    held: Option<(u64, u64)>,
+}
+
+fn held_visits(esl: &mut mod_cc_cdr::esl::EslClient) -> Option<(u64, u64)> {
+    let status = esl.api("cc_cdr status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("in memory:"))?;
+    let mut numbers = line
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u64>().ok());
+    Some((numbers.next()?, numbers.next()?))
 }
 
 fn one_rate(
@@ -80,6 +100,7 @@ fn one_rate(
     rate: u64,
     copies: u64,
     memory: bool,
+    settle: Duration,
 ) -> Result<Outcome, String> {
     let fs = FreeSwitch::start(install, module, &Options::default())
         .map_err(|e| format!("FreeSWITCH did not start: {e}"))?;
@@ -92,12 +113,13 @@ fn one_rate(
     let sampling = Arc::new(AtomicBool::new(memory));
     let sampler = {
         let sampling = sampling.clone();
+        let mut esl = fs.esl().ok();
         std::thread::spawn(move || {
-            let started = Instant::now();
             let mut samples = Vec::new();
             while sampling.load(Ordering::Relaxed) {
-                if let Some(kib) = rss_kib(pid) {
-                    samples.push((started.elapsed().as_secs_f64(), kib));
+                if let Some(rss_kib) = rss_kib(pid) {
+                    let held = esl.as_mut().and_then(held_visits);
+                    samples.push(MemorySample { rss_kib, held });
                 }
                 std::thread::sleep(Duration::from_secs(5));
             }
@@ -142,6 +164,9 @@ fn one_rate(
     }
     let all_rows_secs = started.elapsed().as_secs_f64();
     let cpu_after = CpuSample::read(pid).ok_or("cannot read FreeSWITCH's CPU time")?;
+    if memory {
+        std::thread::sleep(settle);
+    }
     sampling.store(false, Ordering::Relaxed);
     let rss = sampler.join().unwrap_or_default();
     let status = fs.api("cc_cdr status").map_err(|e| e.to_string())?;
@@ -171,7 +196,15 @@ fn one_rate(
 pub fn run(args: &[String]) -> Result<(), String> {
     let args = Args::parse(
         args,
-        &["rates", "events", "memory", "module", "ends-only", "help"],
+        &[
+            "rates",
+            "events",
+            "memory",
+            "settle",
+            "module",
+            "ends-only",
+            "help",
+        ],
     )?;
     if args.has("help") {
         println!("{HELP}");
@@ -231,6 +264,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             rate,
             copies,
             args.has("memory"),
+            Duration::from_secs(args.number("settle", 0)?),
         )?;
         table.push(vec![
             if o.rate == 0 {
@@ -259,22 +293,30 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 .join(", ")
         );
         if !o.rss.is_empty() {
-            let first = o.rss.first().map_or(0, |s| s.1);
-            let peak = o.rss.iter().map(|s| s.1).max().unwrap_or(0);
+            let mib = |kib: u64| kib as f64 / 1024.0;
             println!(
                 "resident memory at {} ev/s, every 5 s (MiB): {}",
                 o.rate,
                 o.rss
                     .iter()
-                    .map(|(_, kib)| format!("{:.1}", *kib as f64 / 1024.0))
+                    .map(|m| format!("{:.1}", mib(m.rss_kib)))
                     .collect::<Vec<_>>()
                     .join(" ")
             );
             println!(
+                "visits/caller hangups held by the module, every 5 s: {}",
+                o.rss
+                    .iter()
+                    .map(|m| m.held.map_or("?".into(), |(v, h)| format!("{v}/{h}")))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            let peak = o.rss.iter().map(|m| m.rss_kib).max().unwrap_or(0);
+            println!(
                 "  first {:.1} MiB, peak {:.1} MiB, last {:.1} MiB",
-                first as f64 / 1024.0,
-                peak as f64 / 1024.0,
-                o.rss.last().map_or(0, |s| s.1) as f64 / 1024.0
+                mib(o.rss.first().map_or(0, |m| m.rss_kib)),
+                mib(peak),
+                mib(o.rss.last().map_or(0, |m| m.rss_kib))
             );
         }
     }
