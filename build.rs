@@ -46,6 +46,8 @@ const FUNCTIONS: &[&str] = &[
     "switch_loadable_module_create_module_interface",
     "switch_loadable_module_create_interface",
     "switch_console_set_complete",
+    "switch_core_get_switchname",
+    "switch_core_get_uuid",
     "switch_event_create_subclass_detailed",
     "switch_event_add_header_string",
     "switch_event_fire_detailed",

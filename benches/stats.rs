@@ -13,7 +13,7 @@ use mod_cc_cdr::agent::{ActivityKind, AgentChange};
 use mod_cc_cdr::cdr::{AttemptRow, CdrRow};
 use mod_cc_cdr::config::Synchronous;
 use mod_cc_cdr::stats::{self, Interval, Request, Settings, Subject};
-use mod_cc_cdr::store::Store;
+use mod_cc_cdr::store::{Node, SqliteStore};
 use mod_cc_cdr::tz::TimeZone;
 use mod_cc_cdr::visit::StoreOp;
 
@@ -45,7 +45,7 @@ fn change(agent: &str, kind: ActivityKind, value: &str, at: i64) -> StoreOp {
 }
 
 /// Writes one day of `calls` calls; returns the rows written.
-fn fill(store: &mut Store, calls: usize) -> usize {
+fn fill(store: &mut SqliteStore, calls: usize) -> usize {
     let mut rng = Lcg(42);
     let agents: Vec<String> = (0..AGENTS)
         .map(|a| format!("agent{a:03}@default"))
@@ -190,7 +190,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("cc_cdr_bench_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut store = Store::open(&dir.join("bench.db"), Synchronous::Normal).unwrap();
+    let mut store =
+        SqliteStore::open(&dir.join("bench.db"), Synchronous::Normal, Node::default()).unwrap();
     let started = Instant::now();
     let ops = fill(&mut store, calls);
     let fill_time = started.elapsed();
@@ -203,7 +204,7 @@ fn main() {
         tz: TimeZone::utc(),
         ..Settings::default()
     };
-    let conn = store.connection();
+    let mut conn = store.connection();
     println!(
         "{:<34} {:>10} {:>8}",
         "statistics (median of runs)", "time", "rows"
@@ -218,6 +219,7 @@ fn main() {
         let request = Request {
             subject,
             name: None,
+            node: None,
             from: DAY,
             to: DAY + 86_400,
             interval,
@@ -227,7 +229,7 @@ fn main() {
         let mut rows = 0;
         for _ in 0..runs {
             let t = Instant::now();
-            let table = stats::compute(conn, &settings, &request).expect("stats");
+            let table = stats::compute(&mut conn, &settings, &request).expect("stats");
             times.push(t.elapsed());
             rows = table.rows.len();
             assert!(rows > 0);

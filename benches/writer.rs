@@ -16,9 +16,15 @@
 //! A second figure times the store alone: `callcenter_cdr` rows upserted in
 //! transactions of `batch-max-rows`, without assembly.
 //!
+//!     cargo bench --bench writer -- --postgres   (the same into PostgreSQL)
+//!
+//! With `--postgres`, the same runs go into a throwaway PostgreSQL server on
+//! 127.0.0.1 (`mod_cc_cdr::pg_server`: fsync off, as a benchmark of the
+//! module rather than of the disk), one database per run.
+//!
 //! Run by `cargo test` (without --bench), it does a small smoke run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,7 +32,9 @@ use mod_cc_cdr::capture::{parse_event, source_of, split_events};
 use mod_cc_cdr::cdr::CdrRow;
 use mod_cc_cdr::config::{Config, Synchronous};
 use mod_cc_cdr::event::{CcEvent, Source};
-use mod_cc_cdr::store::Store;
+use mod_cc_cdr::pg_server::PgServer;
+use mod_cc_cdr::store::postgres::PgConn;
+use mod_cc_cdr::store::{Database, Node, PgStore, SqliteStore, Store};
 use mod_cc_cdr::synth::{self, Headers};
 use mod_cc_cdr::visit::{Assembler, AssemblerSettings, StoreOp};
 use mod_cc_cdr::writer::{self, Counters};
@@ -60,10 +68,52 @@ fn repeat(template: &[(Source, Headers)], n: u64) -> impl Iterator<Item = CcEven
     })
 }
 
-fn count(db: &Path, table: &str) -> i64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
+/// Where the runs write: a fresh SQLite file or PostgreSQL database each.
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(PgServer),
+}
+
+impl Target {
+    fn database(&self, name: &str) -> Database {
+        match self {
+            Target::Sqlite(dir) => Database::Sqlite(dir.join(format!("{name}.db"))),
+            Target::Postgres(pg) => Database::Postgres(pg.create_database(name).unwrap()),
+        }
+    }
+
+    fn store(&self, database: &Database) -> Store {
+        match database {
+            Database::Sqlite(path) => Store::Sqlite(
+                SqliteStore::open(path, Synchronous::Normal, Node::default()).unwrap(),
+            ),
+            Database::Postgres(dsn) => {
+                let mut store = PgStore::new(dsn, Node::default(), String::new(), None);
+                store.connect().unwrap();
+                Store::Postgres(store)
+            }
+        }
+    }
+}
+
+fn count(database: &Database, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    match database {
+        Database::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(&sql, [], |r| r.get(0))
+            .unwrap(),
+        Database::Postgres(dsn) => {
+            match PgConn::connect(dsn, None)
+                .unwrap()
+                .query(&sql, &[])
+                .unwrap()[0][0]
+            {
+                rusqlite::types::Value::Integer(n) => n,
+                ref other => panic!("count(*) gave {other:?}"),
+            }
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -72,11 +122,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One run through the writer thread; returns (seconds, cdr rows, all rows).
-fn writer_run(dir: &Path, events: &[CcEvent], run: usize) -> (f64, i64, i64) {
-    let db = dir.join(format!("writer{run}.db"));
-    let params = vec![("db-path".to_owned(), db.display().to_string())];
-    let config = Config::parse(&params, dir).unwrap().config;
-    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+fn writer_run(target: &Target, dir: &Path, events: &[CcEvent], run: usize) -> (f64, i64, i64) {
+    let db = target.database(&format!("writer{run}"));
+    let mut config = Config::parse(&[], dir).unwrap().config;
+    match &db {
+        Database::Sqlite(path) => config.db_path = path.clone(),
+        Database::Postgres(dsn) => config.db_dsn = Some(dsn.clone()),
+    }
+    let store = target.store(&db);
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let (ingress, handle) = writer::spawn(&config, store, counters.clone()).unwrap();
@@ -108,7 +161,7 @@ fn writer_run(dir: &Path, events: &[CcEvent], run: usize) -> (f64, i64, i64) {
 /// store operations, then writing those in transactions of `batch`.
 /// Returns (assembly seconds, store seconds, operations by kind).
 fn halves(
-    dir: &Path,
+    target: &Target,
     events: &[CcEvent],
     batch: usize,
     run: usize,
@@ -135,8 +188,7 @@ fn halves(
             None => kinds.push((kind, 1)),
         }
     }
-    let db = dir.join(format!("halves{run}.db"));
-    let mut store = Store::open(&db, Synchronous::Normal).unwrap();
+    let mut store = target.store(&target.database(&format!("halves{run}")));
     let started = Instant::now();
     for chunk in ops.chunks(batch) {
         store.write(chunk).unwrap();
@@ -145,9 +197,8 @@ fn halves(
 }
 
 /// CDR rows upserted straight into the store; returns seconds.
-fn store_run(dir: &Path, rows: usize, batch: usize, run: usize) -> f64 {
-    let db = dir.join(format!("store{run}.db"));
-    let mut store = Store::open(&db, Synchronous::Normal).unwrap();
+fn store_run(target: &Target, rows: usize, batch: usize, run: usize) -> f64 {
+    let mut store = target.store(&target.database(&format!("store{run}")));
     let ops: Vec<StoreOp> = (0..rows)
         .map(|i| {
             let t = 1_795_392_000 + i as i64;
@@ -197,6 +248,17 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("cc_cdr_writer_bench_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let target = if args.iter().any(|a| a == "--postgres") {
+        if let Err(why) = PgServer::available() {
+            println!("skipped: no PostgreSQL ({why})");
+            return;
+        }
+        println!("into PostgreSQL (a throwaway server on 127.0.0.1)");
+        Target::Postgres(PgServer::start("writer_bench").expect("PostgreSQL starts"))
+    } else {
+        println!("into SQLite");
+        Target::Sqlite(dir.clone())
+    };
 
     let template = template();
     let copies = visits.div_ceil(6) as u64;
@@ -210,7 +272,7 @@ fn main() {
     let mut times = Vec::new();
     let mut rows = (0, 0);
     for run in 0..runs {
-        let (secs, cdr, all) = writer_run(&dir, &events, run);
+        let (secs, cdr, all) = writer_run(&target, &dir, &events, run);
         println!(
             "  run {run}: {secs:.2} s, {cdr} callcenter_cdr rows ({:.0}/s), {all} rows in all ({:.0}/s)",
             cdr as f64 / secs,
@@ -235,7 +297,7 @@ fn main() {
     let mut storing = Vec::new();
     let mut kinds = Vec::new();
     for run in 0..runs {
-        let (a, s, k) = halves(&dir, &events, batch, run);
+        let (a, s, k) = halves(&target, &events, batch, run);
         assembly.push(a);
         storing.push(s);
         kinds = k;
@@ -252,7 +314,7 @@ fn main() {
     );
     let store_rows = visits;
     let times: Vec<f64> = (0..runs)
-        .map(|r| store_run(&dir, store_rows, batch, r))
+        .map(|r| store_run(&target, store_rows, batch, r))
         .collect();
     let t = median(times);
     println!(

@@ -204,6 +204,8 @@ switch_loadable_module_interface_t *switch_loadable_module_create_module_interfa
 void *switch_loadable_module_create_interface(switch_loadable_module_interface_t *mod,
 					      switch_module_interface_name_t iname);
 switch_status_t switch_console_set_complete(const char *string);
+const char *switch_core_get_switchname(void);
+char *switch_core_get_uuid(void);
 
 /* Only the bench-inject build fires events (cc_cdr_bench burst). */
 switch_status_t switch_event_create_subclass_detailed(const char *file, const char *func, int line,

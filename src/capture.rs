@@ -94,6 +94,21 @@ pub fn events_from_capture(file: &str) -> Vec<CcEvent> {
         .collect()
 }
 
+/// Copy `n` of a capture's events (`synth::copy`: their own UUIDs and
+/// times), as the module would have copied them.
+pub fn copy_of_capture(file: &str, n: u64) -> Vec<CcEvent> {
+    split_events(file)
+        .filter_map(|text| {
+            let headers = crate::synth::copy(&parse_event(text), n);
+            let source = source_of(&headers)?;
+            Some(CcEvent::from_headers(
+                source,
+                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::stats::{self, SlFormula};
+use crate::store::Database;
 use crate::tz::TimeZone;
 use crate::visit::AssemblerSettings;
 
@@ -33,6 +34,11 @@ impl Synchronous {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub db_path: PathBuf,
+    /// PostgreSQL instead of `db_path` when set (`db-dsn`).
+    pub db_dsn: Option<String>,
+    /// This node's name in each row (`node-name`), FreeSWITCH's switchname
+    /// when unset.
+    pub node_name: Option<String>,
     /// Where the spool files go: the database's directory unless set.
     pub spool_dir: Option<PathBuf>,
     /// Agents' wrap-up times, read from callcenter.conf.
@@ -65,6 +71,19 @@ pub const PARAMS: &[ParamDoc] = &[
         default: "cc_cdr.db",
         meaning: "SQLite database file. A relative path is taken inside FreeSWITCH's db dir. \
                   Its directory must exist.",
+    },
+    ParamDoc {
+        name: "db-dsn",
+        default: "",
+        meaning: "PostgreSQL connection string (postgresql://user:pass@host:5432/db, or \
+                  host=... dbname=... user=... password=...). Set, the rows go to this \
+                  database, shared by every node, instead of db-path. No TLS.",
+    },
+    ParamDoc {
+        name: "node-name",
+        default: "",
+        meaning: "This node's name in the node column of every row. Empty: FreeSWITCH's \
+                  switchname (FreeSWITCH-Switchname).",
     },
     ParamDoc {
         name: "spool-dir",
@@ -164,6 +183,8 @@ impl Config {
     pub fn defaults(db_dir: &Path) -> Config {
         Config {
             db_path: db_dir.join("cc_cdr.db"),
+            db_dsn: None,
+            node_name: None,
             spool_dir: None,
             wrap_up_secs: HashMap::new(),
             queue_size: 50_000,
@@ -179,9 +200,27 @@ impl Config {
         }
     }
 
-    /// The base path of the spool files: `<spool dir>/<db file name>`.
+    /// Where the rows go: PostgreSQL with `db-dsn`, else the SQLite file.
+    pub fn database(&self) -> Database {
+        match &self.db_dsn {
+            Some(dsn) => Database::Postgres(dsn.clone()),
+            None => Database::Sqlite(self.db_path.clone()),
+        }
+    }
+
+    /// The base path of the spool files: `<spool dir>/<db file name>`, or
+    /// `<spool dir>/cc_cdr.pg` for PostgreSQL (the spool dir defaulting to
+    /// the directory of `db-path`, FreeSWITCH's db dir).
     pub fn spool_base(&self) -> PathBuf {
-        match (&self.spool_dir, self.db_path.file_name()) {
+        let name = match self.db_dsn {
+            Some(_) => Some(std::ffi::OsStr::new("cc_cdr.pg")),
+            None => self.db_path.file_name(),
+        };
+        let dir = self
+            .spool_dir
+            .clone()
+            .or_else(|| self.db_path.parent().map(Path::to_path_buf));
+        match (dir, name) {
             (Some(dir), Some(name)) => dir.join(name),
             _ => self.db_path.clone(),
         }
@@ -212,6 +251,16 @@ impl Config {
             };
             match name.as_str() {
                 "db-path" => config.db_path = db_path(value, db_dir)?,
+                "db-dsn" if value.is_empty() => config.db_dsn = None,
+                "db-dsn" => {
+                    crate::store::postgres::check_dsn(value).map_err(|message| ConfigIssue {
+                        param: name.clone(),
+                        message,
+                    })?;
+                    config.db_dsn = Some(value.to_owned());
+                }
+                "node-name" if value.is_empty() => config.node_name = None,
+                "node-name" => config.node_name = Some(value.to_owned()),
                 "spool-dir" if value.is_empty() => config.spool_dir = None,
                 "spool-dir" => {
                     let dir = Path::new(value);

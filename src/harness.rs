@@ -141,10 +141,17 @@ fn write_config(
         .replace("@LOG_DIR@", &dir.join("log").display().to_string())
         .replace("@DB_DIR@", &dir.join("db").display().to_string())
         .replace("@ESL_PORT@", &esl_port.to_string())
+        .replace("@SWITCHNAME@", &switchname(esl_port))
         .replace("@CALLCENTER@", &options.callcenter_xml)
         .replace("@CC_CDR_PARAMS@", &params_xml)
         .replace("@EXTRA_CONFIG@", extra_config);
     fs::write(dir.join("conf/freeswitch.xml"), config)
+}
+
+/// The test switch's `switchname`: one of its own per instance, so that
+/// several on one machine are told apart (the hostname is the default).
+fn switchname(esl_port: u16) -> String {
+    format!("cc-cdr-test-{esl_port}")
 }
 
 /// Polls `check` every 100 ms until it gives a value or `timeout` passes.
@@ -162,6 +169,11 @@ pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> O
 }
 
 impl FreeSwitch {
+    /// Its `switchname` (`FreeSWITCH-Switchname`).
+    pub fn switchname(&self) -> String {
+        switchname(self.esl_port)
+    }
+
     /// Starts FreeSWITCH and waits until mod_callcenter and mod_cc_cdr run.
     pub fn start(
         install: &Installation,

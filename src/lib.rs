@@ -17,6 +17,7 @@ pub mod event;
 mod ffi;
 pub mod harness;
 pub mod logging;
+pub mod pg_server;
 pub mod scenarios;
 pub mod stats;
 pub mod store;

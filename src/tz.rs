@@ -590,6 +590,17 @@ impl TimeZone {
         &self.name
     }
 
+    /// The zone's IANA name or TZ string, as other software (PostgreSQL's
+    /// `SET TIME ZONE`) takes it: "Europe/Paris" also for "local
+    /// (Europe/Paris)"; `None` for a local zone whose name is unknown.
+    pub fn zone_name(&self) -> Option<&str> {
+        match self.name.strip_prefix("local (") {
+            Some(inner) => inner.strip_suffix(')'),
+            None if self.name == "local" => None,
+            None => Some(&self.name),
+        }
+    }
+
     /// Seconds east of UTC in effect at Unix time `epoch`.
     pub fn offset_at(&self, epoch: i64) -> i32 {
         let t = epoch.clamp(-MAX_EPOCH, MAX_EPOCH);
@@ -914,6 +925,7 @@ mod tests {
     fn tz_variable_forms() {
         let utc = TimeZone::from_tz_var("").unwrap();
         assert_eq!((utc.name(), utc.offset_at(0)), ("local (UTC)", 0));
+        assert_eq!(utc.zone_name(), Some("UTC"));
         let mut forms = vec!["CET-1CEST,M3.5.0,M10.5.0/3"];
         if zone("Europe/Paris").is_some() {
             forms.extend([

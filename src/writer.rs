@@ -9,7 +9,7 @@
 //! - a batch the database refuses (locked, unwritable, full) goes to the
 //!   spool file beside it, and so does everything after it until the spool
 //!   has been replayed, in order, once the database works again (retried
-//!   every `RETRY` and on `cc_cdr replay`);
+//!   after `RETRY`, then less often up to `RETRY_MAX`, and on `cc_cdr replay`);
 //! - when the writer falls behind and its queue is full, events go to a
 //!   second queue whose own thread writes them to the event spool file; the
 //!   writer takes them back in once it has caught up. Only when both queues
@@ -34,6 +34,17 @@ use crate::visit::{Assembler, StoreOp};
 
 /// How often a failing database is tried again.
 pub const RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between two tries of a failing database.
+pub const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The wait before the next try after `failures` failed tries in a row:
+/// `RETRY`, doubling, at most `RETRY_MAX` (a database that is down for
+/// hours is not hammered, and one back within seconds is soon used again).
+pub fn retry_after(failures: u32) -> Duration {
+    RETRY
+        .saturating_mul(1u32 << failures.min(16))
+        .min(RETRY_MAX)
+}
 
 /// Counters and state shared by the event threads, the writer and
 /// `cc_cdr status`. Event threads only touch the atomics.
@@ -230,6 +241,7 @@ pub fn spawn(
         debug: config.debug,
         started: Instant::now(),
         retry_at: None,
+        failures_in_a_row: 0,
         last_error_logged: None,
     };
     let writer = std::thread::Builder::new()
@@ -296,6 +308,9 @@ struct Worker {
     started: Instant,
     /// While the database fails: when to try it again.
     retry_at: Option<Instant>,
+    /// Failed writes since the last success: the wait before the next try
+    /// doubles with each, up to `RETRY_MAX`.
+    failures_in_a_row: u32,
     last_error_logged: Option<Instant>,
 }
 
@@ -305,6 +320,13 @@ impl Worker {
     }
 
     fn run(mut self, receiver: Receiver<CcEvent>) {
+        // A PostgreSQL store connects here, so that a wrong DSN or a server
+        // that is down shows in the log at load, not at the first call.
+        match self.store.connect() {
+            Ok(Some(what)) => log(Level::Notice, &what),
+            Ok(None) => {}
+            Err(e) => self.failed(&e.to_string()),
+        }
         let mut last_flush = Instant::now();
         loop {
             // Take what is waiting, without blocking, but keep flushing on
@@ -523,6 +545,7 @@ impl Worker {
     }
 
     fn recovered(&mut self) {
+        self.failures_in_a_row = 0;
         if self.retry_at.take().is_some() {
             self.counters.set_trouble(None);
         }
@@ -531,7 +554,8 @@ impl Worker {
     fn failed(&mut self, error: &str) {
         self.counters.write_failures.fetch_add(1, Relaxed);
         self.counters.set_trouble(Some(error.to_owned()));
-        self.retry_at = Some(Instant::now() + RETRY);
+        self.retry_at = Some(Instant::now() + retry_after(self.failures_in_a_row));
+        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
         // One line per 10 s at most, whatever the event rate.
         if self
             .last_error_logged
@@ -541,9 +565,11 @@ impl Worker {
                 Level::Error,
                 &format!(
                     "the database refused a write: {error}; rows go to the spool {} and are \
-                     replayed when it works again (tried every {} s, or cc_cdr replay)",
+                     replayed when it works again (tried again after {} s, then less and less \
+                     often, at least every {} s; or now with cc_cdr replay)",
                     self.spool.path().display(),
-                    RETRY.as_secs()
+                    RETRY.as_secs(),
+                    RETRY_MAX.as_secs()
                 ),
             );
             self.last_error_logged = Some(Instant::now());

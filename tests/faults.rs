@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mod_cc_cdr::capture::events_from_capture;
 use mod_cc_cdr::config::{Config, Synchronous};
-use mod_cc_cdr::store::{Spool, Store};
+use mod_cc_cdr::store::{Node, Spool, SqliteStore, Store};
 use mod_cc_cdr::writer::{self, Counters};
 use rusqlite::Connection;
 
@@ -74,7 +74,9 @@ fn a_full_disk_keeps_every_row_in_the_spool_elsewhere_and_writes_it_later() {
         spool_dir: Some(spool_dir.clone()),
         ..Config::defaults(&disk.0)
     };
-    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+    let store = Store::Sqlite(
+        SqliteStore::open(&config.db_path, Synchronous::Normal, Node::default()).unwrap(),
+    );
     let filler = fill(&disk.0);
     let counters = Arc::new(Counters::default());
     let (ingress, writer) = writer::spawn(&config, store, counters.clone()).unwrap();

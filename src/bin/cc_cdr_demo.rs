@@ -12,7 +12,7 @@ use mod_cc_cdr::config::Synchronous;
 use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
 use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
 use mod_cc_cdr::stats;
-use mod_cc_cdr::store::Store;
+use mod_cc_cdr::store::{Node, SqliteStore};
 use mod_cc_cdr::table;
 use mod_cc_cdr::tz::TimeZone;
 use mod_cc_cdr::visit::{Assembler, AssemblerSettings};
@@ -107,7 +107,8 @@ fn replay() -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("cc_cdr.db");
     let _ = std::fs::remove_file(&path);
-    let mut store = Store::open(&path, Synchronous::Normal).map_err(|e| e.to_string())?;
+    let mut store = SqliteStore::open(&path, Synchronous::Normal, Node::default())
+        .map_err(|e| e.to_string())?;
     let mut assembler = Assembler::new(AssemblerSettings::default());
     assembler.set_wrap_up([("alice@default".to_owned(), 5)].into_iter().collect());
     for event in events_from_capture(CAPTURE) {

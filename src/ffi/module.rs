@@ -20,7 +20,8 @@ use crate::command::{self, Command, StatusReport};
 use crate::config::Config;
 use crate::event::Source;
 use crate::logging::{self, Level, log};
-use crate::store::Store;
+use crate::store::dialect::Dialect;
+use crate::store::{Database, Node, PgStore, SqliteStore, Store};
 use crate::writer::{self, Counters, Ingress};
 
 const MODULE_NAME: &CStr = c"mod_cc_cdr";
@@ -34,7 +35,7 @@ struct Loaded {
     ingress: *mut Ingress,
     writer: JoinHandle<()>,
     counters: Arc<Counters>,
-    db_path: PathBuf,
+    database: Database,
     spool_path: PathBuf,
     stats: crate::stats::Settings,
     started: Instant,
@@ -73,6 +74,38 @@ fn db_dir() -> PathBuf {
             .to_string_lossy()
             .into_owned(),
     )
+}
+
+/// C text FreeSWITCH owns, copied; empty for NULL.
+fn owned_text(text: *const c_char) -> String {
+    if text.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-NULL, NUL-terminated, alive for the call.
+    unsafe { CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Who this node is in the rows: `node-name` or the switchname, and
+/// mod_callcenter's `cc-instance-id` or else the Core-UUID.
+fn node_identity(config: &Config) -> Node {
+    // SAFETY: both return strings the core keeps for its lifetime.
+    let (switchname, core_uuid) = unsafe {
+        (
+            owned_text(sys::switch_core_get_switchname()),
+            owned_text(sys::switch_core_get_uuid()),
+        )
+    };
+    let instance = xml::settings(c"callcenter.conf")
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(name, value)| name == "cc-instance-id" && !value.trim().is_empty())
+        .map(|(_, value)| value.trim().to_owned());
+    Node {
+        name: config.node_name.clone().unwrap_or(switchname),
+        instance: instance.unwrap_or(core_uuid),
+    }
 }
 
 /// Adds an API command to the module. FreeSWITCH keeps the string pointers
@@ -174,23 +207,38 @@ unsafe fn load_inner(
     config.wrap_up_secs = crate::config::wrap_up_times(&xml::callcenter_agents());
 
     let stats = config.stats_settings();
-    let mut store = match Store::open(&config.db_path, config.synchronous) {
-        Ok(store) => store,
-        Err(e) => {
-            log(
-                Level::Error,
-                &format!("load refused (param 'db-path'): {e}"),
-            );
-            return fail;
+    let database = config.database();
+    let node = node_identity(&config);
+    let store = match &database {
+        Database::Sqlite(path) => {
+            let mut store = match SqliteStore::open(path, config.synchronous, node) {
+                Ok(store) => store,
+                Err(e) => {
+                    log(
+                        Level::Error,
+                        &format!("load refused (param 'db-path'): {e}"),
+                    );
+                    return fail;
+                }
+            };
+            let views = crate::stats::views::recreate_sql(&stats, Dialect::Sqlite);
+            if let Err(e) = store.recreate_views(&views) {
+                log(
+                    Level::Error,
+                    &format!("load refused: cannot create the statistics views: {e}"),
+                );
+                return fail;
+            }
+            Store::Sqlite(store)
         }
+        // Connected by the writer thread, which spools while it cannot.
+        Database::Postgres(dsn) => Store::Postgres(PgStore::new(
+            dsn,
+            node,
+            crate::stats::views::recreate_sql(&stats, Dialect::Postgres),
+            stats.tz.zone_name().map(str::to_owned),
+        )),
     };
-    if let Err(e) = store.recreate_views(&crate::stats::views::recreate_sql(&stats)) {
-        log(
-            Level::Error,
-            &format!("load refused: cannot create the statistics views: {e}"),
-        );
-        return fail;
-    }
 
     // SAFETY: pool is the module's pool; the name is a 'static C string.
     let module =
@@ -245,7 +293,7 @@ unsafe fn load_inner(
         ingress,
         writer,
         counters,
-        db_path: config.db_path.clone(),
+        database: database.clone(),
         spool_path: crate::store::Spool::beside(&config.spool_base())
             .path()
             .to_owned(),
@@ -296,10 +344,7 @@ unsafe fn load_inner(
 
     log(
         Level::Notice,
-        &format!(
-            "mod_cc_cdr loaded: writing call-center CDRs to {}",
-            config.db_path.display()
-        ),
+        &format!("mod_cc_cdr loaded: writing call-center CDRs to {database}"),
     );
     sys::switch_status_t::SWITCH_STATUS_SUCCESS
 }
@@ -371,7 +416,7 @@ pub unsafe fn api(
         Ok(Command::Help) => command::HELP.to_owned(),
         Ok(Command::Status) => match loaded().as_ref() {
             Some(state) => command::format_status(&StatusReport {
-                db_path: state.db_path.display().to_string(),
+                db_path: state.database.to_string(),
                 uptime_secs: state.started.elapsed().as_secs(),
                 events_queued: state.counters.events_queued.load(Relaxed),
                 events_waiting: state.counters.events_waiting(),
@@ -421,11 +466,11 @@ pub unsafe fn api(
             // module's state, on its own read-only connection.
             let target = loaded()
                 .as_ref()
-                .map(|s| (s.db_path.clone(), s.stats.clone()));
+                .map(|s| (s.database.clone(), s.stats.clone()));
             match target {
-                Some((path, settings)) => {
+                Some((database, settings)) => {
                     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-                    crate::stats::run_on_file(&path, &settings, &words, crate::stats::now())
+                    crate::stats::run_on_database(&database, &settings, &words, crate::stats::now())
                 }
                 None => "-ERR mod_cc_cdr is not running\n".to_owned(),
             }

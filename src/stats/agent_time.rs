@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, named_params};
+use rusqlite::types::Value;
 
 use super::{Bucket, Cell, Request};
 use crate::agent::{ActivityKind, STATUSES};
+use crate::store::reader::Reader;
 
 /// The time columns, after the call-based agent metrics.
 pub const COLUMNS: &[&str] = &[
@@ -89,81 +90,85 @@ struct Span {
 }
 
 /// The interval filter: overlapping `[from, to)` (an open interval counts
-/// as reaching `now`), of one agent or of all. The agent is compared
-/// without an OR, so that SQLite can use the agent index.
-fn overlap(one_agent: bool) -> &'static str {
-    if one_agent {
-        "agent_name = :name AND (end_us > :from_us OR end_us IS NULL) AND start_us < :to_us"
-    } else {
-        "(end_us > :from_us OR end_us IS NULL) AND start_us < :to_us"
+/// as reaching `now`), of one agent or of all, written by one node or by
+/// any. The agent and the node are compared without an OR, so that SQLite
+/// can use the agent index.
+fn overlap(request: &Request) -> String {
+    let mut sql = String::new();
+    if request.name.is_some() {
+        sql.push_str("agent_name = :name AND ");
+    }
+    if request.node.is_some() {
+        sql.push_str("node = :node AND ");
+    }
+    sql.push_str("(end_us > :from_us OR end_us IS NULL) AND start_us < :to_us");
+    sql
+}
+
+/// The parameters of `overlap`, and `:now_us`.
+fn params(request: &Request) -> Vec<(&'static str, Value)> {
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    vec![
+        (":from_us", Value::Integer(request.from * 1_000_000)),
+        (":to_us", Value::Integer(request.to * 1_000_000)),
+        (":now_us", Value::Integer(request.now * 1_000_000)),
+        (":name", text(&request.name)),
+        (":node", text(&request.node)),
+    ]
+}
+
+fn text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::Text(s) => Ok(s.clone()),
+        other => Err(format!("agent_activity: expected text, found {other:?}")),
+    }
+}
+
+fn integer(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Integer(n) => Ok(*n),
+        other => Err(format!(
+            "agent_activity: expected an integer, found {other:?}"
+        )),
     }
 }
 
 /// Agents with activity in the range.
-pub fn agents_active(conn: &Connection, request: &Request) -> rusqlite::Result<Vec<String>> {
-    let one = request.name.is_some();
-    let mut stmt = conn.prepare(&format!(
+pub fn agents_active(reader: &mut dyn Reader, request: &Request) -> Result<Vec<String>, String> {
+    let sql = format!(
         "SELECT DISTINCT agent_name FROM agent_activity WHERE {}",
-        overlap(one)
-    ))?;
-    let from_us = request.from * 1_000_000;
-    let to_us = request.to * 1_000_000;
-    fn first(r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
-        r.get(0)
-    }
-    match &request.name {
-        Some(name) => stmt
-            .query_map(
-                named_params! {":from_us": from_us, ":to_us": to_us, ":name": name},
-                first,
-            )?
-            .collect(),
-        None => stmt
-            .query_map(named_params! {":from_us": from_us, ":to_us": to_us}, first)?
-            .collect(),
-    }
+        overlap(request)
+    );
+    reader
+        .query(&sql, &params(request))?
+        .iter()
+        .map(|row| text(&row[0]))
+        .collect()
 }
 
 /// Computes the times of `agents` in every bucket, from one scan of the
 /// intervals in the range.
 pub fn compute<'a>(
-    conn: &Connection,
+    reader: &mut dyn Reader,
     request: &Request,
     buckets: &[Bucket],
     agents: impl Iterator<Item = &'a String>,
-) -> rusqlite::Result<AgentTimes> {
+) -> Result<AgentTimes, String> {
     let (from_us, to_us) = (request.from * 1_000_000, request.to * 1_000_000);
-    let now_us = request.now * 1_000_000;
-    let one = request.name.is_some();
-    let mut stmt = conn.prepare(&format!(
+    let sql = format!(
         "SELECT agent_name, kind, value, start_us, COALESCE(end_us, :now_us) FROM agent_activity \
          WHERE {} AND (kind <> 'state' OR value IN ('In a queue call', 'Waiting'))",
-        overlap(one)
-    ))?;
-    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, Span)> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            Span {
-                value: r.get(2)?,
-                start: r.get(3)?,
-                end: r.get(4)?,
-            },
-        ))
-    };
-    let rows = match &request.name {
-        Some(name) => stmt.query_map(
-            named_params! {":from_us": from_us, ":to_us": to_us, ":now_us": now_us, ":name": name},
-            map,
-        )?,
-        None => stmt.query_map(
-            named_params! {":from_us": from_us, ":to_us": to_us, ":now_us": now_us},
-            map,
-        )?,
-    };
+        overlap(request)
+    );
+    let rows = reader.query(&sql, &params(request))?;
     let mut by_agent: HashMap<String, HashMap<&'static str, Vec<Span>>> = HashMap::new();
     for row in rows {
-        let (agent, kind, mut span) = row?;
+        let (agent, kind) = (text(&row[0])?, text(&row[1])?);
+        let mut span = Span {
+            value: text(&row[2])?,
+            start: integer(&row[3])?,
+            end: integer(&row[4])?,
+        };
         span.start = span.start.max(from_us);
         span.end = span.end.min(to_us);
         let kind = match kind.as_str() {

@@ -1,14 +1,16 @@
 //! The statistics arguments of `cc_cdr stats` and `cc_cdr_report`:
-//! `queue|agent [NAME|all] [FROM] [TO] [INTERVAL] [table|json|csv]`, with
-//! dates as people type them.
+//! `queue|agent [NAME|all] [FROM] [TO] [INTERVAL] [node NODE|all]
+//! [table|json|csv]`, with dates as people type them.
 
 use super::{Interval, Request, Subject};
 use crate::tz::{LocalDateTime, TimeZone};
 
-pub const USAGE: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]\n  \
+pub const USAGE: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] \
+[table|json|csv]\n  \
 FROM and TO: today, yesterday, now, 2026-11-23, '2026-11-23 08:00', 2026-11-23T08:00:00\n  \
 FROM defaults to today; a day as TO includes that day; TO defaults to the end of FROM's day\n  \
-(or now, when FROM has a time)";
+(or now, when FROM has a time)\n  \
+node NODE: only the rows that node wrote (its FreeSWITCH-Switchname); default: all nodes";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -59,6 +61,7 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
     };
     let today = tz.to_local(now).midnight();
     let mut name: Option<Option<String>> = None;
+    let mut node: Option<Option<String>> = None;
     let mut whens: Vec<When> = Vec::new();
     let mut interval = None;
     let mut format = None;
@@ -67,6 +70,19 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
         let word = rest[i];
         let lower = word.to_ascii_lowercase();
         i += 1;
+        if lower == "node" {
+            // `node NODE`: the next word, whatever it looks like.
+            let Some(value) = rest.get(i) else {
+                return Err(usage("-ERR 'node' needs a node name (or all)".into()));
+            };
+            if node.is_some() {
+                return Err(usage(format!("-ERR a second node '{value}'")));
+            }
+            i += 1;
+            let all = value.eq_ignore_ascii_case("all") || *value == "*";
+            node = Some((!all).then(|| value.to_string()));
+            continue;
+        }
         let when = match lower.as_str() {
             "today" => Some(When::Day(today)),
             "yesterday" => Some(When::Day(today.add_days(-1))),
@@ -149,6 +165,7 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
         request: Request {
             subject,
             name: name.flatten(),
+            node: node.flatten(),
             from,
             to,
             interval: interval.unwrap_or(Interval::Total),

@@ -1,11 +1,13 @@
 //! The definition of every queue metric and every call-based agent metric,
 //! as SQL. `sql` builds the query the fs_cli command and the report tool run;
-//! `views` builds the database views from the same definitions.
+//! `views` builds the database views from the same definitions, on SQLite
+//! and PostgreSQL alike.
 //!
 //! Attribution: a queue visit counts in the interval where it entered the
 //! queue; an offer to an agent counts in the interval where it was offered.
 
 use super::{Settings, Subject};
+use crate::store::dialect::Dialect;
 
 /// One metric: its column name, its SQL, and what it means (the README's
 /// metric reference follows this list).
@@ -45,49 +47,49 @@ pub const QUEUE: &[Metric] = &[
     ),
     count(
         "answered",
-        "sum(c.outcome = 'answered')",
+        "sum(CAST(c.outcome = 'answered' AS INTEGER))",
         "Visits an agent answered.",
     ),
     count(
         "abandoned",
-        "sum(c.outcome = 'abandoned')",
+        "sum(CAST(c.outcome = 'abandoned' AS INTEGER))",
         "Visits where the caller hung up before an agent answered.",
     ),
     count(
         "short_abandoned",
-        "sum(c.outcome = 'abandoned' AND c.wait_sec <= :short)",
+        "sum(CAST(c.outcome = 'abandoned' AND c.wait_sec <= :short AS INTEGER))",
         "Abandons with a wait of at most short-abandon-sec.",
     ),
     count(
         "timeout",
-        "sum(c.outcome = 'timeout')",
+        "sum(CAST(c.outcome = 'timeout' AS INTEGER))",
         "Visits ended by the queue's max-wait-time.",
     ),
     count(
         "no_agent_timeout",
-        "sum(c.outcome = 'no_agent_timeout')",
+        "sum(CAST(c.outcome = 'no_agent_timeout' AS INTEGER))",
         "Visits ended by max-wait-time-with-no-agent.",
     ),
     count(
         "exit_with_key",
-        "sum(c.outcome = 'exit_with_key')",
+        "sum(CAST(c.outcome = 'exit_with_key' AS INTEGER))",
         "Visits the caller left with a cc_exit_keys key.",
     ),
     count(
         "break_out",
-        "sum(c.outcome = 'break_out')",
+        "sum(CAST(c.outcome = 'break_out' AS INTEGER))",
         "Visits the caller left alive, e.g. transferred away.",
     ),
     count(
         "answered_within_sl",
-        "sum(c.outcome = 'answered' AND c.wait_sec <= :sl)",
+        "sum(CAST(c.outcome = 'answered' AND c.wait_sec <= :sl AS INTEGER))",
         "Answered visits with a wait of at most sl-sec (answered at exactly T counts).",
     ),
     Metric {
         shown: false,
         ..count(
             "abandoned_within_sl",
-            "sum(c.outcome = 'abandoned' AND c.wait_sec <= :sl)",
+            "sum(CAST(c.outcome = 'abandoned' AND c.wait_sec <= :sl AS INTEGER))",
             "Abandons with a wait of at most sl-sec (used by some service-level formulas).",
         )
     },
@@ -169,22 +171,22 @@ pub const AGENT: &[Metric] = &[
     ),
     count(
         "answered",
-        "sum(a.result = 'answered')",
+        "sum(CAST(a.result = 'answered' AS INTEGER))",
         "Offers the agent answered.",
     ),
     count(
         "no_answer",
-        "sum(a.result = 'no_answer')",
+        "sum(CAST(a.result = 'no_answer' AS INTEGER))",
         "Offers that rang out unanswered.",
     ),
     count(
         "rejected",
-        "sum(a.result = 'rejected')",
+        "sum(CAST(a.result = 'rejected' AS INTEGER))",
         "Offers the agent rejected.",
     ),
     count(
         "busy",
-        "sum(a.result = 'busy')",
+        "sum(CAST(a.result = 'busy' AS INTEGER))",
         "Offers that found the agent busy.",
     ),
     Metric {
@@ -225,22 +227,33 @@ pub const AGENT: &[Metric] = &[
     },
 ];
 
-/// How rows fall into intervals: a function of the epoch (fs_cli and report,
-/// with a range) or an SQL expression (views, over all rows).
+/// How rows fall into intervals.
 pub enum Bucketing<'a> {
-    Function(&'a str),
+    /// The rows of `[:from, :to)` into the intervals that start at `starts`
+    /// (`Dialect::bucket_of`; the reader's `set_buckets` has them), of the
+    /// queue or agent `:name` and the node `:node` (each NULL for all).
+    /// fs_cli and the report tool.
+    Range { dialect: Dialect, starts: &'a [i64] },
+    /// All rows, by an SQL expression of `EPOCH`; the thresholds are
+    /// literals. The views.
     Expression(&'a str),
 }
 
 /// The query of a metric set: columns `bucket`, `name`, then every metric
-/// in list order. With `Bucketing::Function`, it takes `:from`, `:to`,
-/// `:name`, `:sl` and `:short`; with `Expression`, thresholds are literals.
+/// in list order. With `Bucketing::Range`, it takes `:from`, `:to`,
+/// `:name`, `:node`, `:sl` and `:short`.
+///
+/// The same text runs on SQLite and PostgreSQL: conditions are counted as
+/// `sum(CAST(condition AS INTEGER))` (SQLite's sum of a comparison), and
+/// every metric is cast to BIGINT (whole numbers) or DOUBLE PRECISION, so
+/// that PostgreSQL returns no NUMERIC.
 pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) -> String {
     let set = metrics_of(subject);
-    let (epoch, name, from) = if subject == Subject::Queue {
+    let (epoch, name, node, from) = if subject == Subject::Queue {
         (
             "c.queue_entered_epoch",
             "c.queue_name",
+            "c.node",
             "callcenter_cdr c LEFT JOIN agent_activity w ON w.agent_name = c.agent_name \
              AND w.kind = 'wrap_up' AND w.start_us = c.end_epoch * 1000000",
         )
@@ -248,15 +261,18 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
         (
             "a.offered_epoch",
             "a.agent_name",
+            "a.node",
             "agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
              AND c.agent_name = a.agent_name AND a.result = 'answered'",
         )
     };
     let (bucket, filter) = match bucketing {
-        Bucketing::Function(f) => (
-            format!("{f}({epoch})"),
+        Bucketing::Range { dialect, starts } => (
+            dialect.bucket_of(epoch, starts),
             format!(
-                "WHERE {epoch} >= :from AND {epoch} < :to AND (:name IS NULL OR {name} = :name)"
+                "WHERE {epoch} >= :from AND {epoch} < :to \
+                 AND (CAST(:name AS TEXT) IS NULL OR {name} = :name) \
+                 AND (CAST(:node AS TEXT) IS NULL OR {node} = :node)"
             ),
         ),
         Bucketing::Expression(expr) => (expr.replace("EPOCH", epoch), String::new()),
@@ -268,21 +284,29 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
         .collect();
     let outer: Vec<String> = set
         .iter()
-        .map(|m| match (m.derived, m.sql) {
-            (true, "SL") => format!("{} AS {}", settings.sl_formula.sql(), m.name),
-            (true, sql) => format!("{sql} AS {}", m.name),
-            (false, _) => m.name.to_owned(),
+        .map(|m| {
+            let value = match (m.derived, m.sql) {
+                (true, "SL") => settings.sl_formula.sql(),
+                (true, sql) => sql,
+                (false, _) => m.name,
+            };
+            let ty = if m.integral {
+                "BIGINT"
+            } else {
+                "DOUBLE PRECISION"
+            };
+            format!("CAST({value} AS {ty}) AS {}", m.name)
         })
         .collect();
     let sql = format!(
         "SELECT bucket, name, {} FROM (SELECT {bucket} AS bucket, {name} AS name, {} \
-         FROM {from} {filter} GROUP BY 1, 2) WHERE bucket IS NOT NULL AND name IS NOT NULL \
-         ORDER BY name, bucket",
+         FROM {from} {filter} GROUP BY 1, 2) AS counted \
+         WHERE bucket IS NOT NULL AND name IS NOT NULL ORDER BY name, bucket",
         outer.join(", "),
         inner.join(", "),
     );
     match bucketing {
-        Bucketing::Function(_) => sql,
+        Bucketing::Range { .. } => sql,
         Bucketing::Expression(_) => sql
             .replace(":sl", &settings.sl_sec.to_string())
             .replace(":short", &settings.short_abandon_sec.to_string()),

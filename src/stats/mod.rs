@@ -2,10 +2,12 @@
 //! over a time range, per interval, in a time zone.
 //!
 //! Every metric is defined once, in `metrics`, as SQL over the three tables
-//! (or, for agent time, in `agent_time`). The fs_cli command and the report
-//! tool run that SQL with a bucketing function of their own (`cc_bucket`, in
-//! any time zone); the database views run the very same SQL with SQLite's
-//! local-time bucketing (`views`).
+//! (or, for agent time, in `agent_time`), in SQL that SQLite and PostgreSQL
+//! both run: what differs between them is in `store::dialect`, and the
+//! statistics read through `store::reader::Reader`. The fs_cli command and
+//! the report tool run that SQL with intervals cut in Rust (in any time
+//! zone, `Dialect::bucket_of`); the database views run the very same SQL
+//! with the database's local-time bucketing (`views`).
 
 pub mod agent_time;
 pub mod args;
@@ -14,12 +16,11 @@ pub mod metrics;
 pub mod views;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use rusqlite::Connection;
-use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 
+use crate::store::Database;
+use crate::store::reader::{self, Reader};
 use crate::tz::{LocalDateTime, TimeZone};
 
 /// How a range is cut into rows.
@@ -161,6 +162,9 @@ pub struct Request {
     pub subject: Subject,
     /// One queue or agent; all of them when `None`.
     pub name: Option<String>,
+    /// Only the rows this node wrote (the `node` column); every node's
+    /// when `None`.
+    pub node: Option<String>,
     pub from: i64,
     pub to: i64,
     pub interval: Interval,
@@ -225,27 +229,6 @@ fn next_boundary(t: i64, interval: Interval, tz: &TimeZone) -> i64 {
     if boundary > t { boundary } else { t + 60 }
 }
 
-/// Registers `cc_bucket(epoch)` on `conn`: the index of the bucket holding
-/// `epoch`, NULL outside the range.
-fn register_bucket_fn(conn: &Connection, buckets: &[Bucket]) -> rusqlite::Result<()> {
-    let starts: Arc<Vec<i64>> = Arc::new(buckets.iter().map(|b| b.start).collect());
-    let end = buckets.last().map_or(i64::MIN, |b| b.end);
-    conn.create_scalar_function(
-        "cc_bucket",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let t: Option<i64> = ctx.get(0)?;
-            Ok(t.and_then(|t| {
-                if t >= end || starts.first().is_none_or(|s| t < *s) {
-                    return None;
-                }
-                Some(starts.partition_point(|s| *s <= t) as i64 - 1)
-            }))
-        },
-    )
-}
-
 /// A computed table: named columns and rows of cells.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatsTable {
@@ -275,49 +258,36 @@ impl Cell {
     }
 }
 
-/// Computes the statistics `request` asks for.
+/// Computes the statistics `request` asks for, on either database.
 pub fn compute(
-    conn: &Connection,
+    reader: &mut dyn Reader,
     settings: &Settings,
     request: &Request,
 ) -> Result<StatsTable, String> {
     let buckets = buckets(request.from, request.to, request.interval, &settings.tz);
-    register_bucket_fn(conn, &buckets).map_err(|e| e.to_string())?;
+    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
+    let end = buckets.last().map_or(i64::MIN, |b| b.end);
+    reader.set_buckets(&starts, end)?;
     let set = metrics::metrics_of(request.subject);
     let sql = metrics::query(
         request.subject,
         settings,
-        metrics::Bucketing::Function("cc_bucket"),
+        metrics::Bucketing::Range {
+            dialect: reader.dialect(),
+            starts: &starts,
+        },
     );
-    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
-    let width = stmt.column_count();
-    let params: [(&str, Value); 5] = [
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let params: [(&str, Value); 6] = [
         (":from", Value::Integer(request.from)),
         (":to", Value::Integer(request.to)),
-        (
-            ":name",
-            request.name.clone().map_or(Value::Null, Value::Text),
-        ),
+        (":name", text(&request.name)),
+        (":node", text(&request.node)),
         (":sl", Value::Integer(settings.sl_sec)),
         (":short", Value::Integer(settings.short_abandon_sec)),
     ];
-    // Each metric set uses some of these; bind those it has.
-    for (name, value) in params {
-        if let Some(index) = stmt.parameter_index(name).map_err(|e| e.to_string())? {
-            stmt.raw_bind_parameter(index, value)
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    let mut found: Vec<Vec<Value>> = Vec::new();
-    let mut rows = stmt.raw_query();
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        found.push(
-            (0..width)
-                .map(|i| row.get::<_, Value>(i))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?,
-        );
-    }
+    // Each metric set uses some of these; the reader binds those it has.
+    let found = reader.query(&sql, &params)?;
 
     // Rows by (name, bucket), with every bucket of every name present.
     let mut by_name: BTreeMap<String, BTreeMap<usize, Vec<Value>>> = BTreeMap::new();
@@ -332,7 +302,7 @@ pub fn compute(
             .insert(bucket as usize, row);
     }
     if request.subject == Subject::Agent {
-        for name in agent_time::agents_active(conn, request).map_err(|e| e.to_string())? {
+        for name in agent_time::agents_active(reader, request)? {
             by_name.entry(name).or_default();
         }
     }
@@ -340,10 +310,12 @@ pub fn compute(
         by_name.entry(name.clone()).or_default();
     }
     let agent_times = match request.subject {
-        Subject::Agent => Some(
-            agent_time::compute(conn, request, &buckets, by_name.keys())
-                .map_err(|e| e.to_string())?,
-        ),
+        Subject::Agent => Some(agent_time::compute(
+            reader,
+            request,
+            &buckets,
+            by_name.keys(),
+        )?),
         Subject::Queue => None,
     };
 
@@ -377,17 +349,27 @@ pub fn compute(
 }
 
 /// Runs a statistics command (`queue|agent ...`, see `args::USAGE`) on an
-/// open database and returns its output, or a usage error. `now` is the
-/// present in Unix seconds.
+/// open database (any `Reader`: `&Connection`, `&mut dyn Reader`, a
+/// `Box<dyn Reader>`...) and returns its output, or a usage error. `now` is
+/// the present in Unix seconds.
 pub fn run(
-    conn: &Connection,
+    mut reader: impl Reader,
     settings: &Settings,
     words: &[&str],
     now: i64,
 ) -> Result<String, String> {
     let parsed = args::parse(words, now, &settings.tz)?;
+    report(&mut reader, settings, &parsed)
+}
+
+/// The output of a parsed statistics command.
+fn report(
+    reader: &mut dyn Reader,
+    settings: &Settings,
+    parsed: &args::Parsed,
+) -> Result<String, String> {
     let request = &parsed.request;
-    let table = compute(conn, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
+    let table = compute(reader, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
     let local = |t: i64| settings.tz.to_local(t).format()[..16].to_owned();
     let subject = match request.subject {
         Subject::Queue => "queue",
@@ -395,12 +377,16 @@ pub fn run(
     };
     Ok(match parsed.format {
         args::Format::Table => format!(
-            "{subject} statistics, {} to {} ({}), by {}; service level: {} within {} s; \
+            "{subject} statistics, {} to {} ({}), by {}, {}; service level: {} within {} s; \
              short abandons: within {} s\n{}",
             local(request.from),
             local(request.to),
             settings.tz.name(),
             request.interval.as_str(),
+            request
+                .node
+                .as_ref()
+                .map_or_else(|| "all nodes".to_owned(), |node| format!("node {node}")),
             settings.sl_formula.as_str(),
             settings.sl_sec,
             settings.short_abandon_sec,
@@ -415,6 +401,10 @@ pub fn run(
                 ("to", local(request.to)),
                 ("time_zone", settings.tz.name().to_owned()),
                 ("interval", request.interval.as_str().to_owned()),
+                (
+                    "node",
+                    request.node.clone().unwrap_or_else(|| "all".to_owned()),
+                ),
                 ("sl_formula", settings.sl_formula.as_str().to_owned()),
                 ("sl_sec", settings.sl_sec.to_string()),
                 ("short_abandon_sec", settings.short_abandon_sec.to_string()),
@@ -423,23 +413,25 @@ pub fn run(
     })
 }
 
-/// `run` on the database file at `path`, opened read-only (WAL lets it read
-/// while the writer writes). Errors come back as `-ERR` text.
-pub fn run_on_file(
-    path: &std::path::Path,
+/// `run` on `database`: the SQLite file opened read-only (WAL lets it read
+/// while the writer writes), or a new PostgreSQL connection in the session
+/// time zone of `settings`. The words are checked before connecting. Errors
+/// come back as `-ERR` text. The fs_cli command and the report tool.
+pub fn run_on_database(
+    database: &Database,
     settings: &Settings,
     words: &[&str],
     now: i64,
 ) -> String {
-    let conn = match Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    ) {
-        Ok(conn) => conn,
-        Err(e) => return format!("-ERR cannot open {}: {e}\n", path.display()),
+    let parsed = match args::parse(words, now, &settings.tz) {
+        Ok(parsed) => parsed,
+        Err(usage) => return format!("{usage}\n"),
     };
-    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-    run(&conn, settings, words, now).unwrap_or_else(|e| format!("{e}\n"))
+    let mut reader = match reader::open(database, settings.tz.zone_name()) {
+        Ok(reader) => reader,
+        Err(e) => return format!("-ERR {e}\n"),
+    };
+    report(reader.as_mut(), settings, &parsed).unwrap_or_else(|e| format!("{e}\n"))
 }
 
 /// The present, in Unix seconds.

@@ -1,13 +1,58 @@
-//! Statistics over hand-made rows, with hand-computed expectations.
+//! Statistics over hand-made rows, with hand-computed expectations, on
+//! SQLite and on PostgreSQL: every test that reads a database is a function
+//! of the backend, run once on each (`sqlite::*` and `postgres::*`). The
+//! PostgreSQL runs skip with one line where there is no PostgreSQL.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, Weak};
 
 use super::args::{self, Format};
 use super::*;
 use crate::agent::{ActivityKind, AgentChange};
 use crate::cdr::{AttemptRow, CdrRow};
 use crate::config::Synchronous;
-use crate::store::Store;
+use crate::pg_server::PgServer;
+use crate::store::dialect::Dialect;
+use crate::store::statements::Node;
+use crate::store::{PgStore, SqliteStore};
 use crate::test_support::TempDir;
 use crate::visit::StoreOp;
+
+/// Runs each named test, a `fn(Backend)`, on both backends.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    service_level_counts_an_answer_at_exactly_t,
+    short_abandons_leave_the_rates,
+    every_service_level_formula,
+    an_empty_interval_has_zero_counts_and_null_rates,
+    a_call_counts_in_the_interval_it_entered_the_queue,
+    buckets_follow_the_time_zone,
+    agent_time_counts_only_the_part_inside_the_range,
+    views_give_the_same_numbers_as_the_command,
+    a_node_filter_keeps_that_nodes_rows_only,
+);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// 2026-11-23 00:00:00 UTC.
 const DAY: i64 = 1_795_392_000;
@@ -38,16 +83,95 @@ fn visit(id: &str, queue: &str, at: i64, outcome: &'static str, wait: i64) -> Cd
     }
 }
 
+/// A database with the rows of a test, on one backend.
 struct Db {
-    _dir: TempDir,
-    store: Store,
+    database: Database,
+    /// The PostgreSQL session time zone (the views' local time).
+    zone: String,
+    _dir: Option<TempDir>,
+    _server: Option<Arc<PgServer>>,
 }
 
-fn db(name: &str, ops: Vec<StoreOp>) -> Db {
-    let dir = TempDir::new(&format!("stats_{name}"));
-    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
-    store.write(&ops).unwrap();
-    Db { _dir: dir, store }
+impl Db {
+    /// A new connection to read the statistics through.
+    fn reader(&self) -> Box<dyn Reader> {
+        reader::open(&self.database, Some(&self.zone)).unwrap()
+    }
+}
+
+/// The PostgreSQL server of the tests running now: the first starts it and
+/// the last one's drop stops it (a server in a static would never stop).
+/// `Err`: why there is no PostgreSQL here.
+fn pg_server() -> Result<Arc<PgServer>, String> {
+    static SHARED: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
+    PgServer::available()?;
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(server) = shared.upgrade() {
+        return Ok(server);
+    }
+    let server = Arc::new(PgServer::start("stats").unwrap_or_else(|e| panic!("PgServer: {e}")));
+    *shared = Arc::downgrade(&server);
+    Ok(server)
+}
+
+/// The rows of `ops` in a new database, with the views (thresholds of
+/// `settings()`), or `None` after the skip line.
+fn db(name: &str, backend: Backend, ops: Vec<StoreOp>) -> Option<Db> {
+    db_of_nodes(name, backend, "UTC", vec![(Node::default(), ops)])
+}
+
+/// Each node's `ops`, written by that node. PostgreSQL sessions use `zone`;
+/// SQLite's local time is the process's.
+fn db_of_nodes(
+    name: &str,
+    backend: Backend,
+    zone: &str,
+    writes: Vec<(Node, Vec<StoreOp>)>,
+) -> Option<Db> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = TempDir::new(&format!("stats_{name}"));
+            let path = dir.path().join("t.db");
+            for (node, ops) in writes {
+                let mut store = SqliteStore::open(&path, Synchronous::Off, node).unwrap();
+                store
+                    .recreate_views(&views::recreate_sql(&settings(), Dialect::Sqlite))
+                    .unwrap();
+                store.write(&ops).unwrap();
+            }
+            Some(Db {
+                database: Database::Sqlite(path),
+                zone: zone.to_owned(),
+                _dir: Some(dir),
+                _server: None,
+            })
+        }
+        Backend::Postgres => {
+            let server = match pg_server() {
+                Ok(server) => server,
+                Err(reason) => {
+                    static SAID: std::sync::Once = std::sync::Once::new();
+                    SAID.call_once(|| {
+                        // Straight to stderr, once: the harness keeps println!.
+                        let _ = writeln!(std::io::stderr(), "skipped: no PostgreSQL ({reason})");
+                    });
+                    return None;
+                }
+            };
+            let dsn = server.create_database(&format!("stats_{name}")).unwrap();
+            for (node, ops) in writes {
+                let views = views::recreate_sql(&settings(), Dialect::Postgres);
+                let mut store = PgStore::new(&dsn, node, views, Some(zone.to_owned()));
+                store.write(&ops).unwrap();
+            }
+            Some(Db {
+                database: Database::Postgres(dsn),
+                zone: zone.to_owned(),
+                _dir: None,
+                _server: Some(server),
+            })
+        }
+    }
 }
 
 fn upserts(rows: Vec<CdrRow>) -> Vec<StoreOp> {
@@ -60,6 +184,7 @@ fn request(subject: Subject, from: i64, to: i64, interval: Interval) -> Request 
     Request {
         subject,
         name: None,
+        node: None,
         from,
         to,
         interval,
@@ -70,7 +195,7 @@ fn request(subject: Subject, from: i64, to: i64, interval: Interval) -> Request 
 /// Queue statistics of the whole day `DAY`.
 fn queue_day(d: &Db, s: &Settings) -> StatsTable {
     compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         s,
         &request(Subject::Queue, DAY, DAY + 86400, Interval::Total),
     )
@@ -101,17 +226,19 @@ fn int(t: &StatsTable, row: usize, name: &str) -> i64 {
     }
 }
 
-#[test]
-fn service_level_counts_an_answer_at_exactly_t() {
-    let d = db(
+fn service_level_counts_an_answer_at_exactly_t(backend: Backend) {
+    let Some(d) = db(
         "sl",
+        backend,
         upserts(vec![
             visit("a", "q", 100, "answered", 19),
             visit("b", "q", 200, "answered", 20),
             visit("c", "q", 300, "answered", 21),
             visit("d", "q", 400, "abandoned", 30),
         ]),
-    );
+    ) else {
+        return;
+    };
     let t = queue_day(&d, &settings());
     assert_eq!(t.rows.len(), 1);
     assert_eq!(int(&t, 0, "offered"), 4);
@@ -123,10 +250,10 @@ fn service_level_counts_an_answer_at_exactly_t() {
     assert_eq!(num(&t, 0, "avg_talk_sec"), Some(60.0));
 }
 
-#[test]
-fn short_abandons_leave_the_rates() {
-    let d = db(
+fn short_abandons_leave_the_rates(backend: Backend) {
+    let Some(d) = db(
         "short",
+        backend,
         upserts(vec![
             visit("a", "q", 0, "abandoned", 5),
             visit("b", "q", 10, "abandoned", 6),
@@ -134,7 +261,9 @@ fn short_abandons_leave_the_rates() {
             visit("d", "q", 30, "answered", 40),
             visit("e", "q", 40, "timeout", 120),
         ]),
-    );
+    ) else {
+        return;
+    };
     let t = queue_day(&d, &settings());
     assert_eq!(int(&t, 0, "abandoned"), 2);
     assert_eq!(
@@ -149,10 +278,10 @@ fn short_abandons_leave_the_rates() {
     assert_eq!(num(&t, 0, "avg_abandon_wait_sec"), Some(5.5));
 }
 
-#[test]
-fn every_service_level_formula() {
-    let d = db(
+fn every_service_level_formula(backend: Backend) {
+    let Some(d) = db(
         "formulas",
+        backend,
         upserts(vec![
             visit("a", "q", 0, "answered", 10),
             visit("b", "q", 1, "answered", 30),
@@ -160,7 +289,9 @@ fn every_service_level_formula() {
             visit("d", "q", 3, "abandoned", 25),
             visit("e", "q", 4, "no_agent_timeout", 40),
         ]),
-    );
+    ) else {
+        return;
+    };
     // answered 2 (1 within 20 s), abandoned 2 (1 within 20 s, 1 short), offered 5.
     let expected = [
         (SlFormula::Offered, 25.0),                     // 1 / (5 − 1)
@@ -184,14 +315,16 @@ fn every_service_level_formula() {
     }
 }
 
-#[test]
-fn an_empty_interval_has_zero_counts_and_null_rates() {
-    let d = db(
+fn an_empty_interval_has_zero_counts_and_null_rates(backend: Backend) {
+    let Some(d) = db(
         "empty",
+        backend,
         upserts(vec![visit("a", "q", 30 * 60, "answered", 5)]),
-    );
+    ) else {
+        return;
+    };
     let t = compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         &settings(),
         &request(Subject::Queue, DAY, DAY + 2 * HOUR, Interval::Hour),
     )
@@ -223,15 +356,17 @@ fn an_empty_interval_has_zero_counts_and_null_rates() {
     );
 }
 
-#[test]
-fn a_call_counts_in_the_interval_it_entered_the_queue() {
+fn a_call_counts_in_the_interval_it_entered_the_queue(backend: Backend) {
     // Enters at 00:59:50, answered at 01:00:20.
-    let d = db(
+    let Some(d) = db(
         "attribution",
+        backend,
         upserts(vec![visit("a", "q", HOUR - 10, "answered", 30)]),
-    );
+    ) else {
+        return;
+    };
     let t = compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         &settings(),
         &request(Subject::Queue, DAY, DAY + 2 * HOUR, Interval::Hour),
     )
@@ -240,15 +375,17 @@ fn a_call_counts_in_the_interval_it_entered_the_queue() {
     assert_eq!(int(&t, 1, "answered"), 0);
 }
 
-#[test]
-fn buckets_follow_the_time_zone() {
+fn buckets_follow_the_time_zone(backend: Backend) {
     // 23:30 UTC is already the next day at +05:00.
-    let d = db(
+    let Some(d) = db(
         "tz",
+        backend,
         upserts(vec![visit("a", "q", 23 * HOUR + 1800, "answered", 5)]),
-    );
+    ) else {
+        return;
+    };
     let utc = compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         &settings(),
         &request(Subject::Queue, DAY - 86400, DAY + 2 * 86400, Interval::Day),
     )
@@ -271,7 +408,7 @@ fn buckets_follow_the_time_zone() {
         ..settings()
     };
     let t = compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         &plus5,
         &request(Subject::Queue, DAY - 86400, DAY + 2 * 86400, Interval::Day),
     )
@@ -305,8 +442,7 @@ fn change(kind: ActivityKind, value: &str, at: i64) -> StoreOp {
     })
 }
 
-#[test]
-fn agent_time_counts_only_the_part_inside_the_range() {
+fn agent_time_counts_only_the_part_inside_the_range(backend: Backend) {
     use ActivityKind::{State, Status};
     // Available from 07:30; a call 08:10-08:20 with 60 s wrap-up; On Break
     // 08:40-08:50; Logged Out at 09:30.
@@ -337,9 +473,11 @@ fn agent_time_counts_only_the_part_inside_the_range() {
     let mut row = visit("m", "q", 8 * HOUR + 590, "answered", 10);
     row.billsec = Some(600);
     ops.push(StoreOp::Upsert(Box::new(row)));
-    let d = db("agent", ops);
+    let Some(d) = db("agent", backend, ops) else {
+        return;
+    };
     let t = compute(
-        d.store.connection(),
+        d.reader().as_mut(),
         &settings(),
         &request(
             Subject::Agent,
@@ -440,36 +578,76 @@ fn csv_and_table_quote_and_align() {
     assert!(format::table(&t).contains("a,\"b\"  -"));
 }
 
-#[test]
-fn views_give_the_same_numbers_as_the_command() {
-    // The test process runs in UTC unless TZ says otherwise; compare in the
-    // zone SQLite's 'localtime' uses, which is the process's.
-    let d = db(
-        "views",
-        upserts(vec![
-            visit("a", "q", 100, "answered", 19),
-            visit("b", "q", 2 * HOUR, "abandoned", 30),
-            visit("c", "r", 3 * HOUR, "answered", 50),
-            visit("e", "q", 86400 + 10, "timeout", 60),
-        ]),
-    );
-    let mut store = d.store;
-    let s = Settings {
-        tz: TimeZone::local(),
-        ..settings()
+fn views_give_the_same_numbers_as_the_command(backend: Backend) {
+    // The views bucket in the database's local time: on SQLite the
+    // process's ('localtime'; UTC in tests unless TZ says otherwise), on
+    // PostgreSQL the session's, here a zone other than UTC. The command
+    // computes in the same zone.
+    let (tz, zone) = match backend {
+        Backend::Sqlite => (TimeZone::local(), "UTC (unused)"),
+        Backend::Postgres => (
+            TimeZone::named("America/New_York").expect("zoneinfo"),
+            "America/New_York",
+        ),
     };
-    store.recreate_views(&views::recreate_sql(&s)).unwrap();
-    let conn = store.connection();
-    let from_view: Vec<(String, String, i64, i64, Option<f64>)> = conn
-        .prepare("SELECT day, queue, offered, answered, service_level_pct FROM cc_queue_daily ORDER BY queue, day")
+    let mut ops = upserts(vec![
+        visit("a", "q", 100, "answered", 19),
+        visit("b", "q", 2 * HOUR, "abandoned", 30),
+        visit("c", "r", 3 * HOUR, "answered", 50),
+        visit("e", "q", 86400 + 10, "timeout", 60),
+    ]);
+    ops.push(StoreOp::Attempt(Box::new(AttemptRow {
+        member_uuid: "a".into(),
+        agent_name: "alice".into(),
+        attempt_no: 1,
+        offered_epoch: Some(DAY + 100),
+        ring_sec: Some(4),
+        result: Some("answered"),
+        ..AttemptRow::default()
+    })));
+    // Available for two hours from 00:01:40 UTC: cut at the hours.
+    ops.push(change(ActivityKind::Status, "Available", 100));
+    ops.push(change(ActivityKind::Status, "Logged Out", 2 * HOUR + 100));
+    let Some(d) = db_of_nodes("views", backend, zone, vec![(Node::default(), ops)]) else {
+        return;
+    };
+    let s = Settings { tz, ..settings() };
+    let mut reader = d.reader();
+    if backend == Backend::Postgres {
+        let shown = reader.query("SELECT current_setting('TimeZone')", &[]);
+        assert_eq!(shown, Ok(vec![vec![Value::Text(zone.to_owned())]]));
+    }
+    let from_view: Vec<(String, String, i64, i64, Option<f64>)> = reader
+        .query(
+            "SELECT day, queue, offered, answered, service_level_pct FROM cc_queue_daily \
+             ORDER BY queue, day",
+            &[],
+        )
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .into_iter()
+        .map(|row| match &row[..] {
+            [
+                Value::Text(day),
+                Value::Text(queue),
+                Value::Integer(offered),
+                Value::Integer(answered),
+                sl,
+            ] => (
+                day.clone(),
+                queue.clone(),
+                *offered,
+                *answered,
+                match sl {
+                    Value::Real(f) => Some(*f),
+                    _ => None,
+                },
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
     let local_midnight = s.tz.from_local(s.tz.to_local(DAY).midnight());
     let t = compute(
-        conn,
+        reader.as_mut(),
         &s,
         &request(
             Subject::Queue,
@@ -502,16 +680,152 @@ fn views_give_the_same_numbers_as_the_command() {
         .collect();
     assert_eq!(from_view, from_command);
     assert_eq!(from_view.len(), 3);
-    // The agent views exist and read.
-    for view in [
-        "cc_agent_calls_hourly",
-        "cc_agent_calls_daily",
-        "cc_agent_time_hourly",
-        "cc_agent_time_daily",
-        "cc_queue_hourly",
-    ] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {view}")).unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        rows.next().unwrap();
+    // Agent time: the interval in pieces at each hour.
+    let pieces = reader
+        .query(
+            "SELECT seconds FROM cc_agent_time_hourly \
+             WHERE agent = 'alice' AND value = 'Available' ORDER BY hour",
+            &[],
+        )
+        .unwrap();
+    let seconds: Vec<&Value> = pieces.iter().map(|row| &row[0]).collect();
+    assert_eq!(
+        seconds,
+        [3500, 3600, 100]
+            .map(Value::Integer)
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    // Every view reads.
+    for view in views::definitions(&settings(), Dialect::Sqlite)
+        .iter()
+        .map(|(name, _)| name)
+    {
+        let rows = reader
+            .query(&format!("SELECT * FROM {view}"), &[])
+            .unwrap_or_else(|e| panic!("{view}: {e}"));
+        assert!(!rows.is_empty(), "{view}");
+    }
+}
+
+fn a_node_filter_keeps_that_nodes_rows_only(backend: Backend) {
+    use ActivityKind::Status;
+    let node = |name: &str| Node {
+        name: name.to_owned(),
+        instance: format!("{name}-instance"),
+    };
+    let attempt = |id: &str, agent: &str, at: i64| {
+        StoreOp::Attempt(Box::new(AttemptRow {
+            member_uuid: id.into(),
+            agent_name: agent.into(),
+            attempt_no: 1,
+            offered_epoch: Some(DAY + at),
+            ring_sec: Some(3),
+            result: Some("answered"),
+            ..AttemptRow::default()
+        }))
+    };
+    let mut fs1 = upserts(vec![
+        visit("a", "q", 100, "answered", 10),
+        visit("b", "q", 200, "abandoned", 30),
+    ]);
+    fs1.push(attempt("a", "alice", 105));
+    fs1.push(change(Status, "Available", 0));
+    let mut fs2 = upserts(vec![visit("c", "q", 300, "answered", 10)]);
+    let mut bob = visit("d", "r", 400, "answered", 10);
+    bob.agent_name = Some("bob".into());
+    fs2.push(StoreOp::Upsert(Box::new(bob)));
+    fs2.push(attempt("d", "bob", 405));
+    fs2.push(StoreOp::AgentChange(AgentChange {
+        agent: "bob".into(),
+        kind: Status,
+        value: "Available".into(),
+        reason: None,
+        at_us: DAY * 1_000_000,
+    }));
+    let Some(d) = db_of_nodes(
+        "nodes",
+        backend,
+        "UTC",
+        vec![(node("fs1"), fs1), (node("fs2"), fs2)],
+    ) else {
+        return;
+    };
+    let s = settings();
+    let in_range = |subject, node: Option<&str>| {
+        let mut r = request(subject, DAY, DAY + HOUR, Interval::Total);
+        r.node = node.map(str::to_owned);
+        compute(d.reader().as_mut(), &s, &r).unwrap()
+    };
+    let offered = |t: &StatsTable| -> Vec<(String, i64)> {
+        (0..t.rows.len())
+            .map(|i| match column(t, i, t.columns[0]) {
+                Cell::Text(name) => (name, int(t, i, "offered")),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let q = |name: &str, n: i64| (name.to_owned(), n);
+    assert_eq!(
+        offered(&in_range(Subject::Queue, None)),
+        [q("q", 3), q("r", 1)]
+    );
+    assert_eq!(offered(&in_range(Subject::Queue, Some("fs1"))), [q("q", 2)]);
+    assert_eq!(
+        offered(&in_range(Subject::Queue, Some("fs2"))),
+        [q("q", 1), q("r", 1)]
+    );
+    assert_eq!(offered(&in_range(Subject::Queue, Some("fs3"))), []);
+    // Agents: calls and time of that node only.
+    let all = in_range(Subject::Agent, None);
+    assert_eq!(offered(&all), [q("alice", 1), q("bob", 1)]);
+    assert_eq!(
+        (int(&all, 0, "login_sec"), int(&all, 1, "login_sec")),
+        (3600, 3600)
+    );
+    let fs2 = in_range(Subject::Agent, Some("fs2"));
+    assert_eq!(offered(&fs2), [q("bob", 1)]);
+    assert_eq!(int(&fs2, 0, "talk_sec"), 60);
+    assert_eq!(int(&fs2, 0, "login_sec"), 3600);
+    // The command says which.
+    let words = |extra: &[&'static str]| {
+        let mut words = vec!["queue", "all", "2026-11-23"];
+        words.extend(extra);
+        run(d.reader(), &s, &words, DAY + HOUR).unwrap()
+    };
+    let one = words(&["node", "fs1"]);
+    assert!(one.contains(", node fs1; service level"), "{one}");
+    assert!(one.contains("\nq "), "{one}");
+    assert!(!one.contains("\nr "), "{one}");
+    let every = words(&["node", "all"]);
+    assert!(every.contains(", all nodes; service level"), "{every}");
+    assert_eq!(every, words(&[]));
+    assert!(words(&["node", "fs2", "json"]).contains("\"node\": \"fs2\""));
+}
+
+#[test]
+fn node_is_a_pair_of_words_anywhere() {
+    let tz = TimeZone::utc();
+    let now = DAY + 10 * HOUR;
+    let parse = |words: &[&str]| args::parse(words, now, &tz);
+    let p = parse(&["queue", "node", "fs-1.example.com", "q1", "yesterday"]).unwrap();
+    assert_eq!(p.request.node.as_deref(), Some("fs-1.example.com"));
+    assert_eq!(p.request.name.as_deref(), Some("q1"));
+    assert_eq!(p.request.from, DAY - 86400);
+    let p = parse(&["agent", "all", "today", "NODE", "2026-11-23", "csv"]).unwrap();
+    assert_eq!(
+        p.request.node.as_deref(),
+        Some("2026-11-23"),
+        "a name, not a date"
+    );
+    assert_eq!(p.format, Format::Csv);
+    for all in ["all", "ALL", "*"] {
+        assert_eq!(parse(&["queue", "node", all]).unwrap().request.node, None);
+    }
+    assert_eq!(parse(&["queue"]).unwrap().request.node, None);
+    for bad in [&["queue", "node"][..], &["queue", "node", "a", "node", "b"]] {
+        let err = parse(bad).unwrap_err();
+        assert!(err.starts_with("-ERR"), "{bad:?}: {err}");
+        assert!(err.contains("[node NODE|all]"), "{err}");
     }
 }

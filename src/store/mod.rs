@@ -1,9 +1,98 @@
-//! Persistence: the schema, its migrations, and the SQLite writer.
+//! Persistence: the schema, its migrations, and the writer's store, in
+//! SQLite (embedded, the default) or PostgreSQL (shared by several nodes).
 
 pub mod codec;
+pub mod dialect;
+pub mod postgres;
+pub mod reader;
 pub mod schema;
 pub mod spool;
 pub mod sqlite;
+pub mod statements;
 
+use std::fmt;
+use std::path::PathBuf;
+
+pub use postgres::PgStore;
 pub use spool::Spool;
-pub use sqlite::{Store, StoreError};
+pub use sqlite::SqliteStore;
+pub use statements::Node;
+
+use crate::visit::StoreOp;
+
+/// Where the rows go: `db-path` or `db-dsn`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl fmt::Display for Database {
+    /// The file, or the DSN without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(dsn) => write!(f, "{}", postgres::redact(dsn)),
+        }
+    }
+}
+
+/// Why the store could not be opened or written.
+#[derive(Debug)]
+pub enum StoreError {
+    Open { path: PathBuf, reason: String },
+    NewerSchema { found: i64, supported: i64 },
+    Sql(rusqlite::Error),
+    Postgres(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { path, reason } => {
+                write!(f, "cannot open database {}: {reason}", path.display())
+            }
+            StoreError::NewerSchema { found, supported } => write!(
+                f,
+                "database schema version {found} is newer than this module supports ({supported})"
+            ),
+            StoreError::Sql(e) => write!(f, "SQLite: {e}"),
+            StoreError::Postgres(e) => write!(f, "PostgreSQL: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e)
+    }
+}
+
+/// The writer's store, on either backend.
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Makes the connection now where there is one to make (PostgreSQL),
+    /// and says so.
+    pub fn connect(&mut self) -> Result<Option<String>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => {
+                let already = store.is_connected();
+                store.connect()?;
+                Ok((!already).then(|| format!("connected to {}", store.target())))
+            }
+        }
+    }
+
+    /// Writes a batch in one transaction. Returns the rows upserted.
+    pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.write(ops),
+            Store::Postgres(store) => store.write(ops),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The database schema and its migrations.
 //!
-//! The schema version is SQLite's `PRAGMA user_version`. Each migration moves
+//! The schema version is SQLite's `PRAGMA user_version`, and PostgreSQL's
+//! `cc_cdr_schema` table. Each migration moves
 //! the database from version `n` to `n + 1`; they run in one transaction at
 //! open, so a database is never left half migrated.
 
@@ -40,6 +41,8 @@ pub const CDR_COLUMNS: &[&str] = &[
     "closed_by",
     "resumed",
     "transferred_to",
+    "node",
+    "node_instance",
 ];
 
 /// Migrations, oldest first. Never edit a released one: add a new one.
@@ -116,6 +119,13 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX agent_activity_open ON agent_activity (agent_name, kind, end_us);
     CREATE INDEX agent_activity_start ON agent_activity (start_us);
     CREATE INDEX agent_activity_end ON agent_activity (end_us);",
+    // 3: the node that wrote each row (several FreeSWITCH on one PostgreSQL).
+    "ALTER TABLE callcenter_cdr ADD COLUMN node TEXT;
+    ALTER TABLE callcenter_cdr ADD COLUMN node_instance TEXT;
+    ALTER TABLE agent_attempt ADD COLUMN node TEXT;
+    ALTER TABLE agent_attempt ADD COLUMN node_instance TEXT;
+    ALTER TABLE agent_activity ADD COLUMN node TEXT;
+    ALTER TABLE agent_activity ADD COLUMN node_instance TEXT;",
 ];
 
 /// `agent_attempt` columns, in table order.
@@ -130,6 +140,8 @@ pub const ATTEMPT_COLUMNS: &[&str] = &[
     "ring_sec",
     "hangup_cause",
     "result",
+    "node",
+    "node_instance",
 ];
 
 /// `agent_activity` columns, in table order.
@@ -142,6 +154,8 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
     "end_us",
     "start_stamp",
     "end_stamp",
+    "node",
+    "node_instance",
 ];
 
 /// The schema version this build writes.

@@ -7,7 +7,8 @@ use super::*;
 use crate::capture::events_from_capture;
 use crate::cdr::AttemptRow;
 use crate::config::Synchronous;
-use crate::store::Store;
+use crate::store::SqliteStore;
+use crate::store::statements::Node;
 use rusqlite::types::Value;
 
 const SIX_CALLS: &str = include_str!("../../tests/fixtures/six_calls.events");
@@ -201,7 +202,8 @@ fn six_captured_calls_give_the_expected_rows() {
 /// (the worst case for merging) or once at the end, and reads all rows back.
 fn replay_into_db(events: &[CcEvent], flush_each: bool, name: &str) -> Vec<Vec<Value>> {
     let dir = crate::test_support::TempDir::new(&format!("replay_{name}"));
-    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
+    let mut store =
+        SqliteStore::open(&dir.path().join("t.db"), Synchronous::Off, Node::default()).unwrap();
     let mut asm = Assembler::new(AssemblerSettings::default());
     for ev in events {
         asm.apply(ev, 0);
@@ -738,7 +740,8 @@ type Interval = (String, String, String, Option<String>, i64, Option<i64>);
 #[test]
 fn captured_agent_activity_gives_the_expected_intervals() {
     let dir = crate::test_support::TempDir::new("mixed_run");
-    let mut store = Store::open(&dir.path().join("t.db"), Synchronous::Off).unwrap();
+    let mut store =
+        SqliteStore::open(&dir.path().join("t.db"), Synchronous::Off, Node::default()).unwrap();
     let mut asm = Assembler::new(AssemblerSettings::default());
     asm.set_wrap_up([("alice@default".to_owned(), 5)].into_iter().collect());
     for ev in events_from_capture(MIXED_RUN) {

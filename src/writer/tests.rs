@@ -4,6 +4,7 @@
 use super::*;
 use crate::capture::events_from_capture;
 use crate::config::{Config, Synchronous};
+use crate::store::{Node, SqliteStore};
 use crate::test_support::TempDir;
 use rusqlite::Connection;
 
@@ -33,7 +34,9 @@ fn count(db: &Path, sql: &str) -> i64 {
 }
 
 fn start(config: &Config) -> (Ingress, JoinHandle<()>, Arc<Counters>) {
-    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+    let store = Store::Sqlite(
+        SqliteStore::open(&config.db_path, Synchronous::Normal, Node::default()).unwrap(),
+    );
     let counters = Arc::new(Counters::default());
     let (ingress, writer) = spawn(config, store, counters.clone()).unwrap();
     (ingress, writer, counters)
@@ -86,12 +89,13 @@ fn a_locked_database_spools_and_replays_every_row_once() {
 fn an_unwritable_database_spools_and_the_next_start_replays() {
     let dir = TempDir::new("writer_readonly");
     let config = config(dir.path(), 1000);
-    let store = Store::open(&config.db_path, Synchronous::Normal).unwrap();
+    let store = SqliteStore::open(&config.db_path, Synchronous::Normal, Node::default()).unwrap();
     // Every write refused, as for a read-only file.
     store
         .connection()
         .execute_batch("PRAGMA query_only = ON")
         .unwrap();
+    let store = Store::Sqlite(store);
     let counters = Arc::new(Counters::default());
     let (ingress, writer) = spawn(&config, store, counters.clone()).unwrap();
     for event in events_from_capture(SIX_CALLS) {
@@ -178,4 +182,14 @@ fn a_burst_beyond_the_queue_is_spooled_and_taken_back() {
         "every visit complete: the spooled events were taken back"
     );
     assert!(!events_spool_path(&config.db_path).exists());
+}
+
+#[test]
+fn retries_back_off_to_a_minute() {
+    use super::{RETRY, RETRY_MAX, retry_after};
+    assert_eq!(retry_after(0), RETRY);
+    assert_eq!(retry_after(1), RETRY * 2);
+    assert_eq!(retry_after(2), RETRY * 4);
+    assert_eq!(retry_after(4), RETRY_MAX);
+    assert_eq!(retry_after(u32::MAX), RETRY_MAX);
 }

@@ -1,0 +1,179 @@
+//! The SQL that differs between SQLite and PostgreSQL, and only that.
+//!
+//! Everything else (schema, upserts, statistics, views) is written once, in
+//! SQL both accept, with `?N` or `:name` parameters and these few functions
+//! where the two disagree.
+
+/// Which database a statement is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Local `YYYY-MM-DD HH:MM:SS` of a Unix time in seconds (an SQL
+    /// expression). SQLite uses the process's local time; PostgreSQL the
+    /// session's `TimeZone`, which the module sets to its own local zone.
+    pub fn local_stamp(self, epoch_secs: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                format!("strftime('%Y-%m-%d %H:%M:%S', {epoch_secs}, 'unixepoch', 'localtime')")
+            }
+            Dialect::Postgres => {
+                format!("to_char(to_timestamp({epoch_secs}), 'YYYY-MM-DD HH24:MI:SS')")
+            }
+        }
+    }
+
+    /// Local hour (`YYYY-MM-DD HH:00`) of a Unix time in seconds.
+    pub fn local_hour(self, epoch_secs: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                format!("strftime('%Y-%m-%d %H:00', {epoch_secs}, 'unixepoch', 'localtime')")
+            }
+            Dialect::Postgres => {
+                format!("to_char(to_timestamp({epoch_secs}), 'YYYY-MM-DD HH24:00')")
+            }
+        }
+    }
+
+    /// Local day (`YYYY-MM-DD`) of a Unix time in seconds.
+    pub fn local_day(self, epoch_secs: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                format!("strftime('%Y-%m-%d', {epoch_secs}, 'unixepoch', 'localtime')")
+            }
+            Dialect::Postgres => format!("to_char(to_timestamp({epoch_secs}), 'YYYY-MM-DD')"),
+        }
+    }
+
+    /// The present as whole Unix seconds.
+    pub fn now_epoch(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER)",
+            Dialect::Postgres => "CAST(extract(epoch FROM now()) AS BIGINT)",
+        }
+    }
+
+    /// The smaller / larger of two values (SQLite's scalar min and max).
+    pub fn least(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "min",
+            Dialect::Postgres => "LEAST",
+        }
+    }
+
+    pub fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "max",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
+    /// `INDEXED BY index`: SQLite left to itself picks a worse index for
+    /// the open agent interval; PostgreSQL's planner needs no hint.
+    pub fn indexed_by(self, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(" INDEXED BY {index}"),
+            Dialect::Postgres => String::new(),
+        }
+    }
+
+    /// The statement with `?N` parameters as this database numbers them.
+    pub fn params(self, sql: &str) -> String {
+        match self {
+            Dialect::Sqlite => sql.to_owned(),
+            Dialect::Postgres => {
+                let mut out = String::with_capacity(sql.len());
+                let mut chars = sql.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '?' && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+                        out.push('$');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// A migration written for SQLite, as PostgreSQL takes it: 64-bit
+    /// integers (epochs in microseconds) and expressions in index keys in
+    /// parentheses.
+    pub fn ddl(self, sql: &str) -> String {
+        match self {
+            Dialect::Sqlite => sql.to_owned(),
+            Dialect::Postgres => sql
+                .replace(" INTEGER", " BIGINT")
+                .replace("COALESCE(uuid, '')", "(COALESCE(uuid, ''))"),
+        }
+    }
+
+    /// The conflict target of an upsert on an expression index.
+    pub fn conflict_key(self, columns: &str) -> String {
+        match self {
+            Dialect::Sqlite => columns.to_owned(),
+            Dialect::Postgres => columns.replace("COALESCE(uuid, '')", "(COALESCE(uuid, ''))"),
+        }
+    }
+
+    /// Which interval of `starts` (ascending Unix seconds) holds the value of
+    /// `epoch`, from 0, for rows already filtered to the range. SQLite calls
+    /// the `cc_bucket` function the reader registers; PostgreSQL has
+    /// `width_bucket` over an array of the starts.
+    pub fn bucket_of(self, epoch: &str, starts: &[i64]) -> String {
+        match self {
+            Dialect::Sqlite => format!("cc_bucket({epoch})"),
+            Dialect::Postgres => {
+                let list: Vec<String> = starts.iter().map(i64::to_string).collect();
+                format!(
+                    "(width_bucket({epoch}, CAST(ARRAY[{}] AS BIGINT[])) - 1)",
+                    list.join(",")
+                )
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SQLite",
+            Dialect::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_follow_the_database() {
+        let sql = "UPDATE t SET a = ?1 WHERE b = ?12 AND c = '?'";
+        assert_eq!(Dialect::Sqlite.params(sql), sql);
+        assert_eq!(
+            Dialect::Postgres.params(sql),
+            "UPDATE t SET a = $1 WHERE b = $12 AND c = '?'"
+        );
+    }
+
+    #[test]
+    fn ddl_widens_integers_and_parenthesises_index_expressions() {
+        let sql = "CREATE TABLE t (a INTEGER NOT NULL, uuid TEXT);\n\
+                   CREATE UNIQUE INDEX k ON t (a, COALESCE(uuid, ''));";
+        let pg = Dialect::Postgres.ddl(sql);
+        assert!(pg.contains("a BIGINT NOT NULL"));
+        assert!(pg.contains("ON t (a, (COALESCE(uuid, '')))"));
+        assert_eq!(Dialect::Sqlite.ddl(sql), sql);
+    }
+
+    #[test]
+    fn buckets_use_the_starts() {
+        assert_eq!(
+            Dialect::Postgres.bucket_of("c.e", &[10, 20]),
+            "(width_bucket(c.e, CAST(ARRAY[10,20] AS BIGINT[])) - 1)"
+        );
+        assert_eq!(Dialect::Sqlite.bucket_of("c.e", &[10]), "cc_bucket(c.e)");
+    }
+}

@@ -1,0 +1,466 @@
+//! The PostgreSQL store: one database shared by every node.
+//!
+//! tokio-postgres runs on a single-threaded runtime owned by the writer
+//! thread (the event threads never touch the network). A batch is one
+//! transaction whose statements are pipelined: sent together and answered
+//! together, one round trip per batch rather than per row, except where a
+//! step must read (an agent's open interval). The connection is made on
+//! first use and made again after it is lost; until then writes fail, and
+//! the writer keeps rows in its spool.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rusqlite::types::Value;
+use tokio::runtime::Runtime;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+use super::StoreError;
+use super::dialect::Dialect;
+use super::schema::{MIGRATIONS, current_version};
+use super::statements::{Exec, Node, Statements};
+use crate::logging::{Level, log};
+use crate::visit::StoreOp;
+
+/// Key of the advisory lock that serialises schema changes across nodes.
+const MIGRATION_LOCK: i64 = 0x6363_5f63_6472; // "cc_cdr"
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The DSN without its password, for logs and `cc_cdr status`.
+pub fn redact(dsn: &str) -> String {
+    if let Some(rest) = dsn
+        .strip_prefix("postgresql://")
+        .or_else(|| dsn.strip_prefix("postgres://"))
+    {
+        let scheme = &dsn[..dsn.len() - rest.len()];
+        let (auth, host) = match rest.split_once('@') {
+            Some(parts) => parts,
+            None => return dsn.to_owned(),
+        };
+        return match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:***@{host}"),
+            None => dsn.to_owned(),
+        };
+    }
+    dsn.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.trim() == "password" => "password=***".to_owned(),
+            _ => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Checks a DSN's syntax (URL or key=value), without connecting.
+pub fn check_dsn(dsn: &str) -> Result<(), String> {
+    Config::from_str(dsn)
+        .map(|_| ())
+        .map_err(|e| format!("not a PostgreSQL connection string: {e}"))
+}
+
+fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    // The server's message (and detail) says more than the Display of the
+    // error's kind alone.
+    let text = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    };
+    StoreError::Postgres(text)
+}
+
+/// A rusqlite value as a PostgreSQL parameter of the statement's type.
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(n) => match *ty {
+                Type::INT8 => n.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::FLOAT8 => (*n as f64).to_sql(ty, out),
+                _ => n.to_string().to_sql(ty, out),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                _ => f.to_sql(ty, out),
+            },
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn column_value(row: &tokio_postgres::Row, i: usize) -> Result<Value, StoreError> {
+    let ty = row.columns()[i].type_().clone();
+    let bad = |e: tokio_postgres::Error| pg_error(e);
+    Ok(match ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, Value::Integer),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, |n| Value::Integer(n.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, |n| Value::Integer(n.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, |b| Value::Integer(b.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, Value::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, |f| Value::Real(f.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(bad)?
+            .map_or(Value::Null, Value::Text),
+        other => {
+            return Err(StoreError::Postgres(format!(
+                "column {} has type {other}, which this module does not read (cast it)",
+                row.columns()[i].name()
+            )));
+        }
+    })
+}
+
+/// One connection, with its runtime and its prepared statements.
+pub struct PgConn {
+    runtime: Runtime,
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    /// Connects (at most `CONNECT_TIMEOUT`), in the session time zone
+    /// `time_zone` when given (the module's local zone, for the `*_stamp`
+    /// columns and the views).
+    pub fn connect(dsn: &str, time_zone: Option<&str>) -> Result<PgConn, StoreError> {
+        let mut config = Config::from_str(dsn)
+            .map_err(|e| StoreError::Postgres(format!("bad connection string: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("mod_cc_cdr");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| StoreError::Postgres(format!("cannot start a runtime: {e}")))?;
+        let (client, connection) = runtime
+            .block_on(config.connect(NoTls))
+            .map_err(|e| StoreError::Postgres(format!("cannot connect: {e}")))?;
+        // Runs whenever the writer waits on the client (block_on).
+        runtime.spawn(connection);
+        let mut conn = PgConn {
+            runtime,
+            client,
+            prepared: HashMap::new(),
+        };
+        if let Some(zone) = time_zone {
+            // A zone the server does not know leaves the server's default.
+            let quoted = zone.replace('\'', "''");
+            if let Err(e) = conn.batch(&format!("SET TIME ZONE '{quoted}'")) {
+                log(
+                    Level::Warning,
+                    &format!(
+                        "PostgreSQL does not know the time zone '{zone}' ({e}): local times \
+                         (the *_stamp columns) are in the server's time zone"
+                    ),
+                );
+            }
+        }
+        Ok(conn)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Runs statements without parameters (DDL, BEGIN, COMMIT).
+    pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        let client = &self.client;
+        self.runtime
+            .block_on(client.batch_execute(sql))
+            .map_err(pg_error)
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(stmt) = self.prepared.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let client = &self.client;
+        let stmt = self
+            .runtime
+            .block_on(client.prepare(sql))
+            .map_err(pg_error)?;
+        self.prepared.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Rows of `sql` (with `$N` parameters).
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, StoreError> {
+        let stmt = self.prepare(sql)?;
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let client = &self.client;
+        let rows = self
+            .runtime
+            .block_on(client.query(&stmt, &refs))
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
+            .collect()
+    }
+
+    /// Runs statements in order, pipelined: all are sent before any answer
+    /// is awaited. The first failure fails the lot.
+    fn execute_pipelined(&mut self, queued: &[(String, Vec<Value>)]) -> Result<(), StoreError> {
+        let statements: Vec<Statement> = queued
+            .iter()
+            .map(|(sql, _)| self.prepare(sql))
+            .collect::<Result<_, _>>()?;
+        let bound: Vec<Vec<Param<'_>>> = queued
+            .iter()
+            .map(|(_, params)| params.iter().map(Param).collect())
+            .collect();
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound
+            .iter()
+            .map(|params| params.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
+            .collect();
+        let client = &self.client;
+        let futures = statements
+            .iter()
+            .zip(&refs)
+            .map(|(stmt, params)| client.execute(stmt, params));
+        self.runtime
+            .block_on(futures_util::future::try_join_all(futures))
+            .map(|_| ())
+            .map_err(pg_error)
+    }
+}
+
+/// A batch's statements: queued, and sent when something must be read or
+/// at the end.
+struct PgExec<'a> {
+    conn: &'a mut PgConn,
+    queued: Vec<(String, Vec<Value>)>,
+}
+
+impl PgExec<'_> {
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let queued = std::mem::take(&mut self.queued);
+        self.conn.execute_pipelined(&queued)
+    }
+}
+
+impl Exec for PgExec<'_> {
+    type Error = StoreError;
+
+    fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<Option<usize>, StoreError> {
+        self.queued.push((sql.to_owned(), params));
+        Ok(None)
+    }
+
+    fn query_row(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Vec<Value>>, StoreError> {
+        self.flush()?;
+        Ok(self.conn.query(sql, &params)?.into_iter().next())
+    }
+}
+
+/// The writer's PostgreSQL store.
+pub struct PgStore {
+    dsn: String,
+    time_zone: Option<String>,
+    conn: Option<PgConn>,
+    statements: Statements,
+    node: Node,
+    /// Dropped and created again at every connection (the thresholds may
+    /// have changed with a reload).
+    views_sql: String,
+}
+
+impl PgStore {
+    /// A store that connects on first use: a node whose database is down at
+    /// start keeps its rows in the spool, as when it goes down later.
+    pub fn new(dsn: &str, node: Node, views_sql: String, time_zone: Option<String>) -> PgStore {
+        PgStore {
+            dsn: dsn.to_owned(),
+            time_zone,
+            conn: None,
+            statements: Statements::new(Dialect::Postgres),
+            node,
+            views_sql,
+        }
+    }
+
+    /// Connects now (and migrates) if not connected.
+    pub fn connect(&mut self) -> Result<&mut PgConn, StoreError> {
+        connected(
+            &mut self.conn,
+            &self.dsn,
+            self.time_zone.as_deref(),
+            &self.views_sql,
+        )
+    }
+
+    /// The database, without its password.
+    pub fn target(&self) -> String {
+        redact(&self.dsn)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
+    /// Writes a batch in one transaction. Returns the rows upserted.
+    pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        let conn = connected(
+            &mut self.conn,
+            &self.dsn,
+            self.time_zone.as_deref(),
+            &self.views_sql,
+        )?;
+        let result = write_batch(conn, &self.statements, &self.node, ops);
+        if result.is_err() {
+            if conn.is_closed() {
+                // Made again at the next try.
+                self.conn = None;
+            } else {
+                let _ = conn.batch("ROLLBACK");
+            }
+        }
+        result
+    }
+
+    pub fn schema_version(&mut self) -> Result<i64, StoreError> {
+        let conn = self.connect()?;
+        schema_version(conn)
+    }
+}
+
+/// The connection, made (and the schema migrated) if there is none or it
+/// was lost.
+fn connected<'a>(
+    slot: &'a mut Option<PgConn>,
+    dsn: &str,
+    time_zone: Option<&str>,
+    views_sql: &str,
+) -> Result<&'a mut PgConn, StoreError> {
+    if slot.as_ref().is_some_and(PgConn::is_closed) {
+        *slot = None;
+    }
+    if slot.is_none() {
+        let mut conn = PgConn::connect(dsn, time_zone)?;
+        migrate(&mut conn, views_sql)?;
+        *slot = Some(conn);
+    }
+    Ok(slot.as_mut().expect("connected above"))
+}
+
+fn write_batch(
+    conn: &mut PgConn,
+    statements: &Statements,
+    node: &Node,
+    ops: &[StoreOp],
+) -> Result<usize, StoreError> {
+    conn.batch("BEGIN")?;
+    let mut exec = PgExec {
+        conn,
+        queued: Vec::new(),
+    };
+    let rows = statements.apply(&mut exec, node, None, ops)?;
+    exec.flush()?;
+    exec.conn.batch("COMMIT")?;
+    Ok(rows)
+}
+
+fn schema_version(conn: &mut PgConn) -> Result<i64, StoreError> {
+    let rows = conn.query("SELECT max(version) FROM cc_cdr_schema", &[])?;
+    Ok(match rows.first().map(|r| &r[0]) {
+        Some(Value::Integer(v)) => *v,
+        _ => 0,
+    })
+}
+
+/// Brings the schema up to date, in one transaction under an advisory lock
+/// (nodes starting together take turns), then recreates the views in
+/// another: views a user built on ours can block that, which is logged, and
+/// must not stop rows being written.
+fn migrate(conn: &mut PgConn, views_sql: &str) -> Result<(), StoreError> {
+    locked(conn, |conn| {
+        conn.batch("CREATE TABLE IF NOT EXISTS cc_cdr_schema (version BIGINT NOT NULL)")?;
+        let found = schema_version(conn)?;
+        let supported = current_version();
+        if found > supported {
+            return Err(StoreError::NewerSchema { found, supported });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            conn.batch(&Dialect::Postgres.ddl(sql))?;
+            conn.batch(&format!(
+                "DELETE FROM cc_cdr_schema; INSERT INTO cc_cdr_schema VALUES ({})",
+                index + 1
+            ))?;
+        }
+        Ok(())
+    })?;
+    if !views_sql.is_empty() {
+        if let Err(e) = locked(conn, |conn| conn.batch(views_sql)) {
+            if conn.is_closed() {
+                return Err(e);
+            }
+            log(
+                Level::Warning,
+                &format!("cannot recreate the statistics views in PostgreSQL: {e}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` in a transaction holding the module's advisory lock.
+fn locked(
+    conn: &mut PgConn,
+    work: impl FnOnce(&mut PgConn) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    conn.batch(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+    ))?;
+    let result = work(conn).and_then(|()| conn.batch("COMMIT"));
+    if result.is_err() && !conn.is_closed() {
+        let _ = conn.batch("ROLLBACK");
+    }
+    result
+}

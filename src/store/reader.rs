@@ -1,0 +1,248 @@
+//! Reading for the statistics, on either backend: statements name their
+//! parameters `:name`, and rows come back as rusqlite values.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
+
+use super::Database;
+use super::dialect::Dialect;
+use super::postgres::PgConn;
+
+/// A connection the statistics read through.
+pub trait Reader {
+    fn dialect(&self) -> Dialect;
+    /// The rows of `sql`, binding those of `params` it names.
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String>;
+    /// Makes `Dialect::bucket_of` work over these interval starts, the last
+    /// interval ending at `end` (SQLite: registers `cc_bucket`).
+    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String>;
+}
+
+impl Reader for Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        sqlite_query(self, sql, params)
+    }
+
+    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
+        sqlite_buckets(self, starts, end)
+    }
+}
+
+/// A shared SQLite connection reads as well: rusqlite prepares statements
+/// and registers functions through `&Connection` (e.g. the store's own).
+impl Reader for &Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        sqlite_query(self, sql, params)
+    }
+
+    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
+        sqlite_buckets(self, starts, end)
+    }
+}
+
+impl<R: Reader + ?Sized> Reader for &mut R {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        (**self).query(sql, params)
+    }
+
+    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
+        (**self).set_buckets(starts, end)
+    }
+}
+
+impl<R: Reader + ?Sized> Reader for Box<R> {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        (**self).query(sql, params)
+    }
+
+    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
+        (**self).set_buckets(starts, end)
+    }
+}
+
+fn sqlite_query(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, Value)],
+) -> Result<Vec<Vec<Value>>, String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let width = stmt.column_count();
+    for (name, value) in params {
+        if let Some(index) = stmt.parameter_index(name).map_err(|e| e.to_string())? {
+            stmt.raw_bind_parameter(index, value.clone())
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let mut found = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        found.push(
+            (0..width)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(found)
+}
+
+fn sqlite_buckets(conn: &Connection, starts: &[i64], end: i64) -> Result<(), String> {
+    let starts: Arc<Vec<i64>> = Arc::new(starts.to_vec());
+    conn.create_scalar_function(
+        "cc_bucket",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let t: Option<i64> = ctx.get(0)?;
+            Ok(t.and_then(|t| {
+                if t >= end || starts.first().is_none_or(|s| t < *s) {
+                    return None;
+                }
+                Some(starts.partition_point(|s| *s <= t) as i64 - 1)
+            }))
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// `:name` parameters as PostgreSQL's `$N`, numbered by first use; returns
+/// the statement and the names in number order. A `::` cast is left alone.
+pub fn positional(sql: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut names: Vec<String> = Vec::new();
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let c = bytes[i] as char;
+        if c == '\'' {
+            in_string = !in_string;
+        }
+        let starts_name = !in_string
+            && c == ':'
+            && bytes
+                .get(i + 1)
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && (i == 0 || bytes[i - 1] != b':');
+        if starts_name {
+            let end = bytes[i + 1..]
+                .iter()
+                .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+                .map_or(bytes.len(), |n| i + 1 + n);
+            let name = &sql[i..end];
+            let number = match names.iter().position(|n| n == name) {
+                Some(k) => k + 1,
+                None => {
+                    names.push(name.to_owned());
+                    names.len()
+                }
+            };
+            out.push_str(&format!("${number}"));
+            i = end;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    (out, names)
+}
+
+impl Reader for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        let (sql, names) = positional(sql);
+        let values: Vec<Value> = names
+            .iter()
+            .map(|name| {
+                params
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| format!("no value for the parameter {name}"))
+            })
+            .collect::<Result<_, _>>()?;
+        PgConn::query(self, &sql, &values).map_err(|e| e.to_string())
+    }
+
+    fn set_buckets(&mut self, _starts: &[i64], _end: i64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A reader on `database`: SQLite read-only (WAL lets it read while the
+/// writer writes), or a new PostgreSQL connection.
+pub fn open(database: &Database, time_zone: Option<&str>) -> Result<Box<dyn Reader>, String> {
+    match database {
+        Database::Sqlite(path) => {
+            let conn = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+            Ok(Box::new(conn))
+        }
+        Database::Postgres(dsn) => PgConn::connect(dsn, time_zone)
+            .map(|c| Box::new(c) as Box<dyn Reader>)
+            .map_err(|e| format!("cannot read {}: {e}", database)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_parameters_become_numbered_by_first_use() {
+        let (sql, names) =
+            positional("SELECT ':x', a::text FROM t WHERE a >= :from AND b < :to AND c = :from");
+        assert_eq!(
+            sql,
+            "SELECT ':x', a::text FROM t WHERE a >= $1 AND b < $2 AND c = $1"
+        );
+        assert_eq!(names, [":from", ":to"]);
+    }
+
+    /// The same query through each way of holding a SQLite connection, with
+    /// the bucket function of `set_buckets`.
+    #[test]
+    fn sqlite_reads_through_every_kind_of_reader() {
+        let conn = Connection::open_in_memory().unwrap();
+        let sql = "SELECT cc_bucket(:t), :not_given IS NULL";
+        let check = |reader: &mut dyn Reader, t: i64, bucket: Value| {
+            assert_eq!(reader.dialect(), Dialect::Sqlite);
+            reader.set_buckets(&[10, 20, 30], 40).unwrap();
+            let rows = reader.query(sql, &[(":t", Value::Integer(t))]).unwrap();
+            assert_eq!(rows, [vec![bucket, Value::Integer(1)]], "at {t}");
+        };
+        check(&mut &conn, 9, Value::Null);
+        check(&mut &conn, 10, Value::Integer(0));
+        check(&mut &mut &conn, 29, Value::Integer(1));
+        let mut boxed: Box<dyn Reader> = Box::new(Connection::open_in_memory().unwrap());
+        check(&mut boxed, 39, Value::Integer(2));
+        check(boxed.as_mut(), 40, Value::Null);
+    }
+}

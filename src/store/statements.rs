@@ -1,0 +1,440 @@
+//! What each `StoreOp` does to the database: the SQL, written once for both
+//! backends (the differences come from `Dialect`), and the steps, run
+//! through `Exec`, which each backend implements.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+
+use super::dialect::Dialect;
+use super::schema::{ATTEMPT_COLUMNS, CDR_COLUMNS};
+use crate::agent::{ActivityKind, AgentChange, WRAP_UP};
+use crate::cdr::{AttemptRow, CdrRow};
+use crate::visit::StoreOp;
+
+/// The node that writes: `FreeSWITCH-Switchname`, and mod_callcenter's
+/// `cc-instance-id` (or the switch's Core-UUID when that is unset).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub instance: String,
+}
+
+/// Runs statements with `?N` parameters on one backend, inside the batch's
+/// transaction.
+pub trait Exec {
+    type Error;
+    /// Rows changed, when the backend knows it at once (SQLite); `None`
+    /// when the statement was queued to go with others (PostgreSQL).
+    fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<Option<usize>, Self::Error>;
+    /// The first row, after every statement queued before it has run.
+    fn query_row(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Vec<Value>>, Self::Error>;
+}
+
+/// Every statement a batch may run, in one dialect.
+pub struct Statements {
+    upsert: String,
+    hangup: String,
+    attempt: String,
+    open_interval: String,
+    close_interval: String,
+    insert_activity: String,
+    wrap_up_latest: String,
+    wrap_up_cut: String,
+    insert_wrap_up: String,
+}
+
+/// What the store knows of `agent_activity` without asking the database,
+/// so that an agent change costs an UPDATE and an INSERT, not also two
+/// lookups. Only valid where this store is the database's only writer
+/// (SQLite): PostgreSQL is shared by nodes, and is asked every time. It is
+/// forgotten whenever a transaction fails, and filled again on demand.
+#[derive(Default)]
+pub struct AgentCache {
+    /// Each (agent, kind)'s open interval (value, start), `None` for none.
+    open: HashMap<(String, ActivityKind), Option<(String, i64)>>,
+    /// Each agent's latest after-call work end: a change later than that
+    /// cannot cut one short.
+    wrap_up_end: HashMap<String, i64>,
+}
+
+/// Columns bound as parameters: all but the `*_stamp` ones, which the
+/// database derives from their `*_epoch` twin in local time.
+fn param_columns() -> impl Iterator<Item = &'static str> {
+    CDR_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !c.ends_with("_stamp"))
+}
+
+/// `?1` as a 64-bit integer: PostgreSQL would otherwise guess a parameter's
+/// type from its first use (an `int4` in `?1 / 1000000`).
+fn int(param: usize) -> String {
+    format!("CAST(?{param} AS BIGINT)")
+}
+
+impl Statements {
+    pub fn new(d: Dialect) -> Statements {
+        let stamp_us = |e: &str| d.local_stamp(&format!("{e} / 1000000"));
+        let activity_columns = "(agent_name, kind, value, reason, start_us, end_us, \
+                                start_stamp, end_stamp, node, node_instance)";
+        let s = |sql: String| d.params(&sql);
+        Statements {
+            upsert: s(upsert_sql(d)),
+            hangup: s("UPDATE callcenter_cdr SET hangup_cause = ?2 \
+                 WHERE uuid = ?1 AND hangup_cause IS NULL"
+                .to_owned()),
+            attempt: s(attempt_sql(d)),
+            open_interval: s(format!(
+                "SELECT value, start_us FROM agent_activity{} \
+                 WHERE agent_name = ?1 AND kind = ?2 AND end_us IS NULL \
+                 ORDER BY start_us DESC LIMIT 1",
+                d.indexed_by("agent_activity_open")
+            )),
+            close_interval: s(format!(
+                "UPDATE agent_activity{} SET end_us = {}, end_stamp = {} \
+                 WHERE agent_name = ?2 AND kind = ?3 AND end_us IS NULL AND start_us <= {}",
+                d.indexed_by("agent_activity_open"),
+                int(1),
+                stamp_us(&int(1)),
+                int(1)
+            )),
+            insert_activity: s(format!(
+                "INSERT INTO agent_activity {activity_columns} \
+                 VALUES (?2, ?3, ?4, ?5, {}, {}, {}, {}, ?7, ?8) ON CONFLICT DO NOTHING",
+                int(1),
+                int(6),
+                stamp_us(&int(1)),
+                stamp_us(&int(6)),
+            )),
+            wrap_up_latest: s("SELECT COALESCE(max(end_us), 0) FROM agent_activity \
+                 WHERE agent_name = ?1 AND kind = 'wrap_up'"
+                .to_owned()),
+            wrap_up_cut: s(format!(
+                "UPDATE agent_activity SET end_us = {}, end_stamp = {} \
+                 WHERE agent_name = ?2 AND kind = 'wrap_up' AND start_us < {} AND end_us > {}",
+                int(1),
+                stamp_us(&int(1)),
+                int(1),
+                int(1)
+            )),
+            // After-call work ends at most `secs` after the call, and sooner
+            // if a status change or a new offer is already recorded.
+            insert_wrap_up: s(format!(
+                "INSERT INTO agent_activity {activity_columns} \
+                 SELECT ?2, 'wrap_up', ?3, NULL, {start}, e, {}, {}, ?5, ?6 \
+                 FROM (SELECT {least}({end}, COALESCE((SELECT min(start_us) FROM agent_activity \
+                         WHERE agent_name = ?2 AND start_us > {start} \
+                         AND (kind = 'status' OR (kind = 'state' AND value = 'Receiving'))), \
+                       {end})) AS e) AS wrap_up_end \
+                 WHERE true ON CONFLICT DO NOTHING",
+                stamp_us(&int(1)),
+                stamp_us("e"),
+                start = int(1),
+                end = int(4),
+                least = d.least(),
+            )),
+        }
+    }
+
+    /// Runs a batch's operations; returns the `callcenter_cdr` rows upserted.
+    /// `cache` only where this is the database's only writer.
+    pub fn apply<E: Exec>(
+        &self,
+        exec: &mut E,
+        node: &Node,
+        mut cache: Option<&mut AgentCache>,
+        ops: &[StoreOp],
+    ) -> Result<usize, E::Error> {
+        let mut rows = 0;
+        for op in ops {
+            match op {
+                StoreOp::Upsert(row) => {
+                    exec.execute(&self.upsert, row_params(row, node))?;
+                    rows += 1;
+                }
+                StoreOp::HangupCause { uuid, cause } => {
+                    exec.execute(
+                        &self.hangup,
+                        vec![Value::Text(uuid.clone()), Value::Text(cause.clone())],
+                    )?;
+                }
+                StoreOp::Attempt(row) => {
+                    exec.execute(&self.attempt, attempt_params(row, node))?;
+                }
+                StoreOp::AgentChange(change) => {
+                    self.apply_change(exec, node, cache.as_deref_mut(), change)?
+                }
+                StoreOp::WrapUp {
+                    agent,
+                    start_us,
+                    secs,
+                } => {
+                    let end_us = start_us + *secs as i64 * 1_000_000;
+                    // At most `end_us`: cut short by a later change, it ends sooner.
+                    if let Some(latest) = cache
+                        .as_deref_mut()
+                        .and_then(|c| c.wrap_up_end.get_mut(agent))
+                    {
+                        *latest = (*latest).max(end_us);
+                    }
+                    exec.execute(
+                        &self.insert_wrap_up,
+                        vec![
+                            Value::Integer(*start_us),
+                            Value::Text(agent.clone()),
+                            Value::Text(WRAP_UP.to_owned()),
+                            Value::Integer(end_us),
+                            Value::Text(node.name.clone()),
+                            Value::Text(node.instance.clone()),
+                        ],
+                    )?;
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Closes the agent's open interval of this kind and opens the new one.
+    /// A change to the value already open (a repeat, or seen again after a
+    /// reload) changes nothing; a change older than the open interval
+    /// (late) is recorded closed at the open interval's start.
+    fn apply_change<E: Exec>(
+        &self,
+        exec: &mut E,
+        node: &Node,
+        mut cache: Option<&mut AgentCache>,
+        change: &AgentChange,
+    ) -> Result<(), E::Error> {
+        let kind = change.kind.as_str();
+        let key = (change.agent.clone(), change.kind);
+        let agent = || Value::Text(change.agent.clone());
+        let cached = cache.as_deref().and_then(|c| c.open.get(&key).cloned());
+        let open = match cached {
+            Some(open) => open,
+            None => exec
+                .query_row(&self.open_interval, vec![agent(), Value::Text(kind.into())])?
+                .and_then(|row| match (&row[0], &row[1]) {
+                    (Value::Text(value), Value::Integer(start)) => Some((value.clone(), *start)),
+                    _ => None,
+                }),
+        };
+        let end = match &open {
+            Some((value, _)) if value.eq_ignore_ascii_case(&change.value) => {
+                if let Some(cache) = cache {
+                    cache.open.insert(key, open);
+                }
+                return Ok(());
+            }
+            Some((_, start)) if *start > change.at_us => Some(*start),
+            _ => None,
+        };
+        if end.is_none() {
+            exec.execute(
+                &self.close_interval,
+                vec![
+                    Value::Integer(change.at_us),
+                    agent(),
+                    Value::Text(kind.into()),
+                ],
+            )?;
+        }
+        let inserted = exec.execute(
+            &self.insert_activity,
+            vec![
+                Value::Integer(change.at_us),
+                agent(),
+                Value::Text(kind.into()),
+                Value::Text(change.value.clone()),
+                change
+                    .reason
+                    .map_or(Value::Null, |r| Value::Text(r.to_owned())),
+                end.map_or(Value::Null, Value::Integer),
+                Value::Text(node.name.clone()),
+                Value::Text(node.instance.clone()),
+            ],
+        )?;
+        if let Some(cache) = cache.as_deref_mut() {
+            match (end, inserted) {
+                // A late change leaves the open interval as it was.
+                (Some(_), _) => {
+                    cache.open.insert(key, open);
+                }
+                (None, Some(1)) => {
+                    cache
+                        .open
+                        .insert(key, Some((change.value.clone(), change.at_us)));
+                }
+                // Ignored (an interval of this start exists): ask next time.
+                (None, _) => {
+                    cache.open.remove(&key);
+                }
+            }
+        }
+        // A status change, or a new offer, ends after-call work.
+        if change.kind == ActivityKind::Status || change.value == "Receiving" {
+            let known = cache
+                .as_deref()
+                .and_then(|c| c.wrap_up_end.get(&change.agent).copied());
+            let latest_end = match known {
+                Some(end) => end,
+                None => exec
+                    .query_row(&self.wrap_up_latest, vec![agent()])?
+                    .and_then(|row| match row[0] {
+                        Value::Integer(end) => Some(end),
+                        _ => None,
+                    })
+                    .unwrap_or(0),
+            };
+            if let Some(cache) = cache {
+                cache.wrap_up_end.insert(change.agent.clone(), latest_end);
+            }
+            if latest_end > change.at_us {
+                exec.execute(
+                    &self.wrap_up_cut,
+                    vec![Value::Integer(change.at_us), agent()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn upsert_sql(d: Dialect) -> String {
+    let params: Vec<&str> = param_columns().collect();
+    let index_of = |col: &str| params.iter().position(|c| *c == col).map(|i| i + 1);
+    let values: Vec<String> = CDR_COLUMNS
+        .iter()
+        .map(|col| match col.strip_suffix("_stamp") {
+            Some(base) => {
+                let epoch = index_of(&format!("{base}_epoch")).expect("stamp has an epoch twin");
+                d.local_stamp(&int(epoch))
+            }
+            None => format!("?{}", index_of(col).expect("param column")),
+        })
+        .collect();
+    let updates: Vec<String> = CDR_COLUMNS
+        .iter()
+        .filter(|c| !matches!(**c, "member_uuid" | "uuid"))
+        .map(|col| match *col {
+            "agent_attempts" | "agent_missed" | "resumed" => format!(
+                "{col} = {}(excluded.{col}, callcenter_cdr.{col})",
+                d.greatest()
+            ),
+            // A row closed by member-queue-end stays so, whatever comes later.
+            "closed_by" => "closed_by = CASE WHEN callcenter_cdr.closed_by = 'event' \
+                 THEN 'event' ELSE COALESCE(excluded.closed_by, callcenter_cdr.closed_by) END"
+                .to_owned(),
+            // The node that wrote the row first keeps it.
+            "node" | "node_instance" => {
+                format!("{col} = COALESCE(callcenter_cdr.{col}, excluded.{col})")
+            }
+            _ => format!("{col} = COALESCE(excluded.{col}, callcenter_cdr.{col})"),
+        })
+        .collect();
+    format!(
+        "INSERT INTO callcenter_cdr ({}) VALUES ({}) \
+         ON CONFLICT ({}) DO UPDATE SET {}",
+        CDR_COLUMNS.join(", "),
+        values.join(", "),
+        d.conflict_key("member_uuid, COALESCE(uuid, '')"),
+        updates.join(", ")
+    )
+}
+
+fn attempt_sql(d: Dialect) -> String {
+    let placeholders: Vec<String> = (1..=ATTEMPT_COLUMNS.len())
+        .map(|i| format!("?{i}"))
+        .collect();
+    let updates: Vec<String> = ATTEMPT_COLUMNS
+        .iter()
+        .filter(|c| !matches!(**c, "member_uuid" | "uuid" | "agent_name" | "attempt_no"))
+        .map(|col| match *col {
+            "node" | "node_instance" => {
+                format!("{col} = COALESCE(agent_attempt.{col}, excluded.{col})")
+            }
+            _ => format!("{col} = COALESCE(excluded.{col}, agent_attempt.{col})"),
+        })
+        .collect();
+    format!(
+        "INSERT INTO agent_attempt ({}) VALUES ({}) \
+         ON CONFLICT ({}) DO UPDATE SET {}",
+        ATTEMPT_COLUMNS.join(", "),
+        placeholders.join(", "),
+        d.conflict_key("member_uuid, COALESCE(uuid, ''), agent_name, attempt_no"),
+        updates.join(", ")
+    )
+}
+
+fn text(v: &Option<String>) -> Value {
+    v.clone().map_or(Value::Null, Value::Text)
+}
+
+fn integer(v: Option<i64>) -> Value {
+    v.map_or(Value::Null, Value::Integer)
+}
+
+fn attempt_params(row: &AttemptRow, node: &Node) -> Vec<Value> {
+    ATTEMPT_COLUMNS
+        .iter()
+        .map(|col| match *col {
+            "member_uuid" => Value::Text(row.member_uuid.clone()),
+            "uuid" => text(&row.uuid),
+            "agent_name" => Value::Text(row.agent_name.clone()),
+            "attempt_no" => Value::Integer(row.attempt_no),
+            "queue_name" => text(&row.queue_name),
+            "offered_epoch" => integer(row.offered_epoch),
+            "ended_epoch" => integer(row.ended_epoch),
+            "ring_sec" => integer(row.ring_sec),
+            "hangup_cause" => text(&row.hangup_cause),
+            "result" => row
+                .result
+                .map_or(Value::Null, |r| Value::Text(r.to_owned())),
+            "node" => Value::Text(node.name.clone()),
+            "node_instance" => Value::Text(node.instance.clone()),
+            other => unreachable!("column {other} has no value in AttemptRow"),
+        })
+        .collect()
+}
+
+fn row_params(row: &CdrRow, node: &Node) -> Vec<Value> {
+    let st = |v: Option<&'static str>| v.map_or(Value::Null, |s| Value::Text(s.to_owned()));
+    param_columns()
+        .map(|col| match col {
+            "caller_id_number" => text(&row.caller_id_number),
+            "destination_number" => text(&row.destination_number),
+            "queue_name" => text(&row.queue_name),
+            "agent_name" => text(&row.agent_name),
+            "answered_number" => text(&row.answered_number),
+            "duration" => integer(row.duration),
+            "billsec" => integer(row.billsec),
+            "hangup_cause" => text(&row.hangup_cause),
+            "uuid" => text(&row.uuid),
+            "bleg_uuid" => text(&row.bleg_uuid),
+            "member_uuid" => Value::Text(row.member_uuid.clone()),
+            "caller_id_name" => text(&row.caller_id_name),
+            "context" => text(&row.context),
+            "outcome" => st(row.outcome),
+            "cancel_reason" => text(&row.cancel_reason),
+            "wait_sec" => integer(row.wait_sec),
+            "ring_sec" => integer(row.ring_sec),
+            "agent_attempts" => Value::Integer(row.agent_attempts),
+            "agent_missed" => Value::Integer(row.agent_missed),
+            "system_entered_epoch" => integer(row.system_entered_epoch),
+            "queue_entered_epoch" => integer(row.queue_entered_epoch),
+            "ring_epoch" => integer(row.ring_epoch),
+            "answer_epoch" => integer(row.answer_epoch),
+            "end_epoch" => integer(row.end_epoch),
+            "closed_by" => st(row.closed_by),
+            "resumed" => Value::Integer(i64::from(row.resumed)),
+            "transferred_to" => text(&row.transferred_to),
+            "node" => Value::Text(node.name.clone()),
+            "node_instance" => Value::Text(node.instance.clone()),
+            other => unreachable!("column {other} has no value in CdrRow"),
+        })
+        .collect()
+}

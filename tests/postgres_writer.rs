@@ -1,0 +1,117 @@
+//! The writer on PostgreSQL: rows arrive; while the server is down they go
+//! to the spool; once it is back they arrive, each exactly once.
+//! Skips with one line where no PostgreSQL server can be started.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use mod_cc_cdr::capture::copy_of_capture;
+use mod_cc_cdr::config::Config;
+use mod_cc_cdr::pg_server::PgServer;
+use mod_cc_cdr::store::postgres::PgConn;
+use mod_cc_cdr::store::{Node, PgStore, Store};
+use mod_cc_cdr::writer::{self, Counters};
+use rusqlite::types::Value;
+
+const SIX_CALLS: &str = include_str!("fixtures/six_calls.events");
+
+fn server(name: &str) -> Option<PgServer> {
+    if let Err(why) = PgServer::available() {
+        println!("skipped: no PostgreSQL ({why})");
+        return None;
+    }
+    Some(PgServer::start(name).unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}")))
+}
+
+fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One number from the database, or `None` while it cannot be read.
+fn number(dsn: &str, sql: &str) -> Option<i64> {
+    let mut conn = PgConn::connect(dsn, None).ok()?;
+    match conn.query(sql, &[]).ok()?.first()?.first()? {
+        Value::Integer(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn node() -> Node {
+    Node {
+        name: "fs-test".into(),
+        instance: "test-instance".into(),
+    }
+}
+
+#[test]
+fn rows_written_while_postgres_is_down_arrive_once_it_is_back() {
+    let Some(mut pg) = server("writer") else {
+        return;
+    };
+    let dsn = pg.dsn();
+    let spool_dir = std::env::temp_dir().join(format!("cc_cdr_pgspool_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool_dir);
+    std::fs::create_dir_all(&spool_dir).unwrap();
+    let config = Config {
+        flush_interval_ms: 20,
+        db_dsn: Some(dsn.clone()),
+        spool_dir: Some(spool_dir.clone()),
+        ..Config::defaults(&spool_dir)
+    };
+    let store = Store::Postgres(PgStore::new(&dsn, node(), String::new(), None));
+    let counters = Arc::new(Counters::default());
+    let (ingress, writer) = writer::spawn(&config, store, counters.clone()).unwrap();
+    let copy = |n: u64| copy_of_capture(SIX_CALLS, n);
+
+    // Up: the first six calls are written, with the node.
+    for event in copy(0) {
+        ingress.submit(event);
+    }
+    let rows = |dsn: &str| number(dsn, "SELECT count(*) FROM callcenter_cdr");
+    wait("the first 6 rows", || rows(&dsn) == Some(6));
+    assert_eq!(
+        number(
+            &dsn,
+            "SELECT count(*) FROM callcenter_cdr WHERE node = 'fs-test' \
+             AND node_instance = 'test-instance'"
+        ),
+        Some(6)
+    );
+
+    // Down: the next calls go to the spool.
+    pg.stop().unwrap();
+    for n in 1..=3 {
+        for event in copy(n) {
+            ingress.submit(event);
+        }
+    }
+    wait("the spool", || counters.spooled_ops.load(Relaxed) > 0);
+    assert!(counters.write_failures.load(Relaxed) > 0);
+
+    // Back: replayed, each row once (more calls on top while it replays).
+    pg.restart().unwrap();
+    for event in copy(4) {
+        ingress.submit(event);
+    }
+    wait("all 30 rows", || rows(&dsn) == Some(30));
+    wait("an empty spool", || counters.spooled_ops.load(Relaxed) == 0);
+    drop(ingress);
+    writer.thread().unpark();
+    writer.join().unwrap();
+    assert_eq!(rows(&dsn), Some(30));
+    assert_eq!(
+        number(
+            &dsn,
+            "SELECT count(*) FROM (SELECT member_uuid FROM callcenter_cdr \
+             GROUP BY member_uuid HAVING count(*) > 1) AS twice"
+        ),
+        Some(0),
+        "no visit twice"
+    );
+    let _ = std::fs::remove_dir_all(&spool_dir);
+}
