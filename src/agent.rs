@@ -37,6 +37,16 @@ impl ActivityKind {
             ActivityKind::WrapUp => "wrap_up",
         }
     }
+
+    pub fn parse(text: &str) -> Option<ActivityKind> {
+        [
+            ActivityKind::Status,
+            ActivityKind::State,
+            ActivityKind::WrapUp,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
 }
 
 pub const STATUSES: &[&str] = &[

@@ -458,6 +458,33 @@ mod tests {
     }
 
     #[test]
+    fn db_dsn_chooses_postgres_and_a_bad_one_refuses_naming_the_param() {
+        let dir = std::env::temp_dir();
+        let dsn = "postgresql://cc:secret@db.example.com:5432/calls";
+        let parsed = Config::parse(&params(&[("db-dsn", dsn), ("node-name", "fs2")]), &dir)
+            .unwrap()
+            .config;
+        assert_eq!(parsed.database(), Database::Postgres(dsn.to_owned()));
+        assert_eq!(
+            parsed.database().to_string(),
+            "postgresql://cc:***@db.example.com:5432/calls"
+        );
+        assert_eq!(parsed.node_name.as_deref(), Some("fs2"));
+        // The spool of a PostgreSQL store: in the db dir, not beside a file.
+        assert_eq!(parsed.spool_base(), dir.join("cc_cdr.pg"));
+        let kv = Config::parse(&params(&[("db-dsn", "host=127.0.0.1 dbname=calls")]), &dir);
+        assert!(kv.is_ok());
+        let empty = Config::parse(&params(&[("db-dsn", "")]), &dir)
+            .unwrap()
+            .config;
+        assert_eq!(empty.database(), Database::Sqlite(dir.join("cc_cdr.db")));
+        for bad in ["postgresql://host:notaport/db", "host='unterminated"] {
+            let err = Config::parse(&params(&[("db-dsn", bad)]), &dir).unwrap_err();
+            assert_eq!(err.param, "db-dsn", "value {bad:?}");
+        }
+    }
+
+    #[test]
     fn spool_dir_must_be_an_existing_absolute_directory() {
         let dir = std::env::temp_dir();
         let ok = Config::parse(&params(&[("spool-dir", dir.to_str().unwrap())]), &dir).unwrap();

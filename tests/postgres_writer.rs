@@ -115,3 +115,96 @@ fn rows_written_while_postgres_is_down_arrive_once_it_is_back() {
     );
     let _ = std::fs::remove_dir_all(&spool_dir);
 }
+
+#[test]
+fn nodes_starting_together_migrate_the_schema_once() {
+    let Some(pg) = server("together") else {
+        return;
+    };
+    let dsn = pg.create_database("together").unwrap();
+    let views = mod_cc_cdr::stats::views::recreate_sql(
+        &mod_cc_cdr::stats::Settings::default(),
+        mod_cc_cdr::store::dialect::Dialect::Postgres,
+    );
+    // Eight nodes connect to an empty database at the same moment.
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let nodes: Vec<_> = (0..8)
+        .map(|i| {
+            let (dsn, views, barrier) = (dsn.clone(), views.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let node = Node {
+                    name: format!("fs{i}"),
+                    instance: String::new(),
+                };
+                let mut store = PgStore::new(&dsn, node, views, Some("UTC".into()));
+                barrier.wait();
+                store.connect().map(|_| ()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for node in nodes {
+        assert_eq!(node.join().unwrap(), Ok(()));
+    }
+    assert_eq!(
+        number(&dsn, "SELECT max(version) FROM cc_cdr_schema"),
+        Some(mod_cc_cdr::store::schema::current_version())
+    );
+    assert_eq!(
+        number(&dsn, "SELECT count(*) FROM cc_cdr_schema"),
+        Some(1),
+        "one version row"
+    );
+    assert_eq!(
+        number(
+            &dsn,
+            "SELECT count(*) FROM information_schema.views WHERE table_name LIKE 'cc\\_%'"
+        ),
+        Some(6)
+    );
+}
+
+#[test]
+fn two_nodes_opening_an_interval_at_once_leave_one_open() {
+    use mod_cc_cdr::agent::{ActivityKind, AgentChange};
+    use mod_cc_cdr::visit::StoreOp;
+    let Some(pg) = server("two_open") else {
+        return;
+    };
+    let dsn = pg.create_database("two_open").unwrap();
+    let mut store = PgStore::new(&dsn, node(), String::new(), Some("UTC".into()));
+    let change = |value: &str, at_us: i64| {
+        StoreOp::AgentChange(AgentChange {
+            agent: "alice@default".into(),
+            kind: ActivityKind::Status,
+            value: value.into(),
+            reason: None,
+            at_us,
+        })
+    };
+    store.write(&[change("Available", 1_000_000)]).unwrap();
+    // Another node, not seeing that one, opened its own a second later.
+    let mut other = PgStore::new(&dsn, node(), String::new(), Some("UTC".into()));
+    let mut conn = PgConn::connect(&dsn, None).unwrap();
+    conn.query(
+        "INSERT INTO agent_activity (agent_name, kind, value, start_us, start_stamp) \
+         VALUES ('alice@default', 'status', 'On Break', 2000000, 'x')",
+        &[],
+    )
+    .unwrap();
+    other.write(&[change("Logged Out", 3_000_000)]).unwrap();
+    let open = |sql: &str| number(&dsn, sql);
+    assert_eq!(
+        open("SELECT count(*) FROM agent_activity WHERE end_us IS NULL"),
+        Some(1),
+        "only the latest is open"
+    );
+    assert_eq!(
+        open("SELECT end_us FROM agent_activity WHERE start_us = 1000000"),
+        Some(2_000_000),
+        "the older ends where the newer starts"
+    );
+    assert_eq!(
+        open("SELECT end_us FROM agent_activity WHERE start_us = 2000000"),
+        Some(3_000_000)
+    );
+}

@@ -145,7 +145,7 @@ fn two_switches_write_one_postgres_each_row_with_its_node() {
     // Statistics across the nodes add up, from either node's fs_cli.
     let stats = |fs: &FreeSwitch, filter: &str| {
         fs.api(&format!(
-            "cc_cdr stats queue support@default today total {filter} json"
+            "cc_cdr stats queue support@default yesterday now total {filter} json"
         ))
         .unwrap()
     };

@@ -22,7 +22,8 @@ use tokio_postgres::{Client, Config, NoTls, Statement};
 use super::StoreError;
 use super::dialect::Dialect;
 use super::schema::{MIGRATIONS, current_version};
-use super::statements::{Exec, Node, Statements};
+use super::statements::{AgentCache, Exec, Node, Statements, agents_changed};
+use crate::agent::ActivityKind;
 use crate::logging::{Level, log};
 use crate::visit::StoreOp;
 
@@ -224,14 +225,23 @@ impl PgConn {
 
     /// Rows of `sql` (with `$N` parameters).
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, StoreError> {
-        let stmt = self.prepare(sql)?;
         let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.query_with(sql, &refs)
+    }
+
+    /// Rows of `sql`, with parameters of any type PostgreSQL takes (arrays).
+    fn query_with(
+        &mut self,
+        sql: &str,
+        refs: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let stmt = self.prepare(sql)?;
         let client = &self.client;
         let rows = self
             .runtime
-            .block_on(client.query(&stmt, &refs))
+            .block_on(client.query(&stmt, refs))
             .map_err(pg_error)?;
         rows.iter()
             .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
@@ -397,14 +407,91 @@ fn write_batch(
     ops: &[StoreOp],
 ) -> Result<usize, StoreError> {
     conn.batch("BEGIN")?;
+    let mut agents = agents_of_batch(conn, ops)?;
     let mut exec = PgExec {
         conn,
         queued: Vec::new(),
     };
-    let rows = statements.apply(&mut exec, node, None, ops)?;
+    let rows = statements.apply(&mut exec, node, Some(&mut agents), ops)?;
     exec.flush()?;
     exec.conn.batch("COMMIT")?;
     Ok(rows)
+}
+
+/// What the batch's agent changes need to know, read at its start in one
+/// query instead of one per change. The agents' open intervals are locked
+/// (`FOR UPDATE`, in name order so that two nodes cannot deadlock on them)
+/// until the batch commits: another node changing the same agent waits,
+/// then sees this batch's result.
+fn agents_of_batch(conn: &mut PgConn, ops: &[StoreOp]) -> Result<AgentCache, StoreError> {
+    let mut cache = AgentCache::default();
+    let agents = agents_changed(ops);
+    if agents.is_empty() {
+        return Ok(cache);
+    }
+    for agent in &agents {
+        for kind in [ActivityKind::Status, ActivityKind::State] {
+            cache.set_open(agent, kind, None);
+        }
+        cache.set_wrap_up_end(agent, 0);
+    }
+    let open = conn.query_with(
+        "SELECT agent_name, kind, value, start_us FROM agent_activity \
+         WHERE agent_name = ANY($1) AND kind IN ('status', 'state') AND end_us IS NULL \
+         ORDER BY agent_name, kind, start_us FOR UPDATE",
+        &[&agents as &(dyn ToSql + Sync)],
+    )?;
+    // Ascending: the latest open interval of each is the one kept. Two open
+    // at once happen only when two nodes opened one for the same agent at
+    // the same moment, neither seeing the other's: the older is closed
+    // where the newer starts.
+    let mut previous: Option<(String, String, i64)> = None;
+    for row in open {
+        if let [
+            Value::Text(agent),
+            Value::Text(kind),
+            Value::Text(value),
+            Value::Integer(start),
+        ] = &row[..]
+        {
+            if let Some((p_agent, p_kind, p_start)) = &previous {
+                if p_agent == agent && p_kind == kind {
+                    conn.query(
+                        &Dialect::Postgres.params(&format!(
+                            "UPDATE agent_activity SET end_us = CAST(?1 AS BIGINT), end_stamp = {} \
+                             WHERE agent_name = ?2 AND kind = ?3 AND start_us = CAST(?4 AS BIGINT)",
+                            Dialect::Postgres.local_stamp("CAST(?1 AS BIGINT) / 1000000")
+                        )),
+                        &[
+                            Value::Integer(*start),
+                            Value::Text(agent.clone()),
+                            Value::Text(kind.clone()),
+                            Value::Integer(*p_start),
+                        ],
+                    )?;
+                }
+            }
+            if let Some(kind) = ActivityKind::parse(kind) {
+                cache.set_open(agent, kind, Some((value.clone(), *start)));
+            }
+            previous = Some((agent.clone(), kind.clone(), *start));
+        }
+    }
+    // One max() per agent: each is a single step down the agent_activity_open
+    // index, where a GROUP BY over all the agents would read their whole
+    // history of wrap-ups at every batch.
+    let wrap_ups = conn.query_with(
+        "SELECT a.name, (SELECT max(end_us) FROM agent_activity \
+           WHERE agent_name = a.name AND kind = 'wrap_up') \
+         FROM unnest(CAST($1 AS TEXT[])) AS a(name)",
+        &[&agents as &(dyn ToSql + Sync)],
+    )?;
+    for row in wrap_ups {
+        if let [Value::Text(agent), Value::Integer(end)] = &row[..] {
+            cache.set_wrap_up_end(agent, *end);
+        }
+    }
+    Ok(cache)
 }
 
 fn schema_version(conn: &mut PgConn) -> Result<i64, StoreError> {
@@ -463,4 +550,39 @@ fn locked(
         let _ = conn.batch("ROLLBACK");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgresql://cc:secret@db:5432/calls"),
+            "postgresql://cc:***@db:5432/calls"
+        );
+        assert_eq!(redact("postgres://cc@db/calls"), "postgres://cc@db/calls");
+        assert_eq!(
+            redact("host=db password=secret dbname=calls"),
+            "host=db password=*** dbname=calls"
+        );
+    }
+
+    #[test]
+    fn parameters_take_the_statement_s_types() {
+        let mut out = BytesMut::new();
+        let n = Value::Integer(1_795_392_000_123_456);
+        assert!(matches!(
+            Param(&n).to_sql(&Type::INT8, &mut out),
+            Ok(IsNull::No)
+        ));
+        assert_eq!(out.len(), 8);
+        // A microsecond time does not fit an int4: an error, not a wrapped value.
+        assert!(Param(&n).to_sql(&Type::INT4, &mut out).is_err());
+        assert!(matches!(
+            Param(&Value::Null).to_sql(&Type::TEXT, &mut out),
+            Ok(IsNull::Yes)
+        ));
+    }
 }

@@ -50,9 +50,10 @@ pub struct Statements {
 
 /// What the store knows of `agent_activity` without asking the database,
 /// so that an agent change costs an UPDATE and an INSERT, not also two
-/// lookups. Only valid where this store is the database's only writer
-/// (SQLite): PostgreSQL is shared by nodes, and is asked every time. It is
-/// forgotten whenever a transaction fails, and filled again on demand.
+/// lookups. SQLite (this store its only writer) keeps it across batches,
+/// forgotten whenever a transaction fails and filled again on demand.
+/// PostgreSQL, shared by nodes, fills one per batch, from rows it has
+/// locked for the batch's transaction.
 #[derive(Default)]
 pub struct AgentCache {
     /// Each (agent, kind)'s open interval (value, start), `None` for none.
@@ -60,6 +61,33 @@ pub struct AgentCache {
     /// Each agent's latest after-call work end: a change later than that
     /// cannot cut one short.
     wrap_up_end: HashMap<String, i64>,
+}
+
+impl AgentCache {
+    /// The agent's open interval of `kind` (value, start), or none.
+    pub fn set_open(&mut self, agent: &str, kind: ActivityKind, open: Option<(String, i64)>) {
+        self.open.insert((agent.to_owned(), kind), open);
+    }
+
+    /// The end of the agent's latest after-call work (0 for none).
+    pub fn set_wrap_up_end(&mut self, agent: &str, end_us: i64) {
+        self.wrap_up_end.insert(agent.to_owned(), end_us);
+    }
+}
+
+/// The agents whose activity `ops` change.
+pub fn agents_changed(ops: &[StoreOp]) -> Vec<String> {
+    let mut agents: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::AgentChange(change) => Some(change.agent.clone()),
+            StoreOp::WrapUp { agent, .. } => Some(agent.clone()),
+            _ => None,
+        })
+        .collect();
+    agents.sort();
+    agents.dedup();
+    agents
 }
 
 /// Columns bound as parameters: all but the `*_stamp` ones, which the
@@ -95,13 +123,15 @@ impl Statements {
                  ORDER BY start_us DESC LIMIT 1",
                 d.indexed_by("agent_activity_open")
             )),
+            // By its key, the open interval known: a search of the open
+            // intervals would, in PostgreSQL, wade through every version
+            // of them that this UPDATE leaves behind until VACUUM.
             close_interval: s(format!(
-                "UPDATE agent_activity{} SET end_us = {}, end_stamp = {} \
-                 WHERE agent_name = ?2 AND kind = ?3 AND end_us IS NULL AND start_us <= {}",
-                d.indexed_by("agent_activity_open"),
+                "UPDATE agent_activity SET end_us = {}, end_stamp = {} \
+                 WHERE agent_name = ?2 AND kind = ?3 AND start_us = {} AND end_us IS NULL",
                 int(1),
                 stamp_us(&int(1)),
-                int(1)
+                int(4)
             )),
             insert_activity: s(format!(
                 "INSERT INTO agent_activity {activity_columns} \
@@ -114,9 +144,12 @@ impl Statements {
             wrap_up_latest: s("SELECT COALESCE(max(end_us), 0) FROM agent_activity \
                  WHERE agent_name = ?1 AND kind = 'wrap_up'"
                 .to_owned()),
+            // Through the end index: the few wrap-ups that end after the
+            // change, not the agent's whole history before it.
             wrap_up_cut: s(format!(
-                "UPDATE agent_activity SET end_us = {}, end_stamp = {} \
+                "UPDATE agent_activity{} SET end_us = {}, end_stamp = {} \
                  WHERE agent_name = ?2 AND kind = 'wrap_up' AND start_us < {} AND end_us > {}",
+                d.indexed_by("agent_activity_open"),
                 int(1),
                 stamp_us(&int(1)),
                 int(1),
@@ -233,13 +266,14 @@ impl Statements {
             Some((_, start)) if *start > change.at_us => Some(*start),
             _ => None,
         };
-        if end.is_none() {
+        if let (None, Some((_, start))) = (end, &open) {
             exec.execute(
                 &self.close_interval,
                 vec![
                     Value::Integer(change.at_us),
                     agent(),
                     Value::Text(kind.into()),
+                    Value::Integer(*start),
                 ],
             )?;
         }
@@ -264,7 +298,10 @@ impl Statements {
                 (Some(_), _) => {
                     cache.open.insert(key, open);
                 }
-                (None, Some(1)) => {
+                // Inserted, or queued (PostgreSQL): an interval of this very
+                // start exists only on a replay, whose UPDATE of the open
+                // interval (start ≤ this change) puts things right.
+                (None, Some(1) | None) => {
                     cache
                         .open
                         .insert(key, Some((change.value.clone(), change.at_us)));
