@@ -2,42 +2,26 @@
 //! to the spool; once it is back they arrive, each exactly once.
 //! Skips with one line where no PostgreSQL server can be started.
 
+mod common;
+use common::{pg_number as number, postgres};
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use mod_cc_cdr::capture::copy_of_capture;
 use mod_cc_cdr::config::Config;
-use mod_cc_cdr::pg_server::PgServer;
 use mod_cc_cdr::store::postgres::PgConn;
 use mod_cc_cdr::store::{Node, PgStore, Store};
 use mod_cc_cdr::writer::{self, Counters};
-use rusqlite::types::Value;
 
 const SIX_CALLS: &str = include_str!("fixtures/six_calls.events");
-
-fn server(name: &str) -> Option<PgServer> {
-    if let Err(why) = PgServer::available() {
-        println!("skipped: no PostgreSQL ({why})");
-        return None;
-    }
-    Some(PgServer::start(name).unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}")))
-}
 
 fn wait(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(180);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// One number from the database, or `None` while it cannot be read.
-fn number(dsn: &str, sql: &str) -> Option<i64> {
-    let mut conn = PgConn::connect(dsn, None).ok()?;
-    match conn.query(sql, &[]).ok()?.first()?.first()? {
-        Value::Integer(n) => Some(*n),
-        _ => None,
     }
 }
 
@@ -50,7 +34,7 @@ fn node() -> Node {
 
 #[test]
 fn rows_written_while_postgres_is_down_arrive_once_it_is_back() {
-    let Some(mut pg) = server("writer") else {
+    let Some(mut pg) = postgres("writer") else {
         return;
     };
     let dsn = pg.dsn();
@@ -118,7 +102,7 @@ fn rows_written_while_postgres_is_down_arrive_once_it_is_back() {
 
 #[test]
 fn nodes_starting_together_migrate_the_schema_once() {
-    let Some(pg) = server("together") else {
+    let Some(pg) = postgres("together") else {
         return;
     };
     let dsn = pg.create_database("together").unwrap();
@@ -167,7 +151,7 @@ fn nodes_starting_together_migrate_the_schema_once() {
 fn two_nodes_opening_an_interval_at_once_leave_one_open() {
     use mod_cc_cdr::agent::{ActivityKind, AgentChange};
     use mod_cc_cdr::visit::StoreOp;
-    let Some(pg) = server("two_open") else {
+    let Some(pg) = postgres("two_open") else {
         return;
     };
     let dsn = pg.create_database("two_open").unwrap();

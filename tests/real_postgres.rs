@@ -7,25 +7,13 @@
 //! are for conditions, with generous limits.
 
 mod common;
-use common::setup;
+use common::{pg_number as number, postgres, setup};
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use mod_cc_cdr::harness::{FreeSwitch, Installation, Options, wait_for};
-use mod_cc_cdr::pg_server::PgServer;
 use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
-use mod_cc_cdr::store::postgres::PgConn;
-use rusqlite::types::Value;
-
-fn postgres(test: &str) -> Option<PgServer> {
-    if let Err(why) = PgServer::available() {
-        let _ = writeln!(std::io::stderr(), "skipped: no PostgreSQL ({why}): {test}");
-        return None;
-    }
-    Some(PgServer::start(test).unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}")))
-}
 
 fn start(install: &Installation, module: &Path, dsn: &str) -> FreeSwitch {
     let options = Options {
@@ -33,15 +21,6 @@ fn start(install: &Installation, module: &Path, dsn: &str) -> FreeSwitch {
         cc_cdr_params: vec![("db-dsn".into(), dsn.into())],
     };
     FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
-}
-
-/// One number from PostgreSQL, `None` while it cannot be read.
-fn number(dsn: &str, sql: &str) -> Option<i64> {
-    let mut conn = PgConn::connect(dsn, None).ok()?;
-    match conn.query(sql, &[]).ok()?.first()?.first()? {
-        Value::Integer(n) => Some(*n),
-        _ => None,
-    }
 }
 
 /// Waits until `sql` gives `want`; panics with what it gave last.

@@ -190,7 +190,12 @@ fn print_report(conn: &Connection, path: &Path) -> Result<(), String> {
     let (from, to) = (minute(first), minute(last + 120));
     for subject in ["queue", "agent"] {
         println!("\nfs_cli> cc_cdr stats {subject} all {from} {to}   (time-zone UTC)");
-        let output = stats::run(conn, &settings, &[subject, "all", &from, &to], last + 120)?;
+        let output = stats::run(
+            &mut &*conn,
+            &settings,
+            &[subject, "all", &from, &to],
+            last + 120,
+        )?;
         print!("{output}");
     }
     Ok(())

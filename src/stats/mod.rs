@@ -349,17 +349,17 @@ pub fn compute(
 }
 
 /// Runs a statistics command (`queue|agent ...`, see `args::USAGE`) on an
-/// open database (any `Reader`: `&Connection`, `&mut dyn Reader`, a
-/// `Box<dyn Reader>`...) and returns its output, or a usage error. `now` is
+/// open database (any `Reader`: a `Connection` or `&Connection`, a
+/// `PgConn`) and returns its output, or a usage error. `now` is
 /// the present in Unix seconds.
 pub fn run(
-    mut reader: impl Reader,
+    reader: &mut dyn Reader,
     settings: &Settings,
     words: &[&str],
     now: i64,
 ) -> Result<String, String> {
     let parsed = args::parse(words, now, &settings.tz)?;
-    report(&mut reader, settings, &parsed)
+    report(reader, settings, &parsed)
 }
 
 /// The output of a parsed statistics command.

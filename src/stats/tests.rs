@@ -791,7 +791,7 @@ fn a_node_filter_keeps_that_nodes_rows_only(backend: Backend) {
     let words = |extra: &[&'static str]| {
         let mut words = vec!["queue", "all", "2026-11-23"];
         words.extend(extra);
-        run(d.reader(), &s, &words, DAY + HOUR).unwrap()
+        run(d.reader().as_mut(), &s, &words, DAY + HOUR).unwrap()
     };
     let one = words(&["node", "fs1"]);
     assert!(one.contains(", node fs1; service level"), "{one}");

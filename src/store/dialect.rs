@@ -105,13 +105,12 @@ impl Dialect {
     pub fn ddl(self, sql: &str) -> String {
         match self {
             Dialect::Sqlite => sql.to_owned(),
-            Dialect::Postgres => sql
-                .replace(" INTEGER", " BIGINT")
-                .replace("COALESCE(uuid, '')", "(COALESCE(uuid, ''))"),
+            Dialect::Postgres => self.conflict_key(&sql.replace(" INTEGER", " BIGINT")),
         }
     }
 
-    /// The conflict target of an upsert on an expression index.
+    /// Index keys, as in the conflict target of an upsert on an expression
+    /// index: PostgreSQL wants the expression in parentheses.
     pub fn conflict_key(self, columns: &str) -> String {
         match self {
             Dialect::Sqlite => columns.to_owned(),
@@ -133,13 +132,6 @@ impl Dialect {
                     list.join(",")
                 )
             }
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "SQLite",
-            Dialect::Postgres => "PostgreSQL",
         }
     }
 }

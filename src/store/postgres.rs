@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rusqlite::types::Value;
 use tokio::runtime::Runtime;
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::StoreError;
@@ -109,44 +109,32 @@ impl ToSql for Param<'_> {
 }
 
 fn column_value(row: &tokio_postgres::Row, i: usize) -> Result<Value, StoreError> {
-    let ty = row.columns()[i].type_().clone();
-    let bad = |e: tokio_postgres::Error| pg_error(e);
-    Ok(match ty {
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, Value::Integer),
-        Type::INT4 => row
-            .try_get::<_, Option<i32>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, |n| Value::Integer(n.into())),
-        Type::INT2 => row
-            .try_get::<_, Option<i16>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, |n| Value::Integer(n.into())),
-        Type::BOOL => row
-            .try_get::<_, Option<bool>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, |b| Value::Integer(b.into())),
-        Type::FLOAT8 => row
-            .try_get::<_, Option<f64>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, Value::Real),
-        Type::FLOAT4 => row
-            .try_get::<_, Option<f32>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, |f| Value::Real(f.into())),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => row
-            .try_get::<_, Option<String>>(i)
-            .map_err(bad)?
-            .map_or(Value::Null, Value::Text),
-        other => {
-            return Err(StoreError::Postgres(format!(
-                "column {} has type {other}, which this module does not read (cast it)",
-                row.columns()[i].name()
-            )));
+    /// Column `i` as `T`, NULL as `Value::Null`, else through `value`.
+    fn get<'a, T: FromSql<'a>>(
+        row: &'a tokio_postgres::Row,
+        i: usize,
+        value: impl FnOnce(T) -> Value,
+    ) -> Result<Value, StoreError> {
+        Ok(row
+            .try_get::<_, Option<T>>(i)
+            .map_err(pg_error)?
+            .map_or(Value::Null, value))
+    }
+    match *row.columns()[i].type_() {
+        Type::INT8 => get(row, i, Value::Integer),
+        Type::INT4 => get(row, i, |n: i32| Value::Integer(n.into())),
+        Type::INT2 => get(row, i, |n: i16| Value::Integer(n.into())),
+        Type::BOOL => get(row, i, |b: bool| Value::Integer(b.into())),
+        Type::FLOAT8 => get(row, i, Value::Real),
+        Type::FLOAT4 => get(row, i, |f: f32| Value::Real(f.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            get(row, i, Value::Text)
         }
-    })
+        ref other => Err(StoreError::Postgres(format!(
+            "column {} has type {other}, which this module does not read (cast it)",
+            row.columns()[i].name()
+        ))),
+    }
 }
 
 /// One connection, with its runtime and its prepared statements.
@@ -407,7 +395,7 @@ fn write_batch(
     ops: &[StoreOp],
 ) -> Result<usize, StoreError> {
     conn.batch("BEGIN")?;
-    let mut agents = agents_of_batch(conn, ops)?;
+    let mut agents = agents_of_batch(conn, statements, ops)?;
     let mut exec = PgExec {
         conn,
         queued: Vec::new(),
@@ -423,7 +411,11 @@ fn write_batch(
 /// (`FOR UPDATE`, in name order so that two nodes cannot deadlock on them)
 /// until the batch commits: another node changing the same agent waits,
 /// then sees this batch's result.
-fn agents_of_batch(conn: &mut PgConn, ops: &[StoreOp]) -> Result<AgentCache, StoreError> {
+fn agents_of_batch(
+    conn: &mut PgConn,
+    statements: &Statements,
+    ops: &[StoreOp],
+) -> Result<AgentCache, StoreError> {
     let mut cache = AgentCache::default();
     let agents = agents_changed(ops);
     if agents.is_empty() {
@@ -456,19 +448,8 @@ fn agents_of_batch(conn: &mut PgConn, ops: &[StoreOp]) -> Result<AgentCache, Sto
         {
             if let Some((p_agent, p_kind, p_start)) = &previous {
                 if p_agent == agent && p_kind == kind {
-                    conn.query(
-                        &Dialect::Postgres.params(&format!(
-                            "UPDATE agent_activity SET end_us = CAST(?1 AS BIGINT), end_stamp = {} \
-                             WHERE agent_name = ?2 AND kind = ?3 AND start_us = CAST(?4 AS BIGINT)",
-                            Dialect::Postgres.local_stamp("CAST(?1 AS BIGINT) / 1000000")
-                        )),
-                        &[
-                            Value::Integer(*start),
-                            Value::Text(agent.clone()),
-                            Value::Text(kind.clone()),
-                            Value::Integer(*p_start),
-                        ],
-                    )?;
+                    let (sql, params) = statements.close_interval(agent, kind, *p_start, *start);
+                    conn.query(sql, &params)?;
                 }
             }
             if let Some(kind) = ActivityKind::parse(kind) {

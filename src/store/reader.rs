@@ -1,6 +1,7 @@
 //! Reading for the statistics, on either backend: statements name their
 //! parameters `:name`, and rows come back as rusqlite values.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -21,61 +22,20 @@ pub trait Reader {
     fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String>;
 }
 
-impl Reader for Connection {
+/// SQLite, owned (a reader of its own) or shared (`&Connection`, e.g. the
+/// store's own): rusqlite prepares statements and registers functions
+/// through `&Connection` either way.
+impl<C: Borrow<Connection>> Reader for C {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
 
     fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        sqlite_query(self, sql, params)
+        sqlite_query((*self).borrow(), sql, params)
     }
 
     fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
-        sqlite_buckets(self, starts, end)
-    }
-}
-
-/// A shared SQLite connection reads as well: rusqlite prepares statements
-/// and registers functions through `&Connection` (e.g. the store's own).
-impl Reader for &Connection {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        sqlite_query(self, sql, params)
-    }
-
-    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
-        sqlite_buckets(self, starts, end)
-    }
-}
-
-impl<R: Reader + ?Sized> Reader for &mut R {
-    fn dialect(&self) -> Dialect {
-        (**self).dialect()
-    }
-
-    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        (**self).query(sql, params)
-    }
-
-    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
-        (**self).set_buckets(starts, end)
-    }
-}
-
-impl<R: Reader + ?Sized> Reader for Box<R> {
-    fn dialect(&self) -> Dialect {
-        (**self).dialect()
-    }
-
-    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        (**self).query(sql, params)
-    }
-
-    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
-        (**self).set_buckets(starts, end)
+        sqlite_buckets((*self).borrow(), starts, end)
     }
 }
 
@@ -240,9 +200,9 @@ mod tests {
         };
         check(&mut &conn, 9, Value::Null);
         check(&mut &conn, 10, Value::Integer(0));
-        check(&mut &mut &conn, 29, Value::Integer(1));
+        check(&mut &conn, 29, Value::Integer(1));
         let mut boxed: Box<dyn Reader> = Box::new(Connection::open_in_memory().unwrap());
-        check(&mut boxed, 39, Value::Integer(2));
+        check(boxed.as_mut(), 39, Value::Integer(2));
         check(boxed.as_mut(), 40, Value::Null);
     }
 }

@@ -174,6 +174,26 @@ impl Statements {
         }
     }
 
+    /// The statement that ends the open interval of `agent` and `kind` that
+    /// started at `start_us`, at `end_us`, with its parameters.
+    pub fn close_interval(
+        &self,
+        agent: &str,
+        kind: &str,
+        start_us: i64,
+        end_us: i64,
+    ) -> (&str, Vec<Value>) {
+        (
+            &self.close_interval,
+            vec![
+                Value::Integer(end_us),
+                Value::Text(agent.to_owned()),
+                Value::Text(kind.to_owned()),
+                Value::Integer(start_us),
+            ],
+        )
+    }
+
     /// Runs a batch's operations; returns the `callcenter_cdr` rows upserted.
     /// `cache` only where this is the database's only writer.
     pub fn apply<E: Exec>(
@@ -267,15 +287,8 @@ impl Statements {
             _ => None,
         };
         if let (None, Some((_, start))) = (end, &open) {
-            exec.execute(
-                &self.close_interval,
-                vec![
-                    Value::Integer(change.at_us),
-                    agent(),
-                    Value::Text(kind.into()),
-                    Value::Integer(*start),
-                ],
-            )?;
+            let (sql, params) = self.close_interval(&change.agent, kind, *start, change.at_us);
+            exec.execute(sql, params)?;
         }
         let inserted = exec.execute(
             &self.insert_activity,

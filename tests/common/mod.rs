@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use mod_cc_cdr::harness::{self, Installation};
+use mod_cc_cdr::pg_server::PgServer;
+use mod_cc_cdr::store::postgres::PgConn;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
@@ -63,5 +65,25 @@ pub fn int(row: &Row, col: &str) -> Option<i64> {
         Value::Integer(n) => Some(*n),
         Value::Null => None,
         other => panic!("{col} is not an integer: {other:?}"),
+    }
+}
+
+/// A throwaway PostgreSQL server, or `None` after printing the skip line
+/// where PostgreSQL's server binaries are missing. A server that is there
+/// but does not start fails the test.
+pub fn postgres(test: &str) -> Option<PgServer> {
+    if let Err(why) = PgServer::available() {
+        let _ = writeln!(std::io::stderr(), "skipped: no PostgreSQL ({why}): {test}");
+        return None;
+    }
+    Some(PgServer::start(test).unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}")))
+}
+
+/// One number from PostgreSQL, `None` while it cannot be read.
+pub fn pg_number(dsn: &str, sql: &str) -> Option<i64> {
+    let mut conn = PgConn::connect(dsn, None).ok()?;
+    match conn.query(sql, &[]).ok()?.first()?.first()? {
+        Value::Integer(n) => Some(*n),
+        _ => None,
     }
 }
