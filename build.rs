@@ -137,7 +137,9 @@ fn generate(header: &Path, include_dir: Option<&Path>, out_file: &Path) {
         .layout_tests(false)
         .derive_default(false)
         .generate_comments(false)
-        .size_t_is_usize(true);
+        .size_t_is_usize(true)
+        // The C types of the ABI, as the libc crate defines them for the target.
+        .ctypes_prefix("libc");
     if let Some(dir) = include_dir {
         builder = builder.clang_arg(format!("-I{}", dir.display()));
     }

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use mod_cc_cdr::BenchEvent;
-use mod_cc_cdr::capture::{parse_event, split_events};
+use mod_cc_cdr::domain::capture::{parse_event, split_events};
 use mod_cc_cdr::writer::Ingress;
 
 const CAPTURE: &str = include_str!("../tests/fixtures/mixed_run.events");

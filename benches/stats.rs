@@ -9,13 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::agent::{ActivityKind, AgentChange};
-use mod_cc_cdr::cdr::{AttemptRow, CdrRow};
-use mod_cc_cdr::config::Synchronous;
+use mod_cc_cdr::domain::rows::StoreOp;
+use mod_cc_cdr::domain::rows::{ActivityKind, AgentChange};
+use mod_cc_cdr::domain::rows::{AttemptRow, CdrRow};
 use mod_cc_cdr::stats::{self, Interval, Request, Settings, Subject};
+use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Node, SqliteStore};
 use mod_cc_cdr::tz::TimeZone;
-use mod_cc_cdr::visit::StoreOp;
 
 /// 2026-11-23 00:00:00 UTC.
 const DAY: i64 = 1_795_392_000;

@@ -28,16 +28,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mod_cc_cdr::capture::{parse_event, source_of, split_events};
-use mod_cc_cdr::cdr::CdrRow;
-use mod_cc_cdr::config::{Config, Synchronous};
-use mod_cc_cdr::event::{CcEvent, Source};
-use mod_cc_cdr::pg_server::PgServer;
+use mod_cc_cdr::config::Config;
+use mod_cc_cdr::domain::capture::{parse_event, source_of, split_events};
+use mod_cc_cdr::domain::event::{CcEvent, Source};
+use mod_cc_cdr::domain::rows::CdrRow;
+use mod_cc_cdr::domain::rows::StoreOp;
+use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 use mod_cc_cdr::store::postgres::PgConn;
+use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Database, Node, PgStore, SqliteStore, Store};
-use mod_cc_cdr::synth::{self, Headers};
-use mod_cc_cdr::visit::{Assembler, AssemblerSettings, StoreOp};
 use mod_cc_cdr::writer::{self, Counters};
+use testkit::pg_server::PgServer;
+use testkit::synth::{self, Headers};
 
 const CAPTURE: &str = include_str!("../tests/fixtures/six_calls.events");
 
@@ -143,7 +145,6 @@ fn writer_run(target: &Target, dir: &Path, events: &[CcEvent], run: usize) -> (f
         ingress.submit(event.clone());
     }
     drop(ingress);
-    handle.thread().unpark();
     handle.join().unwrap();
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(

@@ -1,7 +1,8 @@
 //! Prints the rows the module makes of a capture file:
 //! cargo run --example replay_capture -- tests/fixtures/cases/05_resume.events
-use mod_cc_cdr::capture::events_from_capture;
-use mod_cc_cdr::visit::{Assembler, AssemblerSettings, StoreOp};
+use mod_cc_cdr::domain::capture::events_from_capture;
+use mod_cc_cdr::domain::rows::StoreOp;
+use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 
 fn main() {
     for path in std::env::args().skip(1) {

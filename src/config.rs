@@ -8,28 +8,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::domain::visit::AssemblerSettings;
 use crate::stats::{self, SlFormula};
 use crate::store::Database;
+use crate::store::sqlite::Synchronous;
 use crate::tz::TimeZone;
-use crate::visit::AssemblerSettings;
-
-/// SQLite's `synchronous` setting for the CDR database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Synchronous {
-    Off,
-    Normal,
-    Full,
-}
-
-impl Synchronous {
-    pub fn as_sql(self) -> &'static str {
-        match self {
-            Synchronous::Off => "OFF",
-            Synchronous::Normal => "NORMAL",
-            Synchronous::Full => "FULL",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

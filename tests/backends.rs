@@ -12,18 +12,19 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Once;
 
-use mod_cc_cdr::capture::events_from_capture;
-use mod_cc_cdr::cdr::{AttemptRow, CdrRow};
-use mod_cc_cdr::config::Synchronous;
-use mod_cc_cdr::pg_server::PgServer;
+use mod_cc_cdr::domain::capture::events_from_capture;
+use mod_cc_cdr::domain::rows::StoreOp;
+use mod_cc_cdr::domain::rows::{AttemptRow, CdrRow};
+use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 use mod_cc_cdr::stats::{self, views};
 use mod_cc_cdr::store::dialect::Dialect;
 use mod_cc_cdr::store::reader::{self, Reader};
 use mod_cc_cdr::store::schema::{ACTIVITY_COLUMNS, ATTEMPT_COLUMNS, CDR_COLUMNS, current_version};
+use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Database, Node, PgStore, SqliteStore};
 use mod_cc_cdr::tz::TimeZone;
-use mod_cc_cdr::visit::{Assembler, AssemblerSettings, StoreOp};
 use rusqlite::types::Value;
+use testkit::pg_server::PgServer;
 
 const CAPTURE: &str = include_str!("fixtures/mixed_run.events");
 const TABLES: [(&str, &[&str]); 3] = [

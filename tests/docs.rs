@@ -1,7 +1,7 @@
 //! The README and the sample config document exactly what the code does.
 
-use mod_cc_cdr::cdr::Outcome;
 use mod_cc_cdr::config::{Config, PARAMS};
+use mod_cc_cdr::domain::rows::Outcome;
 use mod_cc_cdr::stats::SlFormula;
 use mod_cc_cdr::stats::agent_time;
 use mod_cc_cdr::stats::metrics::{AGENT, QUEUE};

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::capture::events_from_capture;
-use mod_cc_cdr::config::{Config, Synchronous};
-use mod_cc_cdr::store::{Node, Spool, SqliteStore, Store};
+use mod_cc_cdr::config::Config;
+use mod_cc_cdr::domain::capture::events_from_capture;
+use mod_cc_cdr::store::sqlite::Synchronous;
+use mod_cc_cdr::store::{Node, SqliteStore, Store};
+use mod_cc_cdr::writer::spool::Spool;
 use mod_cc_cdr::writer::{self, Counters};
 use rusqlite::Connection;
 
@@ -99,7 +101,10 @@ fn a_full_disk_keeps_every_row_in_the_spool_elsewhere_and_writes_it_later() {
 
     // Room again: the next retry writes everything, once.
     std::fs::remove_file(filler).unwrap();
-    counters.replay_requested.store(true, Relaxed);
+    assert!(
+        writer.replay(Duration::from_secs(60)),
+        "the writer answers a replay"
+    );
     wait("the spool replayed", || {
         counters.spooled_ops.load(Relaxed) == 0
     });

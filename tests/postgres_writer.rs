@@ -9,13 +9,29 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::capture::copy_of_capture;
 use mod_cc_cdr::config::Config;
+use mod_cc_cdr::domain::capture::{parse_event, source_of, split_events};
+use mod_cc_cdr::domain::event::CcEvent;
 use mod_cc_cdr::store::postgres::PgConn;
 use mod_cc_cdr::store::{Node, PgStore, Store};
 use mod_cc_cdr::writer::{self, Counters};
 
 const SIX_CALLS: &str = include_str!("fixtures/six_calls.events");
+
+/// Copy `n` of a capture's events (`testkit::synth::copy`: their own UUIDs
+/// and times), as the module would have copied them.
+fn copy_of_capture(file: &str, n: u64) -> Vec<CcEvent> {
+    split_events(file)
+        .filter_map(|text| {
+            let headers = testkit::synth::copy(&parse_event(text), n);
+            let source = source_of(&headers)?;
+            Some(CcEvent::from_headers(
+                source,
+                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            ))
+        })
+        .collect()
+}
 
 fn wait(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -85,7 +101,6 @@ fn rows_written_while_postgres_is_down_arrive_once_it_is_back() {
     wait("all 30 rows", || rows(&dsn) == Some(30));
     wait("an empty spool", || counters.spooled_ops.load(Relaxed) == 0);
     drop(ingress);
-    writer.thread().unpark();
     writer.join().unwrap();
     assert_eq!(rows(&dsn), Some(30));
     assert_eq!(
@@ -149,8 +164,8 @@ fn nodes_starting_together_migrate_the_schema_once() {
 
 #[test]
 fn two_nodes_opening_an_interval_at_once_leave_one_open() {
-    use mod_cc_cdr::agent::{ActivityKind, AgentChange};
-    use mod_cc_cdr::visit::StoreOp;
+    use mod_cc_cdr::domain::rows::StoreOp;
+    use mod_cc_cdr::domain::rows::{ActivityKind, AgentChange};
     let Some(pg) = postgres("two_open") else {
         return;
     };

@@ -31,9 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mod_cc_cdr::capture::parse_event;
-use mod_cc_cdr::harness::{FreeSwitch, Installation, Options, wait_for};
+use mod_cc_cdr::domain::capture::parse_event;
 use mod_cc_cdr::stats::now;
+use testkit::harness::{FreeSwitch, Installation, Options, wait_for};
 
 /// The limit of one step of a scenario (a bridge, an event).
 const STEP: Duration = Duration::from_secs(30);

@@ -10,9 +10,9 @@ use common::{Row, int, query_rows, setup, text};
 use std::path::Path;
 use std::time::Duration;
 
-use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
-use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
 use rusqlite::Connection;
+use testkit::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use testkit::scenarios::{CALLCENTER_XML, CALLS};
 
 fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> FreeSwitch {
     let options = Options {
@@ -329,7 +329,7 @@ fn unload_with_a_caller_waiting_writes_the_visit_and_load_completes_it() {
     let fs = start(&install, &module, &[]);
     // A caller waiting in a queue without agents, until we hang up.
     let tag = "00000000-0000-4000-8000-000000000301";
-    let call = mod_cc_cdr::scenarios::Call {
+    let call = testkit::scenarios::Call {
         description: "waits until hung up",
         queue: "waiting@default",
         cid_number: "5550301",
@@ -847,7 +847,7 @@ fn call_load(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
-        let mut esl = mod_cc_cdr::esl::EslClient::connect(
+        let mut esl = testkit::esl::EslClient::connect(
             &format!("127.0.0.1:{fs_port}"),
             harness::ESL_PASSWORD,
             Duration::from_secs(30),
@@ -979,7 +979,7 @@ fn loaded_after_calls_were_queued_and_callcenter_reloaded_gives_sensible_rows() 
     let fs = start(&install, &module, &[]);
     assert!(fs.api("unload mod_cc_cdr").unwrap().contains("+OK"));
     // One caller waiting in a queue, one talking to alice, before we load.
-    let waiting = mod_cc_cdr::scenarios::Call {
+    let waiting = testkit::scenarios::Call {
         description: "waits until hung up",
         queue: "waiting@default",
         cid_number: "5550401",

@@ -12,8 +12,8 @@ use common::{pg_number as number, postgres, setup};
 use std::path::Path;
 use std::time::Duration;
 
-use mod_cc_cdr::harness::{FreeSwitch, Installation, Options, wait_for};
-use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
+use testkit::harness::{FreeSwitch, Installation, Options, wait_for};
+use testkit::scenarios::{CALLCENTER_XML, CALLS};
 
 fn start(install: &Installation, module: &Path, dsn: &str) -> FreeSwitch {
     let options = Options {

@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mod_cc_cdr::capture::events_from_capture;
+use mod_cc_cdr::domain::capture::events_from_capture;
 use mod_cc_cdr::store::codec;
-use mod_cc_cdr::visit::{Assembler, AssemblerSettings};
+use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

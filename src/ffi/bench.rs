@@ -78,7 +78,7 @@ impl BenchEvent {
         let event: *mut sys::switch_event_t = &mut *self.event;
         // SAFETY: the event and its headers are alive and well formed, and
         // `ingress` outlives the call.
-        unsafe { crate::on_event(event) };
+        unsafe { crate::trampolines::on_event(event) };
         self.event.bind_user_data = ptr::null_mut();
     }
 }

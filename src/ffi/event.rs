@@ -3,7 +3,7 @@
 use std::ffi::{CStr, c_char};
 
 use super::sys;
-use crate::event::{CcEvent, HeaderValue, Source};
+use crate::domain::event::{CcEvent, HeaderValue, Source};
 
 /// A header value still in FreeSWITCH's memory, measured only if wanted.
 struct CValue<'a>(&'a c_char);

@@ -1,4 +1,4 @@
-//! Benchmark only (`--features bench-inject`, never in a release build):
+//! Benchmark only (`--features bench`, never in a release build):
 //! the `cc_cdr_bench_fire` API, which fires copies of captured events inside
 //! the switch, through `switch_event_fire`, as mod_callcenter does. Loads
 //! beyond what real calls can make, without the event socket's parsing cost.
@@ -14,9 +14,9 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::{stream, sys};
-use crate::capture::{parse_event, source_of, split_events};
-use crate::event::Source;
-use crate::synth::{self, Headers};
+use crate::domain::capture::{parse_event, source_of, split_events};
+use crate::domain::event::Source;
+use testkit::synth::{self, Headers};
 
 const SUBCLASS: &std::ffi::CStr = c"callcenter::info";
 
@@ -182,7 +182,7 @@ pub unsafe fn register(module: *mut sys::switch_loadable_module_interface_t) -> 
             c"cc_cdr_bench_fire",
             c"benchmark only: fire copies of captured events",
             c"<capture file> <copies> [events per second]",
-            crate::cc_cdr_bench_fire,
+            crate::trampolines::cc_cdr_bench_fire,
         )
     }
 }

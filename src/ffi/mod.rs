@@ -21,11 +21,11 @@ pub mod sys {
 
 #[cfg(test)]
 mod abi_check;
-#[doc(hidden)]
+#[cfg(feature = "bench")]
 pub mod bench;
 mod event;
 pub mod guard;
-#[cfg(feature = "bench-inject")]
+#[cfg(feature = "bench")]
 pub mod inject;
 mod log;
 pub mod module;

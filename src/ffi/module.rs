@@ -8,21 +8,15 @@
 use std::ffi::{CStr, c_char, c_void};
 use std::path::PathBuf;
 use std::ptr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Instant;
 
 use super::guard::guard;
 use super::sys;
 use super::{event, log as fslog, stream, xml};
-use crate::command::{self, Command, StatusReport};
-use crate::config::Config;
-use crate::event::Source;
+use crate::domain::event::Source;
 use crate::logging::{self, Level, log};
-use crate::store::dialect::Dialect;
-use crate::store::{Database, Node, PgStore, SqliteStore, Store};
-use crate::writer::{self, Counters, Ingress};
+use crate::service::{self, Host, Service, commands};
+use crate::writer::Ingress;
 
 const MODULE_NAME: &CStr = c"mod_cc_cdr";
 const CONFIG_NAME: &CStr = c"cc_cdr.conf";
@@ -33,12 +27,8 @@ struct Loaded {
     nodes: Vec<*mut sys::switch_event_node_t>,
     /// The event callbacks' `user_data`; freed after every node is unbound.
     ingress: *mut Ingress,
-    writer: JoinHandle<()>,
-    counters: Arc<Counters>,
-    database: Database,
-    spool_path: PathBuf,
-    stats: crate::stats::Settings,
-    started: Instant,
+    /// Shared with `cc_cdr` calls in flight, which run without the lock.
+    service: Arc<Service>,
 }
 
 // SAFETY: the raw pointers are only used by load and shutdown, which
@@ -87,9 +77,8 @@ fn owned_text(text: *const c_char) -> String {
         .into_owned()
 }
 
-/// Who this node is in the rows: `node-name` or the switchname, and
-/// mod_callcenter's `cc-instance-id` or else the Core-UUID.
-fn node_identity(config: &Config) -> Node {
+/// What the switch tells of itself, for the service.
+fn host() -> Host {
     // SAFETY: both return strings the core keeps for its lifetime.
     let (switchname, core_uuid) = unsafe {
         (
@@ -97,14 +86,17 @@ fn node_identity(config: &Config) -> Node {
             owned_text(sys::switch_core_get_uuid()),
         )
     };
-    let instance = xml::settings(c"callcenter.conf")
+    let cc_instance_id = xml::settings(c"callcenter.conf")
         .unwrap_or_default()
         .into_iter()
-        .find(|(name, value)| name == "cc-instance-id" && !value.trim().is_empty())
-        .map(|(_, value)| value.trim().to_owned());
-    Node {
-        name: config.node_name.clone().unwrap_or(switchname),
-        instance: instance.unwrap_or(core_uuid),
+        .find(|(name, _)| name == "cc-instance-id")
+        .map(|(_, value)| value);
+    Host {
+        db_dir: db_dir(),
+        switchname,
+        core_uuid,
+        cc_instance_id,
+        callcenter_agents: xml::callcenter_agents(),
     }
 }
 
@@ -164,7 +156,7 @@ pub unsafe fn load(
     if status != sys::switch_status_t::SWITCH_STATUS_SUCCESS {
         if let Some(partial) = loaded().take() {
             // SAFETY: the state of this failed load, torn down once.
-            unsafe { teardown(partial) };
+            let _ = unsafe { teardown(partial) };
         }
     }
     status
@@ -186,60 +178,6 @@ unsafe fn load_inner(
         );
         return fail;
     }
-    let params = xml::settings(CONFIG_NAME).unwrap_or_else(|| {
-        log(
-            Level::Notice,
-            "no cc_cdr.conf configuration found; using the defaults",
-        );
-        Vec::new()
-    });
-    let parsed = match Config::parse(&params, &db_dir()) {
-        Ok(parsed) => parsed,
-        Err(issue) => {
-            log(Level::Error, &format!("load refused: {issue}"));
-            return fail;
-        }
-    };
-    for warning in &parsed.warnings {
-        log(Level::Warning, &warning.to_string());
-    }
-    let mut config = parsed.config;
-    config.wrap_up_secs = crate::config::wrap_up_times(&xml::callcenter_agents());
-
-    let stats = config.stats_settings();
-    let database = config.database();
-    let node = node_identity(&config);
-    let store = match &database {
-        Database::Sqlite(path) => {
-            let mut store = match SqliteStore::open(path, config.synchronous, node) {
-                Ok(store) => store,
-                Err(e) => {
-                    log(
-                        Level::Error,
-                        &format!("load refused (param 'db-path'): {e}"),
-                    );
-                    return fail;
-                }
-            };
-            let views = crate::stats::views::recreate_sql(&stats, Dialect::Sqlite);
-            if let Err(e) = store.recreate_views(&views) {
-                log(
-                    Level::Error,
-                    &format!("load refused: cannot create the statistics views: {e}"),
-                );
-                return fail;
-            }
-            Store::Sqlite(store)
-        }
-        // Connected by the writer thread, which spools while it cannot.
-        Database::Postgres(dsn) => Store::Postgres(PgStore::new(
-            dsn,
-            node,
-            crate::stats::views::recreate_sql(&stats, Dialect::Postgres),
-            stats.tz.zone_name().map(str::to_owned),
-        )),
-    };
-
     // SAFETY: pool is the module's pool; the name is a 'static C string.
     let module =
         unsafe { sys::switch_loadable_module_create_module_interface(pool, MODULE_NAME.as_ptr()) };
@@ -256,7 +194,7 @@ unsafe fn load_inner(
             module,
             c"cc_cdr",
             c"call-center CDRs: status, statistics and help",
-            c"help | status | replay | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]",
+            commands::syntax_c(),
             api,
         )
     };
@@ -267,7 +205,7 @@ unsafe fn load_inner(
     // SAFETY: the caller's out-pointer, checked non-NULL above.
     unsafe { *module_interface = module };
     // SAFETY: the module interface just made.
-    #[cfg(feature = "bench-inject")]
+    #[cfg(feature = "bench")]
     if !unsafe { super::inject::register(module) } {
         log(
             Level::Error,
@@ -276,29 +214,19 @@ unsafe fn load_inner(
         return fail;
     }
 
-    let counters = Arc::new(Counters::default());
-    let (ingress, writer) = match writer::spawn(&config, store, counters.clone()) {
+    let (service, ingress) = match Service::start(xml::settings(CONFIG_NAME), &host()) {
         Ok(started) => started,
-        Err(e) => {
-            log(
-                Level::Error,
-                &format!("load refused: cannot start the writer thread: {e}"),
-            );
+        Err(why) => {
+            log(Level::Error, &format!("load refused: {why}"));
             return fail;
         }
     };
+    let database = service.database().to_string();
     let ingress = Box::into_raw(Box::new(ingress));
     *loaded() = Some(Loaded {
         nodes: Vec::new(),
         ingress,
-        writer,
-        counters,
-        database: database.clone(),
-        spool_path: crate::store::Spool::beside(&config.spool_base())
-            .path()
-            .to_owned(),
-        stats,
-        started: Instant::now(),
+        service: Arc::new(service),
     });
 
     let binds: [(sys::switch_event_types_t, *const c_char); 2] = [
@@ -336,8 +264,8 @@ unsafe fn load_inner(
         }
     }
 
-    for completion in command::COMPLETIONS {
-        let c = fslog::c_text(completion);
+    for completion in commands::completions() {
+        let c = fslog::c_text(&completion);
         // SAFETY: the string is copied into the core's completion table.
         unsafe { sys::switch_console_set_complete(c.as_ptr()) };
     }
@@ -350,10 +278,11 @@ unsafe fn load_inner(
 }
 
 /// Unbinds, lets the writer drain and commit, joins it, then frees the rest.
+/// Returns what the writer did.
 ///
 /// # Safety
 /// `state` must come from `load` and be torn down once.
-unsafe fn teardown(mut state: Loaded) {
+unsafe fn teardown(mut state: Loaded) -> String {
     for node in state.nodes.iter_mut() {
         // SAFETY: a node from switch_event_bind_removable; unbind waits for
         // callbacks in flight, so none runs after this loop.
@@ -362,11 +291,7 @@ unsafe fn teardown(mut state: Loaded) {
     // SAFETY: no callback can see the pointer any more; dropping the sender
     // tells the writer to drain, close open visits and stop.
     drop(unsafe { Box::from_raw(state.ingress) });
-    // It may be asleep until its next flush.
-    state.writer.thread().unpark();
-    if state.writer.join().is_err() {
-        log(Level::Crit, "the writer thread panicked during shutdown");
-    }
+    state.service.stop()
 }
 
 /// # Safety
@@ -377,18 +302,9 @@ pub unsafe fn shutdown() -> sys::switch_status_t {
     };
     // SAFETY: removes only our own completions.
     unsafe { sys::switch_console_set_complete(c"del cc_cdr".as_ptr()) };
-    let counters = state.counters.clone();
     // SAFETY: the state from load, torn down once.
-    unsafe { teardown(state) };
-    log(
-        Level::Notice,
-        &format!(
-            "mod_cc_cdr unloaded: {} rows written, {} events dropped, {} write failures",
-            counters.rows_written.load(Relaxed),
-            counters.events_dropped.load(Relaxed),
-            counters.write_failures.load(Relaxed),
-        ),
-    );
+    let done = unsafe { teardown(state) };
+    log(Level::Notice, &done);
     logging::set_sink(None);
     sys::switch_status_t::SWITCH_STATUS_SUCCESS
 }
@@ -412,70 +328,12 @@ pub unsafe fn api(
             .to_string_lossy()
             .into_owned()
     };
-    let text = match command::parse(&args) {
-        Ok(Command::Help) => command::HELP.to_owned(),
-        Ok(Command::Status) => match loaded().as_ref() {
-            Some(state) => command::format_status(&StatusReport {
-                db_path: state.database.to_string(),
-                uptime_secs: state.started.elapsed().as_secs(),
-                events_queued: state.counters.events_queued.load(Relaxed),
-                events_waiting: state.counters.events_waiting(),
-                events_dropped: state.counters.events_dropped.load(Relaxed),
-                rows_written: state.counters.rows_written.load(Relaxed),
-                rows_pending: state.counters.rows_pending.load(Relaxed),
-                open_visits: state.counters.open_visits.load(Relaxed),
-                held_visits: state.counters.held_visits.load(Relaxed),
-                held_hangups: state.counters.held_hangups.load(Relaxed),
-                write_failures: state.counters.write_failures.load(Relaxed),
-                events_spooled: state.counters.events_spooled.load(Relaxed),
-                spool_path: state.spool_path.display().to_string(),
-                spooled_ops: state.counters.spooled_ops.load(Relaxed),
-                replayed_ops: state.counters.replayed_ops.load(Relaxed),
-                trouble: state.counters.trouble().map(|(since, why)| {
-                    let since = since
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64);
-                    (crate::tz::TimeZone::local().to_local(since).format(), why)
-                }),
-            }),
-            None => "-ERR mod_cc_cdr is not running\n".to_owned(),
-        },
-        Ok(Command::Replay) => match loaded().as_ref().map(|s| s.counters.clone()) {
-            // Ask the writer, and wait (on this API thread only) for its answer.
-            Some(counters) => {
-                let before = counters.spooled_ops.load(Relaxed);
-                let asked = counters.replays.load(Relaxed);
-                counters.replay_requested.store(true, Relaxed);
-                let deadline = Instant::now() + std::time::Duration::from_secs(30);
-                while counters.replays.load(Relaxed) == asked && Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                let done = counters.replays.load(Relaxed) != asked;
-                let trouble = counters.trouble().map(|(_, why)| why);
-                command::format_replay(
-                    before,
-                    counters.spooled_ops.load(Relaxed),
-                    trouble.as_deref(),
-                    done,
-                )
-            }
-            None => "-ERR mod_cc_cdr is not running\n".to_owned(),
-        },
-        Ok(Command::Stats(words)) => {
-            // Copy out what is needed: the query runs without holding the
-            // module's state, on its own read-only connection.
-            let target = loaded()
-                .as_ref()
-                .map(|s| (s.database.clone(), s.stats.clone()));
-            match target {
-                Some((database, settings)) => {
-                    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-                    crate::stats::run_on_database(&database, &settings, &words, crate::stats::now())
-                }
-                None => "-ERR mod_cc_cdr is not running\n".to_owned(),
-            }
-        }
-        Err(usage) => usage,
+    // Answered without holding the lock: a long query must not hold up
+    // another command or an unload.
+    let running = loaded().as_ref().map(|state| state.service.clone());
+    let text = match running {
+        Some(service) => service.api(&args),
+        None => service::api_not_running(&args),
     };
     // SAFETY: stream checked above.
     unsafe { stream::write(stream, &text) };

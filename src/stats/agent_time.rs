@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 
 use super::{Bucket, Cell, Request};
-use crate::agent::{ActivityKind, STATUSES};
+use crate::domain::rows::{ActivityKind, STATUSES};
 use crate::store::reader::Reader;
 
 /// The time columns, after the call-based agent metrics.

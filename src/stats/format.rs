@@ -23,7 +23,7 @@ pub fn table(t: &StatsTable) -> String {
 
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    crate::store::codec::quote(&mut out, s);
+    crate::writer::codec::quote(&mut out, s);
     out
 }
 

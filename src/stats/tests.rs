@@ -8,15 +8,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::args::{self, Format};
 use super::*;
-use crate::agent::{ActivityKind, AgentChange};
-use crate::cdr::{AttemptRow, CdrRow};
-use crate::config::Synchronous;
-use crate::pg_server::PgServer;
+use crate::domain::rows::StoreOp;
+use crate::domain::rows::{ActivityKind, AgentChange};
+use crate::domain::rows::{AttemptRow, CdrRow};
 use crate::store::dialect::Dialect;
+use crate::store::sqlite::Synchronous;
 use crate::store::statements::Node;
 use crate::store::{PgStore, SqliteStore};
-use crate::test_support::TempDir;
-use crate::visit::StoreOp;
+use testkit::TempDir;
+use testkit::pg_server::PgServer;
 
 /// Runs each named test, a `fn(Backend)`, on both backends.
 macro_rules! on_both_backends {

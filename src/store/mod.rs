@@ -1,12 +1,10 @@
 //! Persistence: the schema, its migrations, and the writer's store, in
 //! SQLite (embedded, the default) or PostgreSQL (shared by several nodes).
 
-pub mod codec;
 pub mod dialect;
 pub mod postgres;
 pub mod reader;
 pub mod schema;
-pub mod spool;
 pub mod sqlite;
 pub mod statements;
 
@@ -14,11 +12,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use postgres::PgStore;
-pub use spool::Spool;
 pub use sqlite::SqliteStore;
 pub use statements::Node;
 
-use crate::visit::StoreOp;
+use crate::domain::rows::StoreOp;
 
 /// Where the rows go: `db-path` or `db-dsn`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,9 +23,9 @@ use super::StoreError;
 use super::dialect::Dialect;
 use super::schema::{MIGRATIONS, current_version};
 use super::statements::{AgentCache, Exec, Node, Statements, agents_changed};
-use crate::agent::ActivityKind;
+use crate::domain::rows::ActivityKind;
+use crate::domain::rows::StoreOp;
 use crate::logging::{Level, log};
-use crate::visit::StoreOp;
 
 /// Key of the advisory lock that serialises schema changes across nodes.
 const MIGRATION_LOCK: i64 = 0x6363_5f63_6472; // "cc_cdr"

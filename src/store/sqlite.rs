@@ -16,8 +16,7 @@ use super::StoreError;
 use super::dialect::Dialect;
 use super::schema::{MIGRATIONS, current_version};
 use super::statements::{AgentCache, Exec, Node, Statements};
-use crate::config::Synchronous;
-use crate::visit::StoreOp;
+use crate::domain::rows::StoreOp;
 
 pub struct SqliteStore {
     conn: Connection,
@@ -130,6 +129,24 @@ impl SqliteStore {
     }
 }
 
+/// SQLite's `synchronous` setting for the CDR database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
 /// Statements run on the batch's SQLite transaction, one at a time.
 struct SqliteExec<'a>(&'a rusqlite::Transaction<'a>);
 
@@ -162,10 +179,10 @@ impl Exec for SqliteExec<'_> {
 mod tests {
     use super::*;
 
-    use crate::cdr::CdrRow;
+    use crate::domain::rows::CdrRow;
     use crate::store::schema::CDR_COLUMNS;
-    use crate::test_support::TempDir;
     use std::path::PathBuf;
+    use testkit::TempDir;
 
     fn temp_db(name: &str) -> (TempDir, PathBuf) {
         let dir = TempDir::new(&format!("store_{name}"));

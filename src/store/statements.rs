@@ -8,9 +8,9 @@ use rusqlite::types::Value;
 
 use super::dialect::Dialect;
 use super::schema::{ATTEMPT_COLUMNS, CDR_COLUMNS};
-use crate::agent::{ActivityKind, AgentChange, WRAP_UP};
-use crate::cdr::{AttemptRow, CdrRow};
-use crate::visit::StoreOp;
+use crate::domain::rows::StoreOp;
+use crate::domain::rows::{ActivityKind, AgentChange, WRAP_UP};
+use crate::domain::rows::{AttemptRow, CdrRow};
 
 /// The node that writes: `FreeSWITCH-Switchname`, and mod_callcenter's
 /// `cc-instance-id` (or the switch's Core-UUID when that is unset).

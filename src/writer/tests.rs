@@ -1,12 +1,15 @@
 //! The writer under faults: a locked database, a full disk, a burst it
 //! cannot keep up with. Fed with events captured from FreeSWITCH 1.10.12.
 
+use std::path::Path;
+
 use super::*;
-use crate::capture::events_from_capture;
-use crate::config::{Config, Synchronous};
+use crate::config::Config;
+use crate::domain::capture::events_from_capture;
+use crate::store::sqlite::Synchronous;
 use crate::store::{Node, SqliteStore};
-use crate::test_support::TempDir;
 use rusqlite::Connection;
+use testkit::TempDir;
 
 const SIX_CALLS: &str = include_str!("../../tests/fixtures/six_calls.events");
 
@@ -33,7 +36,7 @@ fn count(db: &Path, sql: &str) -> i64 {
         .unwrap()
 }
 
-fn start(config: &Config) -> (Ingress, JoinHandle<()>, Arc<Counters>) {
+fn start(config: &Config) -> (Ingress, WriterHandle, Arc<Counters>) {
     let store = Store::Sqlite(
         SqliteStore::open(&config.db_path, Synchronous::Normal, Node::default()).unwrap(),
     );
@@ -60,7 +63,10 @@ fn a_locked_database_spools_and_replays_every_row_once() {
     assert!(Spool::beside(&config.db_path).path().exists());
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
-    counters.replay_requested.store(true, Relaxed);
+    assert!(
+        writer.replay(Duration::from_secs(60)),
+        "the writer answers a replay"
+    );
     wait("the spool replayed", || {
         counters.spooled_ops.load(Relaxed) == 0 && counters.replayed_ops.load(Relaxed) > 0
     });
@@ -146,8 +152,8 @@ fn a_burst_beyond_the_queue_is_spooled_and_taken_back() {
     let first = events
         .iter()
         .position(|e| {
-            e.source == crate::event::Source::HangupComplete
-                && e.get(crate::event::Field::VarCcSide) == Some("member")
+            e.source == crate::domain::event::Source::HangupComplete
+                && e.get(crate::domain::event::Field::VarCcSide) == Some("member")
         })
         .unwrap();
     let hangup = events.remove(first);
@@ -165,7 +171,10 @@ fn a_burst_beyond_the_queue_is_spooled_and_taken_back() {
     );
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
-    counters.replay_requested.store(true, Relaxed);
+    assert!(
+        writer.replay(Duration::from_secs(60)),
+        "the writer answers a replay"
+    );
     drop(ingress);
     writer.join().unwrap();
     assert_eq!(counters.events_dropped.load(Relaxed), 0, "nothing dropped");

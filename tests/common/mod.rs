@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use mod_cc_cdr::harness::{self, Installation};
-use mod_cc_cdr::pg_server::PgServer;
 use mod_cc_cdr::store::postgres::PgConn;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
+use testkit::harness::{self, Installation};
+use testkit::pg_server::PgServer;
 
 /// A row: column name to value.
 pub type Row = HashMap<String, Value>;

@@ -1,38 +1,13 @@
 //! Captured event streams: FreeSWITCH's `plain` event text, as the capture
-//! tool writes it to `tests/fixtures/*.events` and as tests read it back.
+//! tool (`testkit::capture`) writes it to `tests/fixtures/*.events`, read
+//! back as the module would have copied the events (tests, fuzzing, the
+//! bench-only injector).
 //!
 //! A file is a sequence of events separated by blank lines. Each line is
 //! `Name: value` with the value URL-encoded, exactly as FreeSWITCH serialises
 //! it for `event plain`.
 
-use std::io::{self, Write};
-
-use crate::esl::EslClient;
-use crate::event::{CcEvent, Source};
-
-/// The events a capture subscribes to: what the module binds.
-/// (ESL reads every word after CUSTOM as a subclass, so CUSTOM goes last.)
-pub const CAPTURED_EVENTS: &str = "CHANNEL_HANGUP_COMPLETE CUSTOM callcenter::info";
-
-/// Subscribes `client` to the module's events and writes each one to `out`
-/// until `stop()` says so. Returns the number of events written.
-pub fn record(
-    client: &mut EslClient,
-    out: &mut impl Write,
-    mut stop: impl FnMut() -> bool,
-) -> io::Result<usize> {
-    client.subscribe(CAPTURED_EVENTS)?;
-    let mut count = 0;
-    while !stop() {
-        if let Some(event) = client.next_event()? {
-            out.write_all(event.trim_end().as_bytes())?;
-            out.write_all(b"\n\n")?;
-            out.flush()?;
-            count += 1;
-        }
-    }
-    Ok(count)
-}
+use crate::domain::event::{CcEvent, Source};
 
 /// Decodes FreeSWITCH's URL encoding (`%XX`), keeping bytes that are not
 /// valid UTF-8 as they are.
@@ -94,25 +69,10 @@ pub fn events_from_capture(file: &str) -> Vec<CcEvent> {
         .collect()
 }
 
-/// Copy `n` of a capture's events (`synth::copy`: their own UUIDs and
-/// times), as the module would have copied them.
-pub fn copy_of_capture(file: &str, n: u64) -> Vec<CcEvent> {
-    split_events(file)
-        .filter_map(|text| {
-            let headers = crate::synth::copy(&parse_event(text), n);
-            let source = source_of(&headers)?;
-            Some(CcEvent::from_headers(
-                source,
-                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
-            ))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Field;
+    use crate::domain::event::Field;
 
     #[test]
     fn decodes_percent_escapes_and_keeps_the_rest() {

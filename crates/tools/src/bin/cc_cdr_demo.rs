@@ -7,18 +7,18 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mod_cc_cdr::capture::events_from_capture;
-use mod_cc_cdr::config::Synchronous;
-use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
-use mod_cc_cdr::scenarios::{CALLCENTER_XML, CALLS};
+use mod_cc_cdr::domain::capture::events_from_capture;
+use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 use mod_cc_cdr::stats;
+use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Node, SqliteStore};
 use mod_cc_cdr::table;
 use mod_cc_cdr::tz::TimeZone;
-use mod_cc_cdr::visit::{Assembler, AssemblerSettings};
 use rusqlite::{Connection, OpenFlags};
+use testkit::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use testkit::scenarios::{CALLCENTER_XML, CALLS};
 
-const CAPTURE: &str = include_str!("../../tests/fixtures/mixed_run.events");
+const CAPTURE: &str = include_str!("../../../../tests/fixtures/mixed_run.events");
 
 fn main() -> ExitCode {
     let result = match Installation::find() {

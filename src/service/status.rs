@@ -1,65 +1,6 @@
-//! The `cc_cdr` fs_cli command: argument parsing and output text.
+//! What `cc_cdr status` and `cc_cdr replay` answer.
 
-/// What `cc_cdr` was asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Help,
-    Status,
-    /// Write the spool to the database now.
-    Replay,
-    /// `stats ...`: the words after `stats`.
-    Stats(Vec<String>),
-}
-
-/// The one-line syntax FreeSWITCH shows in `show api` and on errors.
-pub const SYNTAX: &str =
-    "help | status | stats queue|agent [NAME] [FROM] [TO] [INTERVAL] [json|csv]";
-
-/// Console completions, added at load and removed at unload.
-pub const COMPLETIONS: &[&str] = &[
-    "add cc_cdr help",
-    "add cc_cdr status",
-    "add cc_cdr replay",
-    "add cc_cdr stats queue",
-    "add cc_cdr stats agent",
-];
-
-pub const HELP: &str = "\
-cc_cdr: call-center CDRs from mod_callcenter events
-
-USAGE
-  cc_cdr help      this text
-  cc_cdr status    database, rows written and pending, spool, failures, uptime
-  cc_cdr replay    write the spool (rows kept while the database refused writes)
-                   to the database now, instead of at the next retry (every 5 s)
-  cc_cdr stats queue [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
-  cc_cdr stats agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [table|json|csv]
-                   service level, ASA, abandon rate, AHT per queue; answered,
-                   missed, talk, wrap-up, break time, occupancy per agent.
-                   FROM/TO: today, yesterday, now, 2026-11-23, '2026-11-23 08:00'.
-                   Default: today, one row per queue or agent.
-    e.g. cc_cdr stats queue 3000@default yesterday 1h
-         cc_cdr stats agent all today json
-
-Rows go to table callcenter_cdr of the SQLite database named by db-path in
-autoload_configs/cc_cdr.conf.xml. After editing that file, run
-'reload mod_cc_cdr': pending rows are written before the module unloads.
-";
-
-/// Parses the text after `cc_cdr`. An empty command is `help`.
-pub fn parse(args: &str) -> Result<Command, String> {
-    let words: Vec<&str> = args.split_whitespace().collect();
-    match words.as_slice() {
-        [] | ["help"] => Ok(Command::Help),
-        ["status"] => Ok(Command::Status),
-        ["replay"] => Ok(Command::Replay),
-        ["stats", rest @ ..] => Ok(Command::Stats(rest.iter().map(|w| w.to_string()).collect())),
-        [other, ..] => Err(format!(
-            "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {SYNTAX}\n",
-            other.escape_debug()
-        )),
-    }
-}
+use super::commands::retry_schedule;
 
 /// What `cc_cdr status` shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,8 +61,9 @@ pub fn format_status(s: &StatusReport) -> String {
         match &s.trouble {
             None => "ok".to_owned(),
             Some((since, why)) => format!(
-                "REFUSING WRITES since {since}: {why}; rows go to the spool, retried every 5 s \
-                 (cc_cdr replay to retry now)"
+                "REFUSING WRITES since {since}: {why}; rows go to the spool, {} \
+                 (cc_cdr replay to retry now)",
+                retry_schedule()
             ),
         },
     )
@@ -142,24 +84,6 @@ pub fn format_replay(before: u64, after: u64, trouble: Option<&str>, done: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_commands_and_rejects_the_rest_with_usage() {
-        assert_eq!(parse(""), Ok(Command::Help));
-        assert_eq!(parse("  help "), Ok(Command::Help));
-        assert_eq!(parse("status"), Ok(Command::Status));
-        let err = parse("drop table %s%n").unwrap_err();
-        assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
-        assert!(err.contains("USAGE: cc_cdr help | status | stats"));
-        assert_eq!(
-            parse("stats queue q1 today"),
-            Ok(Command::Stats(vec![
-                "queue".into(),
-                "q1".into(),
-                "today".into()
-            ]))
-        );
-    }
 
     #[test]
     fn status_shows_every_counter() {
@@ -199,13 +123,5 @@ mod tests {
                 .starts_with("-ERR the database still refuses writes: locked")
         );
         assert!(format_replay(7, 7, None, false).starts_with("-ERR the writer did not answer"));
-    }
-
-    #[test]
-    fn completions_match_the_commands() {
-        for c in COMPLETIONS {
-            let words = c.trim_start_matches("add cc_cdr ");
-            assert!(parse(words).is_ok(), "{c}");
-        }
     }
 }

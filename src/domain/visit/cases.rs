@@ -3,7 +3,7 @@
 //! expected values were checked against the captured headers.
 
 use super::*;
-use crate::capture::events_from_capture;
+use crate::domain::capture::events_from_capture;
 
 fn ops_of(file: &str) -> Vec<StoreOp> {
     let path = format!("{}/tests/fixtures/cases/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::capture;
 use crate::esl::EslClient;
 
-const CONFIG_TEMPLATE: &str = include_str!("../conf/test/freeswitch.xml");
+const CONFIG_TEMPLATE: &str = include_str!("../../../conf/test/freeswitch.xml");
 pub const ESL_PASSWORD: &str = "ClueCon";
 
 /// The FreeSWITCH installation to use.

@@ -9,8 +9,8 @@ use std::io::BufWriter;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::capture::record;
-use mod_cc_cdr::esl::EslClient;
+use testkit::capture::record;
+use testkit::esl::EslClient;
 
 const USAGE: &str = "usage: cc_cdr_capture [--esl HOST:PORT] [--password PW] [--seconds N] FILE";
 

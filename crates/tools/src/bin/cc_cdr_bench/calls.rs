@@ -17,8 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::esl::EslClient;
-use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use testkit::esl::EslClient;
+use testkit::harness::{self, FreeSwitch, Installation, Options, wait_for};
 
 use crate::common::{
     Args, CpuSample, clock_ticks, count_groups, count_rows, events_waiting, median, print_table,

@@ -2,7 +2,7 @@
 //! 10,000 and more events per second, beyond what calls can make.
 //!
 //! The module is built with the bench-only `cc_cdr_bench_fire` API
-//! (`--features bench-inject`, in target/bench-inject, never installed),
+//! (`--features bench`, in target/bench, never installed),
 //! which fires copies of `tests/fixtures/six_calls.events` through
 //! `switch_event_fire`: each copy is the 60 events of six calls (answered,
 //! abandoned, failed over, timed out...) with its own UUIDs and times, and
@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::capture::split_events;
-use mod_cc_cdr::harness::{FreeSwitch, Installation, Options};
+use mod_cc_cdr::domain::capture::split_events;
+use testkit::harness::{FreeSwitch, Installation, Options};
 
 use crate::common::{self, Args, CpuSample};
 
@@ -34,26 +34,24 @@ const HELP: &str = "cc_cdr_bench burst [--rates R...] [--events N] [--memory] [-
                  have been forgotten
   --ends-only    fire only the capture's member-queue-end events (one row
                  each, as the seed script sees calls)
-  --module PATH  a mod_cc_cdr built with --features bench-inject (default:
-                 build one into target/bench-inject)";
+  --module PATH  a mod_cc_cdr built with --features bench (default:
+                 build one into target/bench)";
 
 const CAPTURE: &str = "tests/fixtures/six_calls.events";
 const EVENTS_PER_COPY: u64 = 60;
 const ROWS_PER_COPY: u64 = 6;
 
 fn build_module() -> Result<PathBuf, String> {
-    eprintln!("building mod_cc_cdr with --features bench-inject into target/bench-inject ...");
+    eprintln!("building mod_cc_cdr with --features bench into target/bench ...");
     let status = Command::new("cargo")
-        .args(["build", "--release", "--lib", "--features", "bench-inject"])
-        .args(["--target-dir", "target/bench-inject"])
+        .args(["build", "--release", "--lib", "--features", "bench"])
+        .args(["--target-dir", "target/bench"])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("cargo build --features bench-inject failed".into());
+        return Err("cargo build --features bench failed".into());
     }
-    Ok(PathBuf::from(
-        "target/bench-inject/release/libmod_cc_cdr.so",
-    ))
+    Ok(PathBuf::from("target/bench/release/libmod_cc_cdr.so"))
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -84,7 +82,7 @@ struct MemorySample {
     held: Option<(u64, u64)>,
 }
 
-fn held_visits(esl: &mut mod_cc_cdr::esl::EslClient) -> Option<(u64, u64)> {
+fn held_visits(esl: &mut testkit::esl::EslClient) -> Option<(u64, u64)> {
     let status = esl.api("cc_cdr status").ok()?;
     let line = status.lines().find(|l| l.starts_with("in memory:"))?;
     let mut numbers = line

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::agent::{ActivityKind, AgentChange, MAX_NO_ANSWER};
-use crate::cdr::{AttemptRow, CdrRow, ClosedBy, Outcome};
-use crate::event::{CcEvent, Source};
-use crate::visit::{AttemptResult, StoreOp};
+use crate::domain::event::{CcEvent, Source};
+use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
+use crate::domain::rows::{AttemptResult, StoreOp};
+use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Json {

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mod_cc_cdr::capture::{parse_event, split_events};
-use mod_cc_cdr::esl::EslClient;
-use mod_cc_cdr::harness::{self, FreeSwitch, Installation, Options, wait_for};
-use mod_cc_cdr::scenarios::CALLCENTER_XML;
+use mod_cc_cdr::domain::capture::{parse_event, split_events};
+use testkit::esl::EslClient;
+use testkit::harness::{self, FreeSwitch, Installation, Options, wait_for};
+use testkit::scenarios::CALLCENTER_XML;
 
 use crate::common::{
     Args, CpuSample, clock_ticks, count_groups, count_rows, print_table, status_value,
@@ -217,7 +217,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         events: a.number("events", 20_000)?,
         connections: a.number("connections", 2)?,
         fixture: a.text("fixture")?.map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/six_calls.events"),
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/six_calls.events"),
             PathBuf::from,
         ),
         idle: Duration::from_secs(a.number("idle-secs", 30)?),

@@ -1,4 +1,4 @@
-//! Helpers for unit tests.
+//! Temporary directories for tests.
 
 use std::path::{Path, PathBuf};
 

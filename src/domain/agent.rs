@@ -10,87 +10,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::event::{Action, CcEvent, Field};
+use crate::domain::event::{Action, CcEvent, Field};
+use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER, canonical};
 
 /// How long (in writer ticks of one second) a change is held for reordering.
 const HOLD_TICKS: u64 = 1;
 /// Most changes held at once; past it the oldest are released at once.
 const MAX_HELD: usize = 10_000;
-
-/// The kinds of interval in `agent_activity`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ActivityKind {
-    /// Logged Out, Available, Available (On Demand), On Break: set by people.
-    Status,
-    /// Waiting, Receiving, In a queue call, Idle, Reserved: set by mod_callcenter.
-    State,
-    /// After-call work, derived from the end of a bridged call and the agent's
-    /// `wrap-up-time`; mod_callcenter never signals it.
-    WrapUp,
-}
-
-impl ActivityKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActivityKind::Status => "status",
-            ActivityKind::State => "state",
-            ActivityKind::WrapUp => "wrap_up",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ActivityKind> {
-        [
-            ActivityKind::Status,
-            ActivityKind::State,
-            ActivityKind::WrapUp,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
-    }
-}
-
-pub const STATUSES: &[&str] = &[
-    "Logged Out",
-    "Available",
-    "Available (On Demand)",
-    "On Break",
-];
-pub const STATES: &[&str] = &[
-    "Waiting",
-    "Receiving",
-    "In a queue call",
-    "Idle",
-    "Reserved",
-];
-/// The `value` of wrap-up intervals.
-pub const WRAP_UP: &str = "Wrap Up";
-/// The `reason` of a break forced by `agent-max-no-answer`.
-pub const MAX_NO_ANSWER: &str = "max_no_answer";
-
-/// The known spelling of a status or state, whatever its case; other values
-/// are kept as given (trimmed).
-pub fn canonical(kind: ActivityKind, value: &str) -> String {
-    let value = value.trim();
-    let known = match kind {
-        ActivityKind::Status => STATUSES,
-        ActivityKind::State => STATES,
-        ActivityKind::WrapUp => &[WRAP_UP][..],
-    };
-    known
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(value))
-        .map_or_else(|| value.to_owned(), |k| (*k).to_owned())
-}
-
-/// One change: from `at_us` on, `agent`'s `kind` is `value`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentChange {
-    pub agent: String,
-    pub kind: ActivityKind,
-    pub value: String,
-    pub reason: Option<&'static str>,
-    pub at_us: i64,
-}
 
 #[derive(Clone, Debug)]
 enum Held {
@@ -183,7 +109,7 @@ impl AgentTimeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::domain::event::Source;
 
     fn agent_event(seq: u64, action: &str, header: &str, value: &str, at_s: i64) -> CcEvent {
         let seq = seq.to_string();

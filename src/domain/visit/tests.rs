@@ -4,14 +4,14 @@
 //! values were checked by hand against the captured headers.
 
 use super::*;
-use crate::capture::events_from_capture;
-use crate::cdr::AttemptRow;
-use crate::config::Synchronous;
+use crate::domain::capture::events_from_capture;
+use crate::domain::rows::AttemptRow;
 use crate::store::SqliteStore;
+use crate::store::sqlite::Synchronous;
 use crate::store::statements::Node;
 use rusqlite::types::Value;
 
-const SIX_CALLS: &str = include_str!("../../tests/fixtures/six_calls.events");
+const SIX_CALLS: &str = include_str!("../../../tests/fixtures/six_calls.events");
 const LATER: u64 = 100_000;
 
 fn six_calls() -> Vec<CcEvent> {
@@ -201,7 +201,7 @@ fn six_captured_calls_give_the_expected_rows() {
 /// Writes the events through a real store, flushing after every event
 /// (the worst case for merging) or once at the end, and reads all rows back.
 fn replay_into_db(events: &[CcEvent], flush_each: bool, name: &str) -> Vec<Vec<Value>> {
-    let dir = crate::test_support::TempDir::new(&format!("replay_{name}"));
+    let dir = testkit::TempDir::new(&format!("replay_{name}"));
     let mut store =
         SqliteStore::open(&dir.path().join("t.db"), Synchronous::Off, Node::default()).unwrap();
     let mut asm = Assembler::new(AssemblerSettings::default());
@@ -729,7 +729,7 @@ fn failure_causes_are_classified() {
     assert!(!StatusChange.is_miss());
 }
 
-const MIXED_RUN: &str = include_str!("../../tests/fixtures/mixed_run.events");
+const MIXED_RUN: &str = include_str!("../../../tests/fixtures/mixed_run.events");
 
 /// Microseconds of the captured mixed run (`tests/real_freeswitch.rs`).
 const M0: i64 = 1_795_467_000_000_000;
@@ -739,7 +739,7 @@ type Interval = (String, String, String, Option<String>, i64, Option<i64>);
 
 #[test]
 fn captured_agent_activity_gives_the_expected_intervals() {
-    let dir = crate::test_support::TempDir::new("mixed_run");
+    let dir = testkit::TempDir::new("mixed_run");
     let mut store =
         SqliteStore::open(&dir.path().join("t.db"), Synchronous::Off, Node::default()).unwrap();
     let mut asm = Assembler::new(AssemblerSettings::default());

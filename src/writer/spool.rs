@@ -1,19 +1,23 @@
-//! The spool: store operations that could not be written to the database
-//! (locked by another process, unwritable, disk full), kept in order in a
-//! JSON-lines file beside it, and replayed when it works again.
+//! The two spools, JSON-lines files (`codec`) in the spool dir, which is
+//! the database's directory unless `spool-dir` says otherwise:
 //!
-//! Appends are synced to disk before the operations leave memory. Replay
-//! applies the lines in order, in batches; every operation is idempotent
-//! (rows are merged by key), so a replay cut short and repeated writes
-//! nothing twice.
+//! - `Spool`: store operations that could not be written to the database
+//!   (locked by another process, unwritable, disk full), kept in order and
+//!   replayed when it works again. Appends are synced to disk before the
+//!   operations leave memory. Replay applies the lines in order, in
+//!   batches; every operation is idempotent (rows are merged by key), so a
+//!   replay cut short and repeated writes nothing twice.
+//! - `EventSpool`: events the writer had no room for while it was behind,
+//!   written by the overflow spooler and taken back in order.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::codec;
-use crate::visit::StoreOp;
+use crate::domain::event::CcEvent;
+use crate::domain::rows::StoreOp;
 
 pub struct Spool {
     path: PathBuf,
@@ -144,10 +148,59 @@ impl<E: std::fmt::Display> std::fmt::Display for ReplayError<E> {
     }
 }
 
+/// The event spool file and how many events in it the writer has not
+/// taken back yet.
+pub(super) struct EventSpool {
+    pub(super) path: PathBuf,
+    pub(super) file: Option<BufWriter<File>>,
+    pub(super) unread: u64,
+}
+
+impl EventSpool {
+    pub(super) fn append(&mut self, event: &CcEvent) -> std::io::Result<()> {
+        if self.file.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(&self.path)?;
+            self.file = Some(BufWriter::new(file));
+        }
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(codec::encode_event(event).as_bytes())?;
+            file.write_all(b"\n")?;
+        }
+        self.unread += 1;
+        Ok(())
+    }
+
+    /// Closes the file and hands it over (renamed) for reading back.
+    pub(super) fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
+        if let Some(mut file) = self.file.take() {
+            file.flush()?;
+        }
+        if self.unread == 0 || !self.path.exists() {
+            return Ok(None);
+        }
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".taken");
+        let taken = PathBuf::from(name);
+        std::fs::rename(&self.path, &taken)?;
+        self.unread = 0;
+        Ok(Some(taken))
+    }
+}
+
+pub(super) fn events_spool_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".events.spool");
+    PathBuf::from(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::TempDir;
+    use testkit::TempDir;
 
     fn hangup(i: u32) -> StoreOp {
         StoreOp::HangupCause {

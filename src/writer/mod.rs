@@ -15,193 +15,56 @@
 //!   writer takes them back in once it has caught up. Only when both queues
 //!   are full is an event dropped, and counted.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::event::CcEvent;
+use crate::domain::event::CcEvent;
 use crate::logging::{Level, log};
-use crate::store::codec;
-use crate::store::{Spool, Store};
-use crate::visit::{Assembler, StoreOp};
+use crate::store::Store;
+use spool::{EventSpool, Spool, events_spool_path};
 
-/// How often a failing database is tried again.
-pub const RETRY: Duration = Duration::from_secs(5);
-/// The longest wait between two tries of a failing database.
-pub const RETRY_MAX: Duration = Duration::from_secs(60);
+use crate::domain::rows::StoreOp;
+use crate::domain::visit::Assembler;
+pub use backoff::{RETRY, RETRY_MAX, retry_after};
+pub use ingress::{Counters, Ingress};
 
-/// The wait before the next try after `failures` failed tries in a row:
-/// `RETRY`, doubling, at most `RETRY_MAX` (a database that is down for
-/// hours is not hammered, and one back within seconds is soon used again).
-pub fn retry_after(failures: u32) -> Duration {
-    RETRY
-        .saturating_mul(1u32 << failures.min(16))
-        .min(RETRY_MAX)
+/// The writer thread, as its starter holds it.
+pub struct WriterHandle {
+    thread: JoinHandle<()>,
+    control: Sender<Control>,
 }
 
-/// Counters and state shared by the event threads, the writer and
-/// `cc_cdr status`. Event threads only touch the atomics.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub events_queued: AtomicU64,
-    pub events_dropped: AtomicU64,
-    pub events_processed: AtomicU64,
-    pub events_spooled: AtomicU64,
-    pub rows_written: AtomicU64,
-    pub write_attempts: AtomicU64,
-    pub write_failures: AtomicU64,
-    pub open_visits: AtomicU64,
-    /// Visits and caller hangups in memory, finished ones included.
-    pub held_visits: AtomicU64,
-    pub held_hangups: AtomicU64,
-    pub rows_pending: AtomicU64,
-    /// Operations waiting in the spool file.
-    pub spooled_ops: AtomicU64,
-    pub replayed_ops: AtomicU64,
-    /// Set by `cc_cdr replay`; the writer clears it and bumps `replays`.
-    pub replay_requested: AtomicBool,
-    pub replays: AtomicU64,
-    /// Set by an event thread when the queue was full; cleared by the writer
-    /// once it has caught up.
-    overflowing: AtomicBool,
-    /// The database's trouble, if any: since when, and the last error.
-    pub trouble: Mutex<Option<(SystemTime, String)>>,
+/// What the writer is asked to do besides writing.
+enum Control {
+    /// Write the spool now, then answer.
+    Replay(Sender<()>),
 }
 
-impl Counters {
-    /// Events handed over but not yet taken in by the writer.
-    pub fn events_waiting(&self) -> u64 {
-        self.events_queued
-            .load(Relaxed)
-            .saturating_sub(self.events_processed.load(Relaxed))
-    }
-
-    pub fn trouble(&self) -> Option<(SystemTime, String)> {
-        self.trouble
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set_trouble(&self, error: Option<String>) {
-        let mut trouble = self.trouble.lock().unwrap_or_else(|e| e.into_inner());
-        *trouble = match (trouble.take(), error) {
-            (_, None) => None,
-            (Some((since, _)), Some(e)) => Some((since, e)),
-            (None, Some(e)) => Some((SystemTime::now(), e)),
-        };
-    }
-}
-
-/// The event threads' end of the channels. Cheap to use from many threads.
-pub struct Ingress {
-    sender: SyncSender<CcEvent>,
-    overflow: SyncSender<CcEvent>,
-    counters: Arc<Counters>,
-}
-
-impl Ingress {
-    /// An ingress whose queues nobody drains but the caller: for timing the
-    /// event callback alone (`benches/callback.rs`).
-    #[doc(hidden)]
-    pub fn detached(queue_size: usize) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
-        let (sender, receiver) = sync_channel(queue_size);
-        let (overflow, overflow_receiver) = sync_channel(queue_size);
-        let ingress = Ingress {
-            sender,
-            overflow,
-            counters: Arc::new(Counters::default()),
-        };
-        (ingress, receiver, overflow_receiver)
-    }
-
-    /// Hands an event to the writer, or to the overflow spool when the
-    /// writer's queue is full, without ever blocking.
-    pub fn submit(&self, event: CcEvent) {
-        let event = if self.counters.overflowing.load(Relaxed) {
-            event
-        } else {
-            match self.sender.try_send(event) {
-                Ok(()) => {
-                    self.counters.events_queued.fetch_add(1, Relaxed);
-                    return;
-                }
-                Err(TrySendError::Full(event)) => {
-                    // Keep order: once overflowing, later events follow.
-                    self.counters.overflowing.store(true, Relaxed);
-                    event
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.counters.events_dropped.fetch_add(1, Relaxed);
-                    return;
-                }
-            }
-        };
-        match self.overflow.try_send(event) {
-            Ok(()) => {
-                self.counters.events_spooled.fetch_add(1, Relaxed);
-            }
-            Err(_) => {
-                self.counters.events_dropped.fetch_add(1, Relaxed);
-            }
+impl WriterHandle {
+    /// Asks the writer to replay the spool now, and waits up to `timeout`
+    /// for it to have tried. False if it did not answer in time.
+    pub fn replay(&self, timeout: Duration) -> bool {
+        let (answer, answered) = std::sync::mpsc::channel();
+        if self.control.send(Control::Replay(answer)).is_err() {
+            return false;
         }
-    }
-}
-
-/// The event spool file and how many events in it the writer has not
-/// taken back yet.
-struct EventSpool {
-    path: PathBuf,
-    file: Option<BufWriter<File>>,
-    unread: u64,
-}
-
-impl EventSpool {
-    fn append(&mut self, event: &CcEvent) -> std::io::Result<()> {
-        if self.file.is_none() {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&self.path)?;
-            self.file = Some(BufWriter::new(file));
-        }
-        if let Some(file) = self.file.as_mut() {
-            file.write_all(codec::encode_event(event).as_bytes())?;
-            file.write_all(b"\n")?;
-        }
-        self.unread += 1;
-        Ok(())
+        // It may be asleep until its next flush.
+        self.thread.thread().unpark();
+        answered.recv_timeout(timeout).is_ok()
     }
 
-    /// Closes the file and hands it over (renamed) for reading back.
-    fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
-        if let Some(mut file) = self.file.take() {
-            file.flush()?;
-        }
-        if self.unread == 0 || !self.path.exists() {
-            return Ok(None);
-        }
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".taken");
-        let taken = PathBuf::from(name);
-        std::fs::rename(&self.path, &taken)?;
-        self.unread = 0;
-        Ok(Some(taken))
+    /// Waits for the writer to end: it drains and stops once every
+    /// `Ingress` is dropped.
+    pub fn join(self) -> std::thread::Result<()> {
+        self.thread.thread().unpark();
+        self.thread.join()
     }
-}
-
-fn events_spool_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".events.spool");
-    PathBuf::from(name)
 }
 
 /// Starts the writer (and its overflow spooler) over an opened store.
@@ -210,7 +73,7 @@ pub fn spawn(
     config: &Config,
     store: Store,
     counters: Arc<Counters>,
-) -> std::io::Result<(Ingress, JoinHandle<()>)> {
+) -> std::io::Result<(Ingress, WriterHandle)> {
     let (sender, receiver) = sync_channel(config.queue_size);
     // The overflow only holds events until the spooler writes them out.
     let (overflow, overflow_receiver) = sync_channel::<CcEvent>(config.queue_size.max(10_000));
@@ -244,9 +107,11 @@ pub fn spawn(
         failures_in_a_row: 0,
         last_error_logged: None,
     };
-    let writer = std::thread::Builder::new()
+    let (control, control_receiver) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
         .name("cc_cdr writer".into())
-        .spawn(move || worker.run(receiver))?;
+        .spawn(move || worker.run(receiver, control_receiver))?;
+    let writer = WriterHandle { thread, control };
     Ok((
         Ingress {
             sender,
@@ -319,7 +184,7 @@ impl Worker {
         self.started.elapsed().as_secs()
     }
 
-    fn run(mut self, receiver: Receiver<CcEvent>) {
+    fn run(mut self, receiver: Receiver<CcEvent>, control: Receiver<Control>) {
         // A PostgreSQL store connects here, so that a wrong DSN or a server
         // that is down shows in the log at load, not at the first call.
         match self.store.connect() {
@@ -357,14 +222,19 @@ impl Worker {
                     self.counters.overflowing.store(false, Relaxed);
                 }
             }
-            let replay_requested = self.counters.replay_requested.swap(false, Relaxed);
+            let answers: Vec<Sender<()>> = control
+                .try_iter()
+                .map(|Control::Replay(answer)| answer)
+                .collect();
+            let replay_requested = !answers.is_empty();
             if replay_requested || last_flush.elapsed() >= self.flush_interval {
                 let ops = self.assembler.take_ops(self.now());
                 self.pending.extend(ops);
                 self.flush(replay_requested);
                 last_flush = Instant::now();
-                if replay_requested {
-                    self.counters.replays.fetch_add(1, Relaxed);
+                for answer in answers {
+                    // The asker may have given up waiting.
+                    let _ = answer.send(());
                 }
             }
             if drained {
@@ -606,5 +476,9 @@ impl Worker {
     }
 }
 
+mod backoff;
+pub mod codec;
+mod ingress;
+pub mod spool;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mod_cc_cdr::harness::wait_for;
+use testkit::harness::wait_for;
 
 use crate::common::{CpuSample, count_rows};
 
@@ -22,7 +22,7 @@ pub const ESL_PACKAGE: &str = "python-ESL==1.4.18";
 
 /// `benches/seed` of this project.
 pub fn seed_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/seed")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/seed")
 }
 
 /// Cargo's target directory: the one above the directory of this binary.

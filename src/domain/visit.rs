@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 
-use crate::agent::{AgentChange, AgentTimeline};
-use crate::cdr::{AttemptRow, CdrRow, ClosedBy, Outcome};
-use crate::event::{Action, CcEvent, Field, Source};
+use crate::domain::agent::AgentTimeline;
+use crate::domain::event::{Action, CcEvent, Field, Source};
+use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome, StoreOp};
 use visit_map::VisitMap;
 
 /// How long a closed visit stays in memory to absorb late events.
@@ -45,77 +45,7 @@ impl Default for AssemblerSettings {
     }
 }
 
-/// What the store must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreOp {
-    /// Insert the visit's row, or merge it into the row already written.
-    Upsert(Box<CdrRow>),
-    /// The caller channel hung up: fill `hangup_cause` of its rows that have none.
-    HangupCause { uuid: String, cause: String },
-    /// Insert or merge one offer to an agent.
-    Attempt(Box<AttemptRow>),
-    /// An agent's status or state changed: close the open interval, open one.
-    AgentChange(AgentChange),
-    /// After-call work of an agent, from `start_us` for `secs` seconds, cut
-    /// short by the agent's next change.
-    WrapUp {
-        agent: String,
-        start_us: i64,
-        secs: u64,
-    },
-}
-
-/// How one offer of the caller to an agent ended, from `CC-Hangup-Cause` of
-/// `bridge-agent-fail` (or the answer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptResult {
-    Answered,
-    NoAnswer,
-    Busy,
-    Rejected,
-    NotRegistered,
-    CallerCancel,
-    LostRace,
-    /// The agent was put On Break or Logged Out while the phone rang.
-    StatusChange,
-    Error,
-}
-
 impl AttemptResult {
-    pub const ALL: &'static [AttemptResult] = &[
-        AttemptResult::Answered,
-        AttemptResult::NoAnswer,
-        AttemptResult::Busy,
-        AttemptResult::Rejected,
-        AttemptResult::NotRegistered,
-        AttemptResult::CallerCancel,
-        AttemptResult::LostRace,
-        AttemptResult::StatusChange,
-        AttemptResult::Error,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptResult::Answered => "answered",
-            AttemptResult::NoAnswer => "no_answer",
-            AttemptResult::Busy => "busy",
-            AttemptResult::Rejected => "rejected",
-            AttemptResult::NotRegistered => "not_registered",
-            AttemptResult::CallerCancel => "caller_cancel",
-            AttemptResult::LostRace => "lost_race",
-            AttemptResult::StatusChange => "status_change",
-            AttemptResult::Error => "error",
-        }
-    }
-
-    /// A miss is the agent's doing: no answer, busy or rejected.
-    pub fn is_miss(self) -> bool {
-        matches!(
-            self,
-            AttemptResult::NoAnswer | AttemptResult::Busy | AttemptResult::Rejected
-        )
-    }
-
     /// Classifies a failed offer's cause. mod_callcenter cancels a ringing
     /// agent (`ORIGINATOR_CANCEL`) for three reasons, told apart by time:
     /// another agent answered (a lost race, when this ring ended at or after

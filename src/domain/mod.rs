@@ -1,0 +1,11 @@
+//! What the module knows of a call center, free of FreeSWITCH and of any
+//! database: the copied event (`event`), the assembly of queue visits from
+//! events (`visit`) and of agent activity (`agent`), and the rows and store
+//! operations they produce (`rows`), which the writer hands to `store`.
+//! `capture` reads the captured event text of the fixtures and tools.
+
+pub mod agent;
+pub mod capture;
+pub mod event;
+pub mod rows;
+pub mod visit;

@@ -1,0 +1,233 @@
+//! One load of the module, without FreeSWITCH: from the configuration's
+//! params and what the host says of itself to a running writer, the answers
+//! to `cc_cdr ...`, and the stop. The FFI layer gathers the inputs, registers
+//! the command and the event binds, and hands events to the `Ingress`
+//! `start` returns; everything it decides is here, where unit tests reach it.
+
+pub mod commands;
+pub mod status;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::{self, Config};
+use crate::logging::{Level, log};
+use crate::stats;
+use crate::store::dialect::Dialect;
+use crate::store::{Database, Node, PgStore, SqliteStore, Store};
+use crate::writer::spool::Spool;
+use crate::writer::{self, Counters, Ingress, WriterHandle};
+use commands::Command;
+use status::StatusReport;
+
+/// How long `cc_cdr replay` waits for the writer's answer.
+pub const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the host tells of itself at load.
+#[derive(Clone, Debug, Default)]
+pub struct Host {
+    /// FreeSWITCH's db dir: where a relative `db-path` lives.
+    pub db_dir: PathBuf,
+    /// `FreeSWITCH-Switchname`.
+    pub switchname: String,
+    /// The switch's Core-UUID, new at each start.
+    pub core_uuid: String,
+    /// mod_callcenter's `cc-instance-id`, if set.
+    pub cc_instance_id: Option<String>,
+    /// `(name, wrap-up-time)` of the agents in callcenter.conf.
+    pub callcenter_agents: Vec<(String, String)>,
+}
+
+/// A running load: the writer and what `cc_cdr` needs to answer.
+pub struct Service {
+    /// Taken by `stop`; a replay holds it while it waits for the answer.
+    writer: Mutex<Option<WriterHandle>>,
+    counters: Arc<Counters>,
+    database: Database,
+    spool_path: PathBuf,
+    stats: stats::Settings,
+    started: Instant,
+}
+
+impl Service {
+    /// Parses `params` (`None`: there is no cc_cdr.conf), opens the store
+    /// and starts the writer. Warnings go to the log; an error is the
+    /// reason the load is refused, naming the param where one is at fault.
+    pub fn start(
+        params: Option<Vec<(String, String)>>,
+        host: &Host,
+    ) -> Result<(Service, Ingress), String> {
+        let params = params.unwrap_or_else(|| {
+            log(
+                Level::Notice,
+                "no cc_cdr.conf configuration found; using the defaults",
+            );
+            Vec::new()
+        });
+        let parsed = Config::parse(&params, &host.db_dir).map_err(|issue| issue.to_string())?;
+        for warning in &parsed.warnings {
+            log(Level::Warning, &warning.to_string());
+        }
+        let mut config = parsed.config;
+        config.wrap_up_secs = config::wrap_up_times(&host.callcenter_agents);
+        let stats = config.stats_settings();
+        let database = config.database();
+        let store = open_store(&config, &database, &stats, node_identity(&config, host))?;
+        let counters = Arc::new(Counters::default());
+        let (ingress, writer) = writer::spawn(&config, store, counters.clone())
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        let service = Service {
+            writer: Mutex::new(Some(writer)),
+            counters,
+            spool_path: Spool::beside(&config.spool_base()).path().to_owned(),
+            database,
+            stats,
+            started: Instant::now(),
+        };
+        Ok((service, ingress))
+    }
+
+    /// Where the rows go, for the log (a DSN without its password).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The answer to `cc_cdr <args>`.
+    pub fn api(&self, args: &str) -> String {
+        match commands::parse(args) {
+            Ok(Command::Help) => commands::help(),
+            Ok(Command::Status) => status::format_status(&self.status()),
+            Ok(Command::Replay) => self.replay(),
+            Ok(Command::Stats(words)) => {
+                // On its own read-only connection, while the writer writes.
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                stats::run_on_database(&self.database, &self.stats, &words, stats::now())
+            }
+            Err(usage) => usage,
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        let c = &self.counters;
+        StatusReport {
+            db_path: self.database.to_string(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            events_queued: c.events_queued.load(Relaxed),
+            events_waiting: c.events_waiting(),
+            events_dropped: c.events_dropped.load(Relaxed),
+            rows_written: c.rows_written.load(Relaxed),
+            rows_pending: c.rows_pending.load(Relaxed),
+            open_visits: c.open_visits.load(Relaxed),
+            held_visits: c.held_visits.load(Relaxed),
+            held_hangups: c.held_hangups.load(Relaxed),
+            write_failures: c.write_failures.load(Relaxed),
+            events_spooled: c.events_spooled.load(Relaxed),
+            spool_path: self.spool_path.display().to_string(),
+            spooled_ops: c.spooled_ops.load(Relaxed),
+            replayed_ops: c.replayed_ops.load(Relaxed),
+            trouble: c
+                .trouble()
+                .map(|(since, why)| (local_time_text(since), why)),
+        }
+    }
+
+    /// Asks the writer to replay the spool and waits for its answer on a
+    /// channel, with a timeout: the API thread never polls.
+    fn replay(&self) -> String {
+        let before = self.counters.spooled_ops.load(Relaxed);
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let done = writer.as_ref().is_some_and(|w| w.replay(REPLAY_TIMEOUT));
+        drop(writer);
+        let trouble = self.counters.trouble().map(|(_, why)| why);
+        status::format_replay(
+            before,
+            self.counters.spooled_ops.load(Relaxed),
+            trouble.as_deref(),
+            done,
+        )
+    }
+
+    /// Lets the writer drain, commit and stop, and says what it did. Call
+    /// it once the `Ingress` is dropped (no event can come any more); the
+    /// service then answers only help.
+    pub fn stop(&self) -> String {
+        let counters = &self.counters;
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if writer.is_some_and(|w| w.join().is_err()) {
+            log(Level::Crit, "the writer thread panicked during shutdown");
+        }
+        format!(
+            "mod_cc_cdr unloaded: {} rows written, {} events dropped, {} write failures",
+            counters.rows_written.load(Relaxed),
+            counters.events_dropped.load(Relaxed),
+            counters.write_failures.load(Relaxed),
+        )
+    }
+}
+
+/// The answer to `cc_cdr <args>` when the module is not running: help
+/// still works.
+pub fn api_not_running(args: &str) -> String {
+    match commands::parse(args) {
+        Ok(Command::Help) => commands::help(),
+        Ok(_) => "-ERR mod_cc_cdr is not running\n".to_owned(),
+        Err(usage) => usage,
+    }
+}
+
+/// Who this node is in the rows: `node-name` or the switchname, and
+/// mod_callcenter's `cc-instance-id` or else the Core-UUID.
+fn node_identity(config: &Config, host: &Host) -> Node {
+    let instance = host
+        .cc_instance_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    Node {
+        name: config
+            .node_name
+            .clone()
+            .unwrap_or_else(|| host.switchname.clone()),
+        instance: instance.map_or_else(|| host.core_uuid.clone(), str::to_owned),
+    }
+}
+
+/// Opens SQLite now (a bad `db-path` refuses the load); PostgreSQL is
+/// connected by the writer thread, which spools while it cannot.
+fn open_store(
+    config: &Config,
+    database: &Database,
+    stats: &stats::Settings,
+    node: Node,
+) -> Result<Store, String> {
+    match database {
+        Database::Sqlite(path) => {
+            let mut store = SqliteStore::open(path, config.synchronous, node)
+                .map_err(|e| format!("cc_cdr.conf param 'db-path': {e}"))?;
+            let views = stats::views::recreate_sql(stats, Dialect::Sqlite);
+            store
+                .recreate_views(&views)
+                .map_err(|e| format!("cannot create the statistics views: {e}"))?;
+            Ok(Store::Sqlite(store))
+        }
+        Database::Postgres(dsn) => Ok(Store::Postgres(PgStore::new(
+            dsn,
+            node,
+            stats::views::recreate_sql(stats, Dialect::Postgres),
+            stats.tz.zone_name().map(str::to_owned),
+        ))),
+    }
+}
+
+/// A moment as local time text, for the status report.
+fn local_time_text(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    crate::tz::TimeZone::local().to_local(secs).format()
+}
+
+#[cfg(test)]
+mod tests;

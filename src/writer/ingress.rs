@@ -1,0 +1,115 @@
+//! The event threads' side of the writer: the queues they hand events to
+//! without ever blocking, and the counters `cc_cdr status` shows.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use crate::domain::event::CcEvent;
+
+/// Counters and state shared by the event threads, the writer and
+/// `cc_cdr status`. Event threads only touch the atomics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub events_queued: AtomicU64,
+    pub events_dropped: AtomicU64,
+    pub events_processed: AtomicU64,
+    pub events_spooled: AtomicU64,
+    pub rows_written: AtomicU64,
+    pub write_attempts: AtomicU64,
+    pub write_failures: AtomicU64,
+    pub open_visits: AtomicU64,
+    /// Visits and caller hangups in memory, finished ones included.
+    pub held_visits: AtomicU64,
+    pub held_hangups: AtomicU64,
+    pub rows_pending: AtomicU64,
+    /// Operations waiting in the spool file.
+    pub spooled_ops: AtomicU64,
+    pub replayed_ops: AtomicU64,
+    /// Set by an event thread when the queue was full; cleared by the writer
+    /// once it has caught up.
+    pub(super) overflowing: AtomicBool,
+    /// The database's trouble, if any: since when, and the last error.
+    pub trouble: Mutex<Option<(SystemTime, String)>>,
+}
+
+impl Counters {
+    /// Events handed over but not yet taken in by the writer.
+    pub fn events_waiting(&self) -> u64 {
+        self.events_queued
+            .load(Relaxed)
+            .saturating_sub(self.events_processed.load(Relaxed))
+    }
+
+    pub fn trouble(&self) -> Option<(SystemTime, String)> {
+        self.trouble
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(super) fn set_trouble(&self, error: Option<String>) {
+        let mut trouble = self.trouble.lock().unwrap_or_else(|e| e.into_inner());
+        *trouble = match (trouble.take(), error) {
+            (_, None) => None,
+            (Some((since, _)), Some(e)) => Some((since, e)),
+            (None, Some(e)) => Some((SystemTime::now(), e)),
+        };
+    }
+}
+
+/// The event threads' end of the channels. Cheap to use from many threads.
+pub struct Ingress {
+    pub(super) sender: SyncSender<CcEvent>,
+    pub(super) overflow: SyncSender<CcEvent>,
+    pub(super) counters: Arc<Counters>,
+}
+
+impl Ingress {
+    /// An ingress whose queues nobody drains but the caller: for timing the
+    /// event callback alone (`benches/callback.rs`).
+    #[doc(hidden)]
+    pub fn detached(queue_size: usize) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
+        let (sender, receiver) = sync_channel(queue_size);
+        let (overflow, overflow_receiver) = sync_channel(queue_size);
+        let ingress = Ingress {
+            sender,
+            overflow,
+            counters: Arc::new(Counters::default()),
+        };
+        (ingress, receiver, overflow_receiver)
+    }
+
+    /// Hands an event to the writer, or to the overflow spool when the
+    /// writer's queue is full, without ever blocking.
+    pub fn submit(&self, event: CcEvent) {
+        let event = if self.counters.overflowing.load(Relaxed) {
+            event
+        } else {
+            match self.sender.try_send(event) {
+                Ok(()) => {
+                    self.counters.events_queued.fetch_add(1, Relaxed);
+                    return;
+                }
+                Err(TrySendError::Full(event)) => {
+                    // Keep order: once overflowing, later events follow.
+                    self.counters.overflowing.store(true, Relaxed);
+                    event
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.counters.events_dropped.fetch_add(1, Relaxed);
+                    return;
+                }
+            }
+        };
+        match self.overflow.try_send(event) {
+            Ok(()) => {
+                self.counters.events_spooled.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                self.counters.events_dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
