@@ -2,6 +2,7 @@
 
 use mod_cc_cdr::config::{Config, PARAMS};
 use mod_cc_cdr::domain::rows::Outcome;
+use mod_cc_cdr::service::commands;
 use mod_cc_cdr::stats::SlFormula;
 use mod_cc_cdr::stats::agent_time;
 use mod_cc_cdr::stats::metrics::{AGENT, QUEUE};
@@ -90,4 +91,22 @@ fn readme_defines_every_metric_with_its_unit_and_every_formula() {
             formula.as_str()
         );
     }
+}
+
+#[test]
+fn readme_lists_every_cc_cdr_command_as_fs_cli_knows_it() {
+    for c in commands::COMMANDS {
+        let usage = if c.args.is_empty() {
+            format!("cc_cdr {}", c.words)
+        } else {
+            format!("cc_cdr {} {}", c.words, c.args)
+        };
+        let row = format!("| `{}` |", usage.replace('|', "\\|"));
+        assert!(README.contains(&row), "README lacks the command row {row}");
+    }
+    assert!(
+        README.contains(&commands::retry_schedule()),
+        "README states the retry schedule as the writer has it: {}",
+        commands::retry_schedule()
+    );
 }

@@ -10,6 +10,7 @@ use common::{Row, int, query_rows, setup, text};
 use std::path::Path;
 use std::time::Duration;
 
+use mod_cc_cdr::service::commands;
 use rusqlite::Connection;
 use testkit::harness::{self, FreeSwitch, Installation, Options, wait_for};
 use testkit::scenarios::{CALLCENTER_XML, CALLS};
@@ -259,10 +260,14 @@ fn status_help_and_completion_in_fs_cli() {
         let c = fs.api("console_complete cc_cdr ").ok()?;
         (c.contains("status") && c.contains("help")).then_some(c)
     });
-    assert!(completion.is_some(), "no tab completion for cc_cdr");
-    // show api lists the command with its syntax.
+    let completion = completion.expect("no tab completion for cc_cdr");
+    for word in ["replay", "stats"] {
+        assert!(completion.contains(word), "{word} in {completion}");
+    }
+    // show api lists the command with its syntax, the same as help's.
     let apis = fs.api("show api").unwrap();
     assert!(apis.contains("cc_cdr,call-center CDRs"), "{apis}");
+    assert!(apis.contains(&commands::syntax()), "{apis}");
 
     // Unload removes the command and its completions; load brings them back.
     assert!(fs.api("unload mod_cc_cdr").unwrap().starts_with("+OK"));

@@ -46,13 +46,42 @@ impl Installation {
                 prefix.display()
             )
         })?;
-        Ok(Installation {
+        let installation = Installation {
             prefix,
             binary,
             module_dir,
-        })
+        };
+        if let Some(missing) = REQUIRED_MODULES
+            .iter()
+            .find(|name| !installation.has_module(name))
+        {
+            return Err(format!(
+                "no {missing} in {}",
+                installation.module_dir.display()
+            ));
+        }
+        Ok(installation)
+    }
+
+    /// Whether the module file `name` (e.g. `mod_conference`) is installed.
+    pub fn has_module(&self, name: &str) -> bool {
+        self.module_dir.join(format!("{name}.so")).is_file()
     }
 }
+
+/// The modules every test FreeSWITCH loads (`conf/test/freeswitch.xml`);
+/// tests that need more check with `Installation::has_module`, and the
+/// README lists both.
+pub const REQUIRED_MODULES: &[&str] = &[
+    "mod_callcenter",
+    "mod_loopback",
+    "mod_event_socket",
+    "mod_commands",
+    "mod_dptools",
+    "mod_dialplan_xml",
+    "mod_tone_stream",
+    "mod_logfile",
+];
 
 /// Where the installation keeps its modules: pkg-config's `modulesdir`, or
 /// the classic and FHS layouts.
@@ -300,6 +329,13 @@ impl FreeSwitch {
     }
 
     /// Runs one API command on a fresh connection.
+    /// Whether FreeSWITCH has the module loaded (`module_exists`): `load`
+    /// answers `+OK` even for a module that does not exist.
+    pub fn module_loaded(&self, name: &str) -> bool {
+        self.api(&format!("module_exists {name}"))
+            .is_ok_and(|reply| reply.trim() == "true")
+    }
+
     pub fn api(&self, command: &str) -> io::Result<String> {
         self.esl()?.api(command)
     }
