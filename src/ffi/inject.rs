@@ -177,7 +177,7 @@ pub unsafe fn api(cmd: *const c_char, stream: *mut sys::switch_stream_handle_t) 
 pub unsafe fn register(module: *mut sys::switch_loadable_module_interface_t) -> bool {
     // SAFETY: the caller's contract; the strings are 'static.
     unsafe {
-        super::module::add_api(
+        super::host::add_api(
             module,
             c"cc_cdr_bench_fire",
             c"benchmark only: fire copies of captured events",

@@ -25,6 +25,7 @@ mod abi_check;
 pub mod bench;
 mod event;
 pub mod guard;
+mod host;
 #[cfg(feature = "bench")]
 pub mod inject;
 mod log;

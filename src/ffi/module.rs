@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::guard::guard;
 use super::sys;
-use super::{event, log as fslog, stream, xml};
+use super::{event, host, log as fslog, stream, xml};
 use crate::domain::event::Source;
 use crate::logging::{self, Level, log};
 use crate::service::{self, Host, Service, commands};
@@ -40,16 +40,6 @@ static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
 fn loaded() -> std::sync::MutexGuard<'static, Option<Loaded>> {
     LOADED.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-/// The `switch_api_function_t` registered as `cc_cdr`.
-pub type ApiFn = unsafe extern "C" fn(
-    *const c_char,
-    *mut sys::switch_core_session_t,
-    *mut sys::switch_stream_handle_t,
-) -> sys::switch_status_t;
-
-/// The event callback registered for both bound events.
-pub type EventFn = unsafe extern "C" fn(*mut sys::switch_event_t);
 
 fn db_dir() -> PathBuf {
     // SAFETY: FreeSWITCH fills SWITCH_GLOBAL_dirs before loading modules and
@@ -100,38 +90,6 @@ fn host() -> Host {
     }
 }
 
-/// Adds an API command to the module. FreeSWITCH keeps the string pointers
-/// until unload, hence 'static.
-///
-/// # Safety
-/// `module` is the module interface being built by load.
-pub unsafe fn add_api(
-    module: *mut sys::switch_loadable_module_interface_t,
-    name: &'static CStr,
-    desc: &'static CStr,
-    syntax: &'static CStr,
-    function: ApiFn,
-) -> bool {
-    // SAFETY: module is valid; SWITCH_API_INTERFACE asks for an api interface.
-    let api_interface = unsafe {
-        sys::switch_loadable_module_create_interface(
-            module,
-            sys::switch_module_interface_name_t::SWITCH_API_INTERFACE,
-        )
-    } as *mut sys::switch_api_interface_t;
-    if api_interface.is_null() {
-        return false;
-    }
-    // SAFETY: a zeroed interface from the module pool.
-    unsafe {
-        (*api_interface).interface_name = name.as_ptr();
-        (*api_interface).desc = desc.as_ptr();
-        (*api_interface).syntax = syntax.as_ptr();
-        (*api_interface).function = Some(function);
-    }
-    true
-}
-
 /// Loads the module. On any failure, a panic included, everything done so
 /// far is undone before returning, because FreeSWITCH unmaps a module whose
 /// load failed: a bind or thread left behind would point into nothing.
@@ -141,8 +99,8 @@ pub unsafe fn add_api(
 pub unsafe fn load(
     module_interface: *mut *mut sys::switch_loadable_module_interface_t,
     pool: *mut sys::switch_memory_pool_t,
-    api: ApiFn,
-    on_event: EventFn,
+    api: host::ApiFn,
+    on_event: host::EventFn,
 ) -> sys::switch_status_t {
     logging::set_sink(Some(fslog::to_freeswitch));
     if loaded().is_some() {
@@ -167,8 +125,8 @@ pub unsafe fn load(
 unsafe fn load_inner(
     module_interface: *mut *mut sys::switch_loadable_module_interface_t,
     pool: *mut sys::switch_memory_pool_t,
-    api: ApiFn,
-    on_event: EventFn,
+    api: host::ApiFn,
+    on_event: host::EventFn,
 ) -> sys::switch_status_t {
     let fail = sys::switch_status_t::SWITCH_STATUS_GENERR;
     if module_interface.is_null() || pool.is_null() {
@@ -190,7 +148,7 @@ unsafe fn load_inner(
     }
     // SAFETY: module is the interface just made; the strings are 'static.
     let added = unsafe {
-        add_api(
+        host::add_api(
             module,
             c"cc_cdr",
             c"call-center CDRs: status, statistics and help",

@@ -2,7 +2,9 @@
 //! without ever blocking, and the counters `cc_cdr status` shows.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+#[cfg(feature = "bench")]
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -69,7 +71,7 @@ pub struct Ingress {
 impl Ingress {
     /// An ingress whose queues nobody drains but the caller: for timing the
     /// event callback alone (`benches/callback.rs`).
-    #[doc(hidden)]
+    #[cfg(feature = "bench")]
     pub fn detached(queue_size: usize) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
         let (sender, receiver) = sync_channel(queue_size);
         let (overflow, overflow_receiver) = sync_channel(queue_size);
