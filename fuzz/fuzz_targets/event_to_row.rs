@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mod_cc_cdr::domain::capture::events_from_capture;
-use mod_cc_cdr::store::codec;
+use mod_cc_cdr::writer::codec;
 use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
 
 fuzz_target!(|data: &[u8]| {
@@ -30,5 +30,5 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as fs_cli statistics arguments.
     let words: Vec<&str> = text.split_whitespace().take(12).collect();
     let _ = mod_cc_cdr::stats::args::parse(&words, 1_795_392_000, &mod_cc_cdr::tz::TimeZone::utc());
-    let _ = mod_cc_cdr::command::parse(&text);
+    let _ = mod_cc_cdr::service::commands::parse(&text);
 });
