@@ -84,3 +84,71 @@ pub fn csv(t: &StatsTable) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StatsTable {
+        let awkward: String =
+            (0u8..0x20).map(char::from).collect::<String>() + "\"\\/ \u{7f} \u{2028} 😀 José";
+        StatsTable {
+            columns: vec!["queue", "offered", "service_level_pct", "asa_sec"],
+            rows: vec![
+                vec![
+                    Cell::Text("support@default".into()),
+                    Cell::Int(12),
+                    Cell::Num(Some(12.5)),
+                    Cell::Num(Some(1.0 / 3.0)),
+                ],
+                vec![
+                    Cell::Text(awkward),
+                    Cell::Int(-3),
+                    Cell::Num(None),
+                    Cell::Num(Some(f64::NAN)),
+                ],
+                vec![
+                    Cell::Text(String::new()),
+                    Cell::Int(i64::MIN),
+                    Cell::Num(Some(f64::INFINITY)),
+                    Cell::Num(Some(-0.0)),
+                ],
+                vec![
+                    Cell::Text("big".into()),
+                    Cell::Int(i64::MAX),
+                    Cell::Num(Some(1e20)),
+                    Cell::Num(Some(-2.675)),
+                ],
+            ],
+        }
+    }
+
+    /// Byte for byte what the first release printed (fs_cli and
+    /// cc_cdr_report are compared with each other and with scripts).
+    #[test]
+    fn json_is_printed_byte_for_byte_as_before() {
+        let t = sample();
+        let meta = [
+            ("subject", "queue".to_owned()),
+            ("from", "2026-11-23 00:00 \"UTC\"".to_owned()),
+        ];
+        assert_eq!(
+            json(&t, &meta),
+            "{\"meta\": {\"subject\": \"queue\", \"from\": \"2026-11-23 00:00 \\\"UTC\\\"\"}, \"rows\": [\n\
+             {\"queue\": \"support@default\", \"offered\": 12, \"service_level_pct\": 12.50, \"asa_sec\": 0.33},\n\
+             {\"queue\": \"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\u0008\\t\\n\\u000b\\u000c\\r\
+             \\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\
+             \\u001c\\u001d\\u001e\\u001f\\\"\\\\/ \u{7f} \u{2028} 😀 José\", \"offered\": -3, \
+             \"service_level_pct\": null, \"asa_sec\": null},\n\
+             {\"queue\": \"\", \"offered\": -9223372036854775808, \"service_level_pct\": null, \"asa_sec\": -0.00},\n\
+             {\"queue\": \"big\", \"offered\": 9223372036854775807, \
+             \"service_level_pct\": 100000000000000000000.00, \"asa_sec\": -2.67}\n\
+             ]}\n"
+        );
+        let empty = StatsTable {
+            columns: t.columns.clone(),
+            rows: vec![],
+        };
+        assert_eq!(json(&empty, &[]), "{\"meta\": {}, \"rows\": [\n\n]}\n");
+    }
+}
