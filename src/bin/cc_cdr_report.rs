@@ -2,35 +2,146 @@
 //! for cron jobs and for analysts on another machine. It prints the same
 //! numbers as `cc_cdr stats` in fs_cli, as a table, CSV or JSON, from the
 //! SQLite file (`--db`) or the PostgreSQL database (`--dsn`).
+//!
+//! The options are clap's; the statistics words after them are the ones
+//! of `cc_cdr stats`, read by `stats::args` as fs_cli reads them.
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
+use clap_complete::Shell;
 
 use mod_cc_cdr::stats::{self, SlFormula, args::USAGE};
 use mod_cc_cdr::store::Database;
 use mod_cc_cdr::store::postgres::check_dsn;
 use mod_cc_cdr::tz::TimeZone;
 
-fn usage() -> String {
-    format!(
-        "usage: cc_cdr_report [--db PATH | --dsn DSN] [--tz ZONE] [--sl-sec N]\n\
-         \x20                    [--short-abandon-sec N] [--sl-formula NAME] {USAGE}\n\
-         \n\
-         --db                the SQLite database (default: cc_cdr.db in the db dir of the\n\
-         \x20                   FreeSWITCH under FREESWITCH_PREFIX, /usr/local/freeswitch)\n\
-         --dsn               the PostgreSQL database instead, as a URL\n\
-         \x20                   (postgresql://user:password@host/db) or key=value pairs;\n\
-         \x20                   default: the environment variable CC_CDR_DSN, if set\n\
-         --tz                local (default), UTC, an IANA name or a POSIX TZ string\n\
-         --sl-sec            T of the service level, seconds (default 20)\n\
-         --short-abandon-sec short abandon threshold, seconds (default 5)\n\
-         --sl-formula        {} (default offered)\n",
-        SlFormula::ALL
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+#[derive(Parser)]
+#[command(
+    name = "cc_cdr_report",
+    about = "Call-center statistics from a mod_cc_cdr database, as `cc_cdr stats` prints them in fs_cli",
+    override_usage = "cc_cdr_report [OPTIONS] queue|agent [NAME|all] [FROM] [TO] [INTERVAL] \
+                      [node NODE|all] [table|json|csv]\n       \
+                      cc_cdr_report completions <SHELL>",
+    after_help = words_help(),
+    // As before: the last of an option given twice counts.
+    args_override_self = true,
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// The SQLite database [default: cc_cdr.db in the db dir of the
+    /// FreeSWITCH under FREESWITCH_PREFIX, /usr/local/freeswitch]
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, allow_hyphen_values = true)]
+    db: Option<PathBuf>,
+
+    /// The PostgreSQL database instead, as a URL
+    /// (postgresql://user:password@host/db) or key=value pairs
+    #[arg(
+        long,
+        value_name = "DSN",
+        env = "CC_CDR_DSN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    dsn: Option<String>,
+
+    /// local, UTC, an IANA name or a POSIX TZ string
+    #[arg(long, value_name = "ZONE", default_value = "local", value_parser = TimeZone::named,
+          allow_hyphen_values = true)]
+    tz: TimeZone,
+
+    /// T of the service level, seconds
+    #[arg(long, value_name = "N", default_value_t = stats::Settings::default().sl_sec,
+          value_parser = seconds, allow_hyphen_values = true)]
+    sl_sec: i64,
+
+    /// Short abandon threshold, seconds
+    #[arg(long, value_name = "N", default_value_t = stats::Settings::default().short_abandon_sec,
+          value_parser = seconds, allow_hyphen_values = true)]
+    short_abandon_sec: i64,
+
+    /// The service-level formula
+    #[arg(long, value_name = "NAME",
+          default_value = stats::Settings::default().sl_formula.as_str(),
+          value_parser = FormulaParser, allow_hyphen_values = true)]
+    sl_formula: SlFormula,
+
+    /// The statistics words (see below); options may come before, between
+    /// or after them
+    #[arg(value_name = "WORDS")]
+    words: Vec<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints the completion script for SHELL, e.g.
+    /// `cc_cdr_report completions bash > /etc/bash_completion.d/cc_cdr_report`
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+fn words_help() -> String {
+    format!("Statistics words, as after `cc_cdr stats` in fs_cli:\n  {USAGE}")
+}
+
+/// A whole number of seconds, not negative.
+fn seconds(text: &str) -> Result<i64, String> {
+    let n: i64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if n < 0 {
+        return Err("must not be negative".into());
+    }
+    Ok(n)
+}
+
+/// A service-level formula, read as `stats` reads it (any case); its names
+/// for the help and the completions.
+#[derive(Clone)]
+struct FormulaParser;
+
+impl FormulaParser {
+    fn names() -> PossibleValuesParser {
+        PossibleValuesParser::new(SlFormula::ALL.iter().map(|f| f.as_str()))
+    }
+}
+
+impl TypedValueParser for FormulaParser {
+    type Value = SlFormula;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<SlFormula, clap::Error> {
+        if let Some(formula) = value.to_str().and_then(SlFormula::parse) {
+            return Ok(formula);
+        }
+        // Not a formula: clap's error, which lists them.
+        Self::names().parse_ref(cmd, arg, value).and_then(|name| {
+            SlFormula::parse(&name).ok_or_else(|| clap::Error::new(ErrorKind::InvalidValue))
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            SlFormula::ALL
+                .iter()
+                .map(|f| PossibleValue::new(f.as_str())),
+        ))
+    }
 }
 
 fn default_db() -> PathBuf {
@@ -48,83 +159,60 @@ fn default_db() -> PathBuf {
         .join("cc_cdr.db")
 }
 
+/// A usage error as clap prints its own (exit code 2).
+fn fail(kind: ErrorKind, message: String) -> ! {
+    Cli::command().error(kind, message).exit()
+}
+
 fn main() -> ExitCode {
-    let mut settings = stats::Settings::default();
-    let mut db = None;
-    let mut dsn = None;
-    let mut words = Vec::new();
-    let mut args = std::env::args().skip(1);
-    let fail = |message: String| {
-        eprintln!("{message}\n\n{}", usage());
-        ExitCode::from(2)
-    };
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        let number = |v: Result<String, String>, name: &str| {
-            v.and_then(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| format!("{name}: '{v}' is not a whole number"))
-            })
-            .and_then(|n| {
-                if n >= 0 {
-                    Ok(n)
-                } else {
-                    Err(format!("{name} must not be negative"))
-                }
-            })
-        };
-        let step = match arg.as_str() {
-            "--db" => value("--db").map(|v| db = Some(PathBuf::from(v))),
-            "--dsn" => value("--dsn").map(|v| dsn = Some(v)),
-            "--tz" => value("--tz")
-                .and_then(|v| TimeZone::named(&v))
-                .map(|tz| settings.tz = tz),
-            "--sl-sec" => number(value("--sl-sec"), "--sl-sec").map(|n| settings.sl_sec = n),
-            "--short-abandon-sec" => number(value("--short-abandon-sec"), "--short-abandon-sec")
-                .map(|n| settings.short_abandon_sec = n),
-            "--sl-formula" => value("--sl-formula").and_then(|v| {
-                SlFormula::parse(&v)
-                    .map(|f| settings.sl_formula = f)
-                    .ok_or(format!("unknown --sl-formula '{v}'"))
-            }),
-            "-h" | "--help" => {
-                print!("{}", usage());
-                return ExitCode::SUCCESS;
-            }
-            _ if arg.starts_with("--") => Err(format!("unknown option {arg}")),
-            _ => {
-                words.push(arg);
-                Ok(())
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(Command::Completions { shell }) = cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "cc_cdr_report", &mut script);
+        return match std::io::stdout().write_all(&script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cc_cdr_report: writing the completion script: {e}");
+                ExitCode::FAILURE
             }
         };
-        if let Err(message) = step {
-            return fail(message);
-        }
     }
-    let database = match (db, dsn) {
-        (Some(_), Some(_)) => return fail("--db and --dsn: give one database".into()),
+    let settings = stats::Settings {
+        sl_sec: cli.sl_sec,
+        short_abandon_sec: cli.short_abandon_sec,
+        sl_formula: cli.sl_formula,
+        tz: cli.tz,
+    };
+    // CC_CDR_DSN counts only when it is not blank, and --db wins over it.
+    let dsn = match cli.dsn {
+        Some(dsn) if matches.value_source("dsn") == Some(ValueSource::EnvVariable) => {
+            (cli.db.is_none() && !dsn.trim().is_empty()).then_some(dsn)
+        }
+        dsn => dsn,
+    };
+    let database = match (cli.db, dsn) {
+        (Some(_), Some(_)) => fail(
+            ErrorKind::ArgumentConflict,
+            "--db and --dsn: give one database".into(),
+        ),
         (Some(path), None) => Database::Sqlite(path),
         (None, Some(dsn)) => Database::Postgres(dsn),
-        (None, None) => match std::env::var("CC_CDR_DSN") {
-            Ok(dsn) if !dsn.trim().is_empty() => Database::Postgres(dsn),
-            _ => Database::Sqlite(default_db()),
-        },
+        (None, None) => Database::Sqlite(default_db()),
     };
     match &database {
-        Database::Sqlite(path) if !path.is_file() => {
-            return fail(format!(
-                "no database at {} (use --db or --dsn)",
-                path.display()
-            ));
-        }
+        Database::Sqlite(path) if !path.is_file() => fail(
+            ErrorKind::InvalidValue,
+            format!("no database at {} (use --db or --dsn)", path.display()),
+        ),
         Database::Postgres(dsn) => {
             if let Err(e) = check_dsn(dsn) {
-                return fail(e);
+                fail(ErrorKind::InvalidValue, e);
             }
         }
         Database::Sqlite(_) => {}
     }
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let words: Vec<&str> = cli.words.iter().map(String::as_str).collect();
     let output = stats::run_on_database(&database, &settings, &words, stats::now());
     if output.starts_with("-ERR") {
         eprint!("{output}");

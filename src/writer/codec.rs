@@ -1,370 +1,414 @@
-//! One `StoreOp` per line of flat JSON, for the spool: `{"op": "upsert",
-//! "member_uuid": "...", ...}`. Values are strings, integers or null, so a
-//! small encoder and decoder do (the crate takes no serde).
+//! The lines of the two spools: one `StoreOp`, or one copied event, per
+//! line of flat JSON (`{"op":"upsert","member_uuid":"...",...}`,
+//! `{"source":"callcenter","CC-Action":"...",...}`), through serde_json.
+//!
+//! The format is the first release's, byte for byte, so that a spool left
+//! by any release replays (`tests/fixtures/spool` holds lines it wrote).
+//! It lives in the private wire types below, not in the domain types: a
+//! field renamed or added there cannot change the lines unseen. Values are
+//! strings, whole numbers or null; NULL columns are written as `null`, and
+//! a missing key reads as NULL.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use serde_json::{Map, Value};
 
 use crate::domain::event::{CcEvent, Source};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
 use crate::domain::rows::{AttemptResult, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Json {
-    Str(String),
-    Int(i64),
-    Null,
+/// The escapes of the first release, whose reader knew no `\b` and `\f`:
+/// backspace and form feed as `\u0008` and `\u000c`, like every other
+/// control character; `"`, `\`, `\n`, `\r` and `\t` by name.
+pub(crate) fn write_escape<W: ?Sized + io::Write>(
+    writer: &mut W,
+    escape: CharEscape,
+) -> io::Result<()> {
+    match escape {
+        CharEscape::Backspace => writer.write_all(b"\\u0008"),
+        CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+        other => CompactFormatter.write_char_escape(writer, other),
+    }
 }
 
-pub(crate) fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+/// serde_json's compact output with the first release's escapes.
+struct LineFormatter;
+
+impl Formatter for LineFormatter {
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        write_escape(writer, escape)
     }
-    out.push('"');
 }
 
-struct Line(String);
+/// `value` as JSON text in the style of `formatter`.
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T, formatter: impl Formatter) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    // Into memory, with string keys only, serializing cannot fail.
+    let written = value.serialize(&mut serializer);
+    debug_assert!(written.is_ok(), "{written:?}");
+    // serde_json writes UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
 
-impl Line {
-    fn new(op: &str) -> Line {
-        let mut s = String::with_capacity(512);
-        s.push_str("{\"op\":");
-        quote(&mut s, op);
-        Line(s)
-    }
-    fn str(mut self, key: &str, value: Option<&str>) -> Line {
-        self.0.push(',');
-        quote(&mut self.0, key);
-        self.0.push(':');
-        match value {
-            Some(v) => quote(&mut self.0, v),
-            None => self.0.push_str("null"),
+/// One spool line of operations, as the first release wrote it: the `op`
+/// first, then every field in this order.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+// One at a time, for a moment, on the stack: no need to box the upsert.
+#[allow(clippy::large_enum_variant)]
+enum OpLine<'a> {
+    Upsert(UpsertLine<'a>),
+    HangupCause {
+        uuid: Cow<'a, str>,
+        cause: Cow<'a, str>,
+    },
+    Attempt(AttemptLine<'a>),
+    AgentChange(ChangeLine<'a>),
+    WrapUp {
+        agent: Cow<'a, str>,
+        start_us: i64,
+        secs: i64,
+    },
+}
+
+type Text<'a> = Option<Cow<'a, str>>;
+
+#[derive(Serialize, Deserialize)]
+struct UpsertLine<'a> {
+    member_uuid: Cow<'a, str>,
+    uuid: Text<'a>,
+    bleg_uuid: Text<'a>,
+    caller_id_number: Text<'a>,
+    caller_id_name: Text<'a>,
+    destination_number: Text<'a>,
+    context: Text<'a>,
+    queue_name: Text<'a>,
+    agent_name: Text<'a>,
+    answered_number: Text<'a>,
+    system_entered_epoch: Option<i64>,
+    queue_entered_epoch: Option<i64>,
+    ring_epoch: Option<i64>,
+    answer_epoch: Option<i64>,
+    end_epoch: Option<i64>,
+    duration: Option<i64>,
+    billsec: Option<i64>,
+    wait_sec: Option<i64>,
+    ring_sec: Option<i64>,
+    hangup_cause: Text<'a>,
+    outcome: Text<'a>,
+    cancel_reason: Text<'a>,
+    /// Written always; missing or null reads as 0.
+    agent_attempts: Option<i64>,
+    agent_missed: Option<i64>,
+    closed_by: Text<'a>,
+    /// 0 or 1; any other number reads as true.
+    resumed: Option<i64>,
+    transferred_to: Text<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AttemptLine<'a> {
+    member_uuid: Cow<'a, str>,
+    uuid: Text<'a>,
+    agent_name: Cow<'a, str>,
+    attempt_no: i64,
+    queue_name: Text<'a>,
+    offered_epoch: Option<i64>,
+    ended_epoch: Option<i64>,
+    ring_sec: Option<i64>,
+    hangup_cause: Text<'a>,
+    result: Text<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChangeLine<'a> {
+    agent: Cow<'a, str>,
+    kind: Cow<'a, str>,
+    value: Cow<'a, str>,
+    reason: Text<'a>,
+    at_us: i64,
+}
+
+fn text(value: &Option<String>) -> Text<'_> {
+    value.as_deref().map(Cow::Borrowed)
+}
+
+fn owned(value: Text<'_>) -> Option<String> {
+    value.map(Cow::into_owned)
+}
+
+/// A value from a closed set of names, as the `'static` name; another
+/// value reads as NULL.
+fn known(value: Text<'_>, mut names: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+    let value = value?;
+    names.find(|n| *n == value)
+}
+
+impl<'a> From<&'a StoreOp> for OpLine<'a> {
+    fn from(op: &'a StoreOp) -> OpLine<'a> {
+        match op {
+            StoreOp::Upsert(r) => OpLine::Upsert(UpsertLine {
+                member_uuid: Cow::Borrowed(&r.member_uuid),
+                uuid: text(&r.uuid),
+                bleg_uuid: text(&r.bleg_uuid),
+                caller_id_number: text(&r.caller_id_number),
+                caller_id_name: text(&r.caller_id_name),
+                destination_number: text(&r.destination_number),
+                context: text(&r.context),
+                queue_name: text(&r.queue_name),
+                agent_name: text(&r.agent_name),
+                answered_number: text(&r.answered_number),
+                system_entered_epoch: r.system_entered_epoch,
+                queue_entered_epoch: r.queue_entered_epoch,
+                ring_epoch: r.ring_epoch,
+                answer_epoch: r.answer_epoch,
+                end_epoch: r.end_epoch,
+                duration: r.duration,
+                billsec: r.billsec,
+                wait_sec: r.wait_sec,
+                ring_sec: r.ring_sec,
+                hangup_cause: text(&r.hangup_cause),
+                outcome: r.outcome.map(Cow::Borrowed),
+                cancel_reason: text(&r.cancel_reason),
+                agent_attempts: Some(r.agent_attempts),
+                agent_missed: Some(r.agent_missed),
+                closed_by: r.closed_by.map(Cow::Borrowed),
+                resumed: Some(i64::from(r.resumed)),
+                transferred_to: text(&r.transferred_to),
+            }),
+            StoreOp::HangupCause { uuid, cause } => OpLine::HangupCause {
+                uuid: Cow::Borrowed(uuid),
+                cause: Cow::Borrowed(cause),
+            },
+            StoreOp::Attempt(a) => OpLine::Attempt(AttemptLine {
+                member_uuid: Cow::Borrowed(&a.member_uuid),
+                uuid: text(&a.uuid),
+                agent_name: Cow::Borrowed(&a.agent_name),
+                attempt_no: a.attempt_no,
+                queue_name: text(&a.queue_name),
+                offered_epoch: a.offered_epoch,
+                ended_epoch: a.ended_epoch,
+                ring_sec: a.ring_sec,
+                hangup_cause: text(&a.hangup_cause),
+                result: a.result.map(Cow::Borrowed),
+            }),
+            StoreOp::AgentChange(c) => OpLine::AgentChange(ChangeLine {
+                agent: Cow::Borrowed(&c.agent),
+                kind: Cow::Borrowed(c.kind.as_str()),
+                value: Cow::Borrowed(&c.value),
+                reason: c.reason.map(Cow::Borrowed),
+                at_us: c.at_us,
+            }),
+            StoreOp::WrapUp {
+                agent,
+                start_us,
+                secs,
+            } => OpLine::WrapUp {
+                agent: Cow::Borrowed(agent),
+                start_us: *start_us,
+                // As the first release wrote it; reads back clamped at 0.
+                secs: *secs as i64,
+            },
         }
-        self
     }
-    fn int(mut self, key: &str, value: Option<i64>) -> Line {
-        self.0.push(',');
-        quote(&mut self.0, key);
-        self.0.push(':');
-        match value {
-            Some(v) => self.0.push_str(&v.to_string()),
-            None => self.0.push_str("null"),
-        }
-        self
-    }
-    fn end(mut self) -> String {
-        self.0.push('}');
-        self.0
+}
+
+impl TryFrom<OpLine<'_>> for StoreOp {
+    type Error = String;
+
+    fn try_from(line: OpLine<'_>) -> Result<StoreOp, String> {
+        Ok(match line {
+            OpLine::Upsert(r) => StoreOp::Upsert(Box::new(CdrRow {
+                member_uuid: r.member_uuid.into_owned(),
+                uuid: owned(r.uuid),
+                bleg_uuid: owned(r.bleg_uuid),
+                caller_id_number: owned(r.caller_id_number),
+                caller_id_name: owned(r.caller_id_name),
+                destination_number: owned(r.destination_number),
+                context: owned(r.context),
+                queue_name: owned(r.queue_name),
+                agent_name: owned(r.agent_name),
+                answered_number: owned(r.answered_number),
+                system_entered_epoch: r.system_entered_epoch,
+                queue_entered_epoch: r.queue_entered_epoch,
+                ring_epoch: r.ring_epoch,
+                answer_epoch: r.answer_epoch,
+                end_epoch: r.end_epoch,
+                duration: r.duration,
+                billsec: r.billsec,
+                wait_sec: r.wait_sec,
+                ring_sec: r.ring_sec,
+                hangup_cause: owned(r.hangup_cause),
+                outcome: known(r.outcome, Outcome::ALL.iter().map(|o| o.as_str())),
+                cancel_reason: owned(r.cancel_reason),
+                agent_attempts: r.agent_attempts.unwrap_or(0),
+                agent_missed: r.agent_missed.unwrap_or(0),
+                closed_by: known(r.closed_by, ClosedBy::ALL.iter().map(|c| c.as_str())),
+                resumed: r.resumed.unwrap_or(0) != 0,
+                transferred_to: owned(r.transferred_to),
+            })),
+            OpLine::HangupCause { uuid, cause } => StoreOp::HangupCause {
+                uuid: uuid.into_owned(),
+                cause: cause.into_owned(),
+            },
+            OpLine::Attempt(a) => StoreOp::Attempt(Box::new(AttemptRow {
+                member_uuid: a.member_uuid.into_owned(),
+                uuid: owned(a.uuid),
+                agent_name: a.agent_name.into_owned(),
+                attempt_no: a.attempt_no,
+                queue_name: owned(a.queue_name),
+                offered_epoch: a.offered_epoch,
+                ended_epoch: a.ended_epoch,
+                ring_sec: a.ring_sec,
+                hangup_cause: owned(a.hangup_cause),
+                result: known(a.result, AttemptResult::ALL.iter().map(|r| r.as_str())),
+            })),
+            OpLine::AgentChange(c) => StoreOp::AgentChange(AgentChange {
+                agent: c.agent.into_owned(),
+                kind: ActivityKind::parse(&c.kind)
+                    .ok_or_else(|| format!("unknown kind {}", c.kind))?,
+                value: c.value.into_owned(),
+                reason: known(c.reason, [MAX_NO_ANSWER].into_iter()),
+                at_us: c.at_us,
+            }),
+            OpLine::WrapUp {
+                agent,
+                start_us,
+                secs,
+            } => StoreOp::WrapUp {
+                agent: agent.into_owned(),
+                start_us,
+                secs: secs.max(0) as u64,
+            },
+        })
     }
 }
 
 /// The line (without newline) of one operation.
 pub fn encode(op: &StoreOp) -> String {
-    match op {
-        StoreOp::Upsert(r) => Line::new("upsert")
-            .str("member_uuid", Some(&r.member_uuid))
-            .str("uuid", r.uuid.as_deref())
-            .str("bleg_uuid", r.bleg_uuid.as_deref())
-            .str("caller_id_number", r.caller_id_number.as_deref())
-            .str("caller_id_name", r.caller_id_name.as_deref())
-            .str("destination_number", r.destination_number.as_deref())
-            .str("context", r.context.as_deref())
-            .str("queue_name", r.queue_name.as_deref())
-            .str("agent_name", r.agent_name.as_deref())
-            .str("answered_number", r.answered_number.as_deref())
-            .int("system_entered_epoch", r.system_entered_epoch)
-            .int("queue_entered_epoch", r.queue_entered_epoch)
-            .int("ring_epoch", r.ring_epoch)
-            .int("answer_epoch", r.answer_epoch)
-            .int("end_epoch", r.end_epoch)
-            .int("duration", r.duration)
-            .int("billsec", r.billsec)
-            .int("wait_sec", r.wait_sec)
-            .int("ring_sec", r.ring_sec)
-            .str("hangup_cause", r.hangup_cause.as_deref())
-            .str("outcome", r.outcome)
-            .str("cancel_reason", r.cancel_reason.as_deref())
-            .int("agent_attempts", Some(r.agent_attempts))
-            .int("agent_missed", Some(r.agent_missed))
-            .str("closed_by", r.closed_by)
-            .int("resumed", Some(i64::from(r.resumed)))
-            .str("transferred_to", r.transferred_to.as_deref())
-            .end(),
-        StoreOp::HangupCause { uuid, cause } => Line::new("hangup_cause")
-            .str("uuid", Some(uuid))
-            .str("cause", Some(cause))
-            .end(),
-        StoreOp::Attempt(a) => Line::new("attempt")
-            .str("member_uuid", Some(&a.member_uuid))
-            .str("uuid", a.uuid.as_deref())
-            .str("agent_name", Some(&a.agent_name))
-            .int("attempt_no", Some(a.attempt_no))
-            .str("queue_name", a.queue_name.as_deref())
-            .int("offered_epoch", a.offered_epoch)
-            .int("ended_epoch", a.ended_epoch)
-            .int("ring_sec", a.ring_sec)
-            .str("hangup_cause", a.hangup_cause.as_deref())
-            .str("result", a.result)
-            .end(),
-        StoreOp::AgentChange(c) => Line::new("agent_change")
-            .str("agent", Some(&c.agent))
-            .str("kind", Some(c.kind.as_str()))
-            .str("value", Some(&c.value))
-            .str("reason", c.reason)
-            .int("at_us", Some(c.at_us))
-            .end(),
-        StoreOp::WrapUp {
-            agent,
-            start_us,
-            secs,
-        } => Line::new("wrap_up")
-            .str("agent", Some(agent))
-            .int("start_us", Some(*start_us))
-            .int("secs", Some(*secs as i64))
-            .end(),
+    to_json(&OpLine::from(op), LineFormatter)
+}
+
+/// A value that these lines hold: a string, a whole number or null.
+fn is_flat(value: &Value) -> bool {
+    match value {
+        Value::String(_) | Value::Null => true,
+        Value::Number(n) => n.is_i64(),
+        Value::Bool(_) | Value::Array(_) | Value::Object(_) => false,
     }
 }
 
-/// Parses one flat JSON object of string, integer and null values.
-fn parse_object(line: &str) -> Result<HashMap<String, Json>, String> {
-    Ok(parse_flat(line)?.into_iter().collect())
+/// The operation of one line. The line is an object of flat values,
+/// whatever its keys (of a key given twice, the last counts); then the
+/// wire type reads what it knows of it.
+pub fn decode(line: &str) -> Result<StoreOp, String> {
+    let object: Map<String, Value> =
+        serde_json::from_str(line.trim()).map_err(|e| e.to_string())?;
+    if let Some((key, value)) = object.iter().find(|(_, v)| !is_flat(v)) {
+        return Err(format!(
+            "{key}: {value} is not a string, whole number or null"
+        ));
+    }
+    let line = OpLine::deserialize(Value::Object(object)).map_err(|e| e.to_string())?;
+    StoreOp::try_from(line)
 }
 
-/// Parses one flat JSON object of string, integer and null values, keeping
-/// the order of its keys.
-pub(crate) fn parse_flat(line: &str) -> Result<Vec<(String, Json)>, String> {
-    let mut chars = line.trim().chars().peekable();
-    let mut map = Vec::new();
-    let expect = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, c: char| match chars.next()
-    {
-        Some(x) if x == c => Ok(()),
-        other => Err(format!("expected '{c}', found {other:?}")),
-    };
-    let skip_ws = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Callcenter => "callcenter",
+        Source::HangupComplete => "hangup_complete",
+    }
+}
+
+/// One event line: `source` first, then each copied header by its
+/// FreeSWITCH name, in `Field` order. An open set of keys, so a map and
+/// not a derived struct.
+struct EventLine<'a>(&'a CcEvent);
+
+impl Serialize for EventLine<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("source", source_name(self.0.source))?;
+        for (field, value) in self.0.fields() {
+            map.serialize_entry(field.header_name(), value)?;
         }
-    };
-    fn string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
-        match chars.next() {
-            Some('"') => {}
-            other => return Err(format!("expected a string, found {other:?}")),
-        }
-        let mut s = String::new();
-        loop {
-            match chars.next().ok_or("unterminated string")? {
-                '"' => return Ok(s),
-                '\\' => match chars.next().ok_or("unterminated escape")? {
-                    '"' => s.push('"'),
-                    '\\' => s.push('\\'),
-                    '/' => s.push('/'),
-                    'n' => s.push('\n'),
-                    'r' => s.push('\r'),
-                    't' => s.push('\t'),
-                    'u' => {
-                        let hex: String = (0..4).filter_map(|_| chars.next()).collect();
-                        let code = u32::from_str_radix(&hex, 16).map_err(|_| "bad \\u escape")?;
-                        s.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+        map.end()
+    }
+}
+
+/// A read event line: the first `source` decides; string values are
+/// headers (the first copy of a header wins, unknown names are dropped),
+/// whole numbers and nulls are passed over, other values make the line bad.
+struct ReadEvent(CcEvent);
+
+impl<'de> Deserialize<'de> for ReadEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ReadEvent, D::Error> {
+        struct Lines;
+
+        impl<'de> Visitor<'de> for Lines {
+            type Value = ReadEvent;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReadEvent, A::Error> {
+                let mut source = None;
+                let mut headers: Vec<(String, String)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = match map.next_value::<Value>()? {
+                        Value::String(s) => Some(s),
+                        flat if is_flat(&flat) => None,
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "{key}: {other} is not a string, whole number or null"
+                            )));
+                        }
+                    };
+                    if key == "source" {
+                        source.get_or_insert(value);
+                    } else if let Some(value) = value {
+                        headers.push((key, value));
                     }
-                    other => return Err(format!("bad escape \\{other}")),
-                },
-                c => s.push(c),
-            }
-        }
-    }
-    skip_ws(&mut chars);
-    expect(&mut chars, '{')?;
-    loop {
-        skip_ws(&mut chars);
-        if chars.peek() == Some(&'}') {
-            chars.next();
-            break;
-        }
-        let key = string(&mut chars)?;
-        skip_ws(&mut chars);
-        expect(&mut chars, ':')?;
-        skip_ws(&mut chars);
-        let value = match chars.peek() {
-            Some('"') => Json::Str(string(&mut chars)?),
-            Some('n') => {
-                let word: String = (0..4).filter_map(|_| chars.next()).collect();
-                if word != "null" {
-                    return Err(format!("bad value {word}"));
                 }
-                Json::Null
+                let source = match source.flatten().as_deref() {
+                    Some("callcenter") => Source::Callcenter,
+                    Some("hangup_complete") => Source::HangupComplete,
+                    other => return Err(de::Error::custom(format!("bad source {other:?}"))),
+                };
+                Ok(ReadEvent(CcEvent::from_headers(
+                    source,
+                    headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+                )))
             }
-            Some(c) if *c == '-' || c.is_ascii_digit() => {
-                let mut digits = String::new();
-                while chars
-                    .peek()
-                    .is_some_and(|c| *c == '-' || c.is_ascii_digit())
-                {
-                    digits.push(chars.next().unwrap_or('0'));
-                }
-                Json::Int(digits.parse().map_err(|_| format!("bad number {digits}"))?)
-            }
-            other => return Err(format!("unexpected {other:?}")),
-        };
-        map.push((key, value));
-        skip_ws(&mut chars);
-        match chars.next() {
-            Some(',') => continue,
-            Some('}') => break,
-            other => return Err(format!("expected ',' or '}}', found {other:?}")),
         }
-    }
-    skip_ws(&mut chars);
-    if chars.next().is_some() {
-        return Err("text after the object".into());
-    }
-    Ok(map)
-}
 
-struct Fields(HashMap<String, Json>);
-
-impl Fields {
-    fn text(&self, key: &str) -> Option<String> {
-        match self.0.get(key) {
-            Some(Json::Str(s)) => Some(s.clone()),
-            _ => None,
-        }
-    }
-    fn required(&self, key: &str) -> Result<String, String> {
-        self.text(key).ok_or_else(|| format!("missing {key}"))
-    }
-    fn int(&self, key: &str) -> Option<i64> {
-        match self.0.get(key) {
-            Some(Json::Int(n)) => Some(*n),
-            _ => None,
-        }
-    }
-    /// A value from a closed set of names, as the `'static` name.
-    fn known(
-        &self,
-        key: &str,
-        mut names: impl Iterator<Item = &'static str>,
-    ) -> Option<&'static str> {
-        let value = self.text(key)?;
-        names.find(|n| *n == value)
+        deserializer.deserialize_map(Lines)
     }
 }
 
 /// One copied event as a line: its source and headers.
 pub fn encode_event(event: &CcEvent) -> String {
-    let mut s = String::with_capacity(256);
-    s.push_str("{\"source\":");
-    quote(
-        &mut s,
-        match event.source {
-            Source::Callcenter => "callcenter",
-            Source::HangupComplete => "hangup_complete",
-        },
-    );
-    for (field, value) in event.fields() {
-        s.push(',');
-        quote(&mut s, field.header_name());
-        s.push(':');
-        quote(&mut s, value);
-    }
-    s.push('}');
-    s
+    to_json(&EventLine(event), LineFormatter)
 }
 
 /// The event of a line written by `encode_event`.
 pub fn decode_event(line: &str) -> Result<CcEvent, String> {
-    let map = parse_flat(line)?;
-    let source = match map.iter().find(|(k, _)| k == "source").map(|(_, v)| v) {
-        Some(Json::Str(s)) if s == "callcenter" => Source::Callcenter,
-        Some(Json::Str(s)) if s == "hangup_complete" => Source::HangupComplete,
-        other => return Err(format!("bad source {other:?}")),
-    };
-    let pairs: Vec<(&str, &str)> = map
-        .iter()
-        .filter_map(|(k, v)| match v {
-            Json::Str(s) if k != "source" => Some((k.as_str(), s.as_str())),
-            _ => None,
-        })
-        .collect();
-    Ok(CcEvent::from_pairs(source, &pairs))
-}
-
-/// The operation of one line.
-pub fn decode(line: &str) -> Result<StoreOp, String> {
-    let f = Fields(parse_object(line)?);
-    Ok(match f.required("op")?.as_str() {
-        "upsert" => StoreOp::Upsert(Box::new(CdrRow {
-            member_uuid: f.required("member_uuid")?,
-            uuid: f.text("uuid"),
-            bleg_uuid: f.text("bleg_uuid"),
-            caller_id_number: f.text("caller_id_number"),
-            caller_id_name: f.text("caller_id_name"),
-            destination_number: f.text("destination_number"),
-            context: f.text("context"),
-            queue_name: f.text("queue_name"),
-            agent_name: f.text("agent_name"),
-            answered_number: f.text("answered_number"),
-            system_entered_epoch: f.int("system_entered_epoch"),
-            queue_entered_epoch: f.int("queue_entered_epoch"),
-            ring_epoch: f.int("ring_epoch"),
-            answer_epoch: f.int("answer_epoch"),
-            end_epoch: f.int("end_epoch"),
-            duration: f.int("duration"),
-            billsec: f.int("billsec"),
-            wait_sec: f.int("wait_sec"),
-            ring_sec: f.int("ring_sec"),
-            hangup_cause: f.text("hangup_cause"),
-            outcome: f.known("outcome", Outcome::ALL.iter().map(|o| o.as_str())),
-            cancel_reason: f.text("cancel_reason"),
-            agent_attempts: f.int("agent_attempts").unwrap_or(0),
-            agent_missed: f.int("agent_missed").unwrap_or(0),
-            closed_by: f.known("closed_by", ClosedBy::ALL.iter().map(|c| c.as_str())),
-            resumed: f.int("resumed").unwrap_or(0) != 0,
-            transferred_to: f.text("transferred_to"),
-        })),
-        "hangup_cause" => StoreOp::HangupCause {
-            uuid: f.required("uuid")?,
-            cause: f.required("cause")?,
-        },
-        "attempt" => StoreOp::Attempt(Box::new(AttemptRow {
-            member_uuid: f.required("member_uuid")?,
-            uuid: f.text("uuid"),
-            agent_name: f.required("agent_name")?,
-            attempt_no: f.int("attempt_no").ok_or("missing attempt_no")?,
-            queue_name: f.text("queue_name"),
-            offered_epoch: f.int("offered_epoch"),
-            ended_epoch: f.int("ended_epoch"),
-            ring_sec: f.int("ring_sec"),
-            hangup_cause: f.text("hangup_cause"),
-            result: f.known("result", AttemptResult::ALL.iter().map(|r| r.as_str())),
-        })),
-        "agent_change" => StoreOp::AgentChange(AgentChange {
-            agent: f.required("agent")?,
-            kind: match f.required("kind")?.as_str() {
-                "status" => ActivityKind::Status,
-                "state" => ActivityKind::State,
-                "wrap_up" => ActivityKind::WrapUp,
-                other => return Err(format!("unknown kind {other}")),
-            },
-            value: f.required("value")?,
-            reason: f.known("reason", [MAX_NO_ANSWER].into_iter()),
-            at_us: f.int("at_us").ok_or("missing at_us")?,
-        }),
-        "wrap_up" => StoreOp::WrapUp {
-            agent: f.required("agent")?,
-            start_us: f.int("start_us").ok_or("missing start_us")?,
-            secs: f.int("secs").ok_or("missing secs")?.max(0) as u64,
-        },
-        other => return Err(format!("unknown op {other}")),
-    })
+    serde_json::from_str::<ReadEvent>(line.trim())
+        .map(|read| read.0)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -444,5 +488,17 @@ mod tests {
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_as_the_first_release_did() {
+        let op = StoreOp::HangupCause {
+            uuid: "\u{8}\u{c}\u{1f}\t\"\\/\u{7f}".into(),
+            cause: String::new(),
+        };
+        assert_eq!(
+            encode(&op),
+            "{\"op\":\"hangup_cause\",\"uuid\":\"\\u0008\\u000c\\u001f\\t\\\"\\\\/\u{7f}\",\"cause\":\"\"}"
+        );
     }
 }

@@ -1,0 +1,143 @@
+//! The options of `cc_cdr_report`: help, completions, usage errors, and
+//! options anywhere among the statistics words. (Its output on both
+//! backends is tested in tests/backends.rs.)
+
+use std::process::{Command, Output};
+
+use mod_cc_cdr::stats::SlFormula;
+use mod_cc_cdr::stats::args::USAGE;
+use mod_cc_cdr::store::sqlite::Synchronous;
+use mod_cc_cdr::store::{Node, SqliteStore};
+use testkit::TempDir;
+
+fn report(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cc_cdr_report"))
+        .args(args)
+        .env_remove("CC_CDR_DSN")
+        .env("FREESWITCH_PREFIX", "/nonexistent")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn help_names_every_option_default_formula_and_word() {
+    let out = report(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in [
+        "--db <PATH>",
+        "--dsn <DSN>",
+        "[env: CC_CDR_DSN]",
+        "--tz <ZONE>",
+        "[default: local]",
+        "--sl-sec <N>",
+        "[default: 20]",
+        "--short-abandon-sec <N>",
+        "[default: 5]",
+        "--sl-formula <NAME>",
+        "[default: offered]",
+        "completions",
+        USAGE,
+    ] {
+        assert!(help.contains(needle), "{needle} not in\n{help}");
+    }
+    for formula in SlFormula::ALL {
+        assert!(help.contains(formula.as_str()), "{}", formula.as_str());
+    }
+    assert_eq!(report(&["-h"]).status.code(), Some(0));
+}
+
+#[test]
+fn help_never_shows_the_dsn_of_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cc_cdr_report"))
+        .arg("--help")
+        .env("CC_CDR_DSN", "postgresql://user:secret@host/db")
+        .output()
+        .unwrap();
+    assert!(!text(&out.stdout).contains("secret"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = report(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains("sl-formula"), "{shell}: {script}");
+        assert!(script.contains("answered_abandoned"), "{shell}");
+    }
+    assert_eq!(report(&["completions", "nosh"]).status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_why() {
+    for (args, why) in [
+        (&["--sl-sec", "x", "queue"][..], "'x' is not a whole number"),
+        (
+            &["--short-abandon-sec", "-5", "queue"],
+            "must not be negative",
+        ),
+        (&["--sl-formula", "bogus", "queue"], "possible values"),
+        (&["--tz", "No/Such_Zone", "queue"], "No/Such_Zone"),
+        (&["--bogus", "queue"], "--bogus"),
+        (&["--db"], "--db"),
+        (
+            &["--db", "/nonexistent/cc_cdr.db", "queue"],
+            "no database at",
+        ),
+        (&["queue"], "no database at /nonexistent/db/cc_cdr.db"),
+        (&["--db", "x", "--dsn", "host=x", "queue"], "--db and --dsn"),
+        (&["--dsn", "postgresql://[", "queue"], "not a PostgreSQL"),
+    ] {
+        let out = report(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn options_may_come_anywhere_and_the_last_counts() {
+    let dir = TempDir::new("report_cli");
+    let db = dir.path().join("cc_cdr.db");
+    drop(SqliteStore::open(&db, Synchronous::Normal, Node::default()).unwrap());
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = report(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let first = run(&["--db", db, "--tz", "UTC", "queue", "2026-11-23", "json"]);
+    assert!(
+        first.starts_with("{\"meta\": {\"subject\": \"queue\""),
+        "{first}"
+    );
+    assert_eq!(
+        first,
+        run(&["queue", "--tz", "UTC", "2026-11-23", "--db", db, "json"])
+    );
+    let twice = run(&[
+        "--db",
+        db,
+        "--sl-sec",
+        "1",
+        "--sl-sec",
+        "30",
+        "--sl-formula",
+        "ANSWERED",
+        "queue",
+        "2026-11-23",
+        "json",
+    ]);
+    assert!(twice.contains("\"sl_sec\": \"30\""), "{twice}");
+    assert!(twice.contains("\"sl_formula\": \"answered\""), "{twice}");
+    // The statistics' own errors, as in fs_cli.
+    let out = report(&["--db", db, "queues"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("-ERR expected queue or agent"));
+}
