@@ -330,7 +330,8 @@ fn range_words(pair: &Pair) -> [String; 2] {
         panic!("{rows:?}")
     };
     let utc = TimeZone::utc();
-    let minute = |t: i64| utc.to_local(t - t.rem_euclid(60)).format()[..16].replace(' ', "T");
+    let minute =
+        |t: i64| mod_cc_cdr::tz::format(utc.to_local(t - t.rem_euclid(60)))[..16].replace(' ', "T");
     [minute(first - 3600), minute(last + 3600)]
 }
 

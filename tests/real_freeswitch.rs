@@ -532,7 +532,7 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
     });
     let to = mod_cc_cdr::stats::now() + 1;
     let tz = mod_cc_cdr::tz::TimeZone::utc();
-    let stamp = |t: i64| tz.to_local(t).format().replace(' ', "T");
+    let stamp = |t: i64| mod_cc_cdr::tz::format(tz.to_local(t)).replace(' ', "T");
     let range = format!("{} {}", stamp(started - 60), stamp(to));
     let queue_json = fs
         .api(&format!("cc_cdr stats queue all {range} json"))

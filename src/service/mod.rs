@@ -226,7 +226,7 @@ fn local_time_text(at: SystemTime) -> String {
     let secs = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    crate::tz::TimeZone::local().to_local(secs).format()
+    crate::tz::format(crate::tz::TimeZone::local().to_local(secs))
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! [table|json|csv]`, with dates as people type them.
 
 use super::{Interval, Request, Subject};
-use crate::tz::{LocalDateTime, TimeZone};
+use jiff::ToSpan;
+use jiff::civil::{Date, DateTime, Time};
+
+use crate::tz::TimeZone;
 
 pub const USAGE: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] \
 [table|json|csv]\n  \
@@ -28,26 +31,30 @@ pub struct Parsed {
 /// A moment typed by the user: a whole day, or a point in time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum When {
-    Day(LocalDateTime),
+    Day(Date),
     At(i64),
 }
 
-fn parse_date(text: &str) -> Option<LocalDateTime> {
+/// `YYYY-MM-DD`, a valid date. The shape is checked here, since jiff's
+/// parser takes more (`20261123`, `+002026-11-23`, a time after it).
+fn parse_date(text: &str) -> Option<Date> {
     let mut parts = text.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return None;
     }
-    LocalDateTime::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?, 0, 0, 0).ok()
+    Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?).ok()
 }
 
-fn parse_time(text: &str, date: LocalDateTime) -> Option<LocalDateTime> {
+/// `HH:MM` or `HH:MM:SS`, a valid time, on `date`.
+fn parse_time(text: &str, date: Date) -> Option<DateTime> {
     let parts: Vec<&str> = text.split(':').collect();
     if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
         return None;
     }
-    let n = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse::<u32>().ok());
-    LocalDateTime::new(date.year, date.month, date.day, n(0)?, n(1)?, n(2)?).ok()
+    let n = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse::<i8>().ok());
+    let time = Time::new(n(0)?, n(1)?, n(2)?, 0).ok()?;
+    Some(date.to_datetime(time))
 }
 
 /// Parses the words after `stats`. `now` is the present in Unix seconds.
@@ -59,7 +66,7 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
         Some((w, _)) => return Err(usage(format!("-ERR expected queue or agent, not '{w}'"))),
         None => return Err(usage("-ERR expected queue or agent".into())),
     };
-    let today = tz.to_local(now).midnight();
+    let today = tz.to_local(now).date();
     let mut name: Option<Option<String>> = None;
     let mut node: Option<Option<String>> = None;
     let mut whens: Vec<When> = Vec::new();
@@ -85,7 +92,7 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
         }
         let when = match lower.as_str() {
             "today" => Some(When::Day(today)),
-            "yesterday" => Some(When::Day(today.add_days(-1))),
+            "yesterday" => Some(When::Day(today.saturating_sub(1.day()))),
             "now" => Some(When::At(now)),
             _ => {
                 let (date_part, time_part) = match word.split_once('T') {
@@ -144,11 +151,11 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
         }
     }
     let start = |w: When| match w {
-        When::Day(d) => tz.from_local(d),
+        When::Day(d) => tz.day_start(d),
         When::At(t) => t,
     };
     let end_of = |w: When| match w {
-        When::Day(d) => tz.from_local(d.add_days(1)),
+        When::Day(d) => tz.day_end(d),
         When::At(t) => t,
     };
     let (from, to) = match whens.as_slice() {

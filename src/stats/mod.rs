@@ -21,7 +21,7 @@ use rusqlite::types::Value;
 
 use crate::store::Database;
 use crate::store::reader::{self, Reader};
-use crate::tz::{LocalDateTime, TimeZone};
+use crate::tz::{self, TimeZone};
 
 /// How a range is cut into rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Interval {
         }
     }
 
-    fn minutes(self) -> Option<u32> {
+    fn minutes(self) -> Option<i8> {
         match self {
             Interval::Min15 => Some(15),
             Interval::Min30 => Some(30),
@@ -184,7 +184,7 @@ pub struct Bucket {
 /// `tz` (a day is local midnight to midnight, 23 or 25 hours across a DST
 /// change). The first and last are clipped to the range.
 pub fn buckets(from: i64, to: i64, interval: Interval, tz: &TimeZone) -> Vec<Bucket> {
-    let label = |t: i64| tz.to_local(t).format()[..16].to_owned();
+    let label = |t: i64| tz::format(tz.to_local(t))[..16].to_owned();
     if interval == Interval::Total || to <= from {
         return vec![Bucket {
             start: from,
@@ -211,12 +211,13 @@ fn next_boundary(t: i64, interval: Interval, tz: &TimeZone) -> i64 {
     let local = tz.to_local(t);
     let boundary = match interval.minutes() {
         Some(minutes) => {
-            let floor = local.minute / minutes * minutes;
-            let start = LocalDateTime {
-                minute: floor,
-                second: 0,
-                ..local
-            };
+            let floor = local.minute() / minutes * minutes;
+            let start = local
+                .with()
+                .minute(floor)
+                .second(0)
+                .build()
+                .unwrap_or(local);
             // Walk in whole steps of local time; the zone maps each back.
             let mut next = tz.from_local(start) + i64::from(minutes) * 60;
             if next <= t {
@@ -224,7 +225,7 @@ fn next_boundary(t: i64, interval: Interval, tz: &TimeZone) -> i64 {
             }
             next
         }
-        None => tz.from_local(local.midnight().add_days(1)),
+        None => tz.day_end(local.date()),
     };
     if boundary > t { boundary } else { t + 60 }
 }
@@ -370,7 +371,7 @@ fn report(
 ) -> Result<String, String> {
     let request = &parsed.request;
     let table = compute(reader, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
-    let local = |t: i64| settings.tz.to_local(t).format()[..16].to_owned();
+    let local = |t: i64| tz::format(settings.tz.to_local(t))[..16].to_owned();
     let subject = match request.subject {
         Subject::Queue => "queue",
         Subject::Agent => "agent",

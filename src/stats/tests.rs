@@ -645,7 +645,7 @@ fn views_give_the_same_numbers_as_the_command(backend: Backend) {
             other => panic!("{other:?}"),
         })
         .collect();
-    let local_midnight = s.tz.from_local(s.tz.to_local(DAY).midnight());
+    let local_midnight = s.tz.day_start(s.tz.to_local(DAY).date());
     let t = compute(
         reader.as_mut(),
         &s,

@@ -185,8 +185,9 @@ fn print_report(conn: &Connection, path: &Path) -> Result<(), String> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(|e| e.to_string())?;
-    let minute =
-        |t: i64| settings.tz.to_local(t - t.rem_euclid(60)).format()[..16].replace(' ', "T");
+    let minute = |t: i64| {
+        mod_cc_cdr::tz::format(settings.tz.to_local(t - t.rem_euclid(60)))[..16].replace(' ', "T")
+    };
     let (from, to) = (minute(first), minute(last + 120));
     for subject in ["queue", "agent"] {
         println!("\nfs_cli> cc_cdr stats {subject} all {from} {to}   (time-zone UTC)");
