@@ -11,11 +11,8 @@ pub fn guard<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
-            let reason = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let reason = crate::logging::take_last_panic()
+                .unwrap_or_else(|| crate::logging::panic_text(&*payload));
             // Logging must not panic again on the way out.
             let _ = catch_unwind(|| log(Level::Crit, &format!("{what}: internal error: {reason}")));
             fallback

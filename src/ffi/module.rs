@@ -107,6 +107,9 @@ pub unsafe fn load(
         log(Level::Error, "load refused: mod_cc_cdr is already running");
         return sys::switch_status_t::SWITCH_STATUS_GENERR;
     }
+    // Panics in the module's threads reach FreeSWITCH's log with their
+    // place; the hook is put back at unload, before the code goes away.
+    logging::install_panic_hook();
     let status = guard("load", sys::switch_status_t::SWITCH_STATUS_GENERR, || {
         // SAFETY: the caller's contract.
         unsafe { load_inner(module_interface, pool, api, on_event) }
@@ -116,6 +119,7 @@ pub unsafe fn load(
             // SAFETY: the state of this failed load, torn down once.
             let _ = unsafe { teardown(partial) };
         }
+        logging::remove_panic_hook();
     }
     status
 }
@@ -263,6 +267,7 @@ pub unsafe fn shutdown() -> sys::switch_status_t {
     // SAFETY: the state from load, torn down once.
     let done = unsafe { teardown(state) };
     log(Level::Notice, &done);
+    logging::remove_panic_hook();
     logging::set_sink(None);
     sys::switch_status_t::SWITCH_STATUS_SUCCESS
 }

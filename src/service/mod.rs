@@ -127,6 +127,9 @@ impl Service {
             spool_path: self.spool_path.display().to_string(),
             spooled_ops: c.spooled_ops.load(Relaxed),
             replayed_ops: c.replayed_ops.load(Relaxed),
+            writer_panics: c.writer_panics.load(Relaxed),
+            rejected_events: c.rejected_events.load(Relaxed),
+            writer_stopped: c.writer_stopped(),
             trouble: c
                 .trouble()
                 .map(|(since, why)| (local_time_text(since), why)),

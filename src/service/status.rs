@@ -20,6 +20,11 @@ pub struct StatusReport {
     pub spool_path: String,
     pub spooled_ops: u64,
     pub replayed_ops: u64,
+    /// Panics the writer caught and survived, and events it rejected.
+    pub writer_panics: u64,
+    pub rejected_events: u64,
+    /// Why the writer thread stopped, if it did.
+    pub writer_stopped: Option<String>,
     /// Since when (local time, text) and why the database refuses writes.
     pub trouble: Option<(String, String)>,
 }
@@ -38,7 +43,8 @@ pub fn format_status(s: &StatusReport) -> String {
          events dropped:  {} (both queues were full)\n\
          write failures:  {}\n\
          spool:           {} operations waiting in {} ({} replayed so far)\n\
-         database state:  {}\n",
+         database state:  {}\n\
+         writer:          {}\n",
         s.db_path,
         up / 86_400,
         up % 86_400 / 3600,
@@ -64,6 +70,16 @@ pub fn format_status(s: &StatusReport) -> String {
                 "REFUSING WRITES since {since}: {why}; rows go to the spool, {} \
                  (cc_cdr replay to retry now)",
                 retry_schedule()
+            ),
+        },
+        match &s.writer_stopped {
+            None => format!(
+                "running ({} panics caught and survived, {} events rejected)",
+                s.writer_panics, s.rejected_events
+            ),
+            Some(why) => format!(
+                "STOPPED after a panic: {why}; events go to the event spool until \
+                 'reload mod_cc_cdr'"
             ),
         },
     )
@@ -104,6 +120,7 @@ mod tests {
         assert!(text.contains("write failures:  1"));
         assert!(text.contains("in memory:       40 visits, 3 caller hangups"));
         assert!(text.contains("database state:  ok"));
+        assert!(text.contains("writer:          running (0 panics caught and survived"));
         let failing = format_status(&StatusReport {
             trouble: Some(("2026-11-23 10:00:00".into(), "database is locked".into())),
             spooled_ops: 12,
@@ -112,6 +129,11 @@ mod tests {
         });
         assert!(failing.contains("spool:           12 operations waiting in /db/cc_cdr.db.spool"));
         assert!(failing.contains("REFUSING WRITES since 2026-11-23 10:00:00: database is locked"));
+        let stopped = format_status(&StatusReport {
+            writer_stopped: Some("boom (at src/x.rs:1)".into()),
+            ..StatusReport::default()
+        });
+        assert!(stopped.contains("writer:          STOPPED after a panic: boom (at src/x.rs:1)"));
     }
 
     #[test]

@@ -34,6 +34,21 @@ pub struct Counters {
     pub(super) overflowing: AtomicBool,
     /// The database's trouble, if any: since when, and the last error.
     pub trouble: Mutex<Option<(SystemTime, String)>>,
+    /// Panics the writer caught and survived (an event or a batch each).
+    pub writer_panics: AtomicU64,
+    /// Events that made the writer panic, kept in the rejected-events file.
+    pub rejected_events: AtomicU64,
+    /// Why the writer thread is gone, if it is; events then go to the
+    /// event spool until the next load takes them back.
+    pub writer_stopped: Mutex<Option<String>>,
+    /// Test hooks: a panic in the next event's assembly, in the next
+    /// batch's write, or outside both (the writer thread dies).
+    #[cfg(test)]
+    pub(crate) panic_next_event: AtomicBool,
+    #[cfg(test)]
+    pub(crate) panic_next_batch: AtomicBool,
+    #[cfg(test)]
+    pub(crate) panic_writer: AtomicBool,
 }
 
 impl Counters {
@@ -42,6 +57,13 @@ impl Counters {
         self.events_queued
             .load(Relaxed)
             .saturating_sub(self.events_processed.load(Relaxed))
+    }
+
+    pub fn writer_stopped(&self) -> Option<String> {
+        self.writer_stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn trouble(&self) -> Option<(SystemTime, String)> {
@@ -99,9 +121,11 @@ impl Ingress {
                     self.counters.overflowing.store(true, Relaxed);
                     event
                 }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.counters.events_dropped.fetch_add(1, Relaxed);
-                    return;
+                // The writer thread is gone: the spooler keeps the events
+                // for the next load.
+                Err(TrySendError::Disconnected(event)) => {
+                    self.counters.overflowing.store(true, Relaxed);
+                    event
                 }
             }
         };

@@ -15,8 +15,10 @@
 //!   writer takes them back in once it has caught up. Only when both queues
 //!   are full is an event dropped, and counted.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,20 @@ pub use ingress::{Counters, Ingress};
 pub struct WriterHandle {
     thread: JoinHandle<()>,
     control: Sender<Control>,
+    /// The overflow spooler: joined by the writer at its shutdown, or here
+    /// if the writer died first.
+    spooler: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+fn counters_of(worker: &Worker) -> Arc<Counters> {
+    worker.counters.clone()
+}
+
+/// Where events that made the writer panic are kept, with the reason.
+pub fn rejected_events_path(spool_base: &Path) -> PathBuf {
+    let mut name = spool_base.as_os_str().to_owned();
+    name.push(".rejected");
+    PathBuf::from(name)
 }
 
 /// What the writer is asked to do besides writing.
@@ -63,7 +79,17 @@ impl WriterHandle {
     /// `Ingress` is dropped.
     pub fn join(self) -> std::thread::Result<()> {
         self.thread.thread().unpark();
-        self.thread.join()
+        let result = self.thread.join();
+        let spooler = self
+            .spooler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(spooler) = spooler {
+            // Ends once every Ingress is dropped.
+            let _ = spooler.join();
+        }
+        result
     }
 }
 
@@ -77,10 +103,12 @@ pub fn spawn(
     let (sender, receiver) = sync_channel(config.queue_size);
     // The overflow only holds events until the spooler writes them out.
     let (overflow, overflow_receiver) = sync_channel::<CcEvent>(config.queue_size.max(10_000));
+    let events_path = events_spool_path(&config.spool_base());
     let events = Arc::new(Mutex::new(EventSpool {
-        path: events_spool_path(&config.spool_base()),
+        // Left by a run whose writer died: taken back at the first chance.
+        unread: u64::from(events_path.exists()),
+        path: events_path,
         file: None,
-        unread: 0,
     }));
     let spooler_events = events.clone();
     let spooler_counters = counters.clone();
@@ -91,11 +119,14 @@ pub fn spawn(
     assembler.set_wrap_up(config.wrap_up_secs.clone());
     let spool = Spool::beside(&config.spool_base());
     counters.spooled_ops.store(spool.len(), Relaxed);
+    let spooler = Arc::new(Mutex::new(Some(spooler)));
     let worker = Worker {
         store,
         spool,
+        panicked: Spool::named(&config.spool_base(), ".panicked.spool"),
+        rejected_path: rejected_events_path(&config.spool_base()),
         events,
-        spooler: Some(spooler),
+        spooler: spooler.clone(),
         assembler,
         counters: counters.clone(),
         pending: Vec::new(),
@@ -110,8 +141,30 @@ pub fn spawn(
     let (control, control_receiver) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("cc_cdr writer".into())
-        .spawn(move || worker.run(receiver, control_receiver))?;
-    let writer = WriterHandle { thread, control };
+        .spawn(move || {
+            let stopped = counters_of(&worker);
+            // Whatever ends this thread by a panic is said in status, and the
+            // events go to the event spool from then on (the Ingress sees
+            // the channel closed).
+            if let Err(why) = crate::logging::catch(|| worker.run(receiver, control_receiver)) {
+                log(
+                    Level::Crit,
+                    &format!(
+                        "the writer thread stopped after a panic: {why}; events go to the event \
+                         spool until 'reload mod_cc_cdr'"
+                    ),
+                );
+                *stopped
+                    .writer_stopped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(why);
+            }
+        })?;
+    let writer = WriterHandle {
+        thread,
+        control,
+        spooler,
+    };
     Ok((
         Ingress {
             sender,
@@ -161,9 +214,13 @@ fn spool_overflow(
 struct Worker {
     store: Store,
     spool: Spool,
+    /// Batches whose write panicked: kept aside, so that they cannot stop
+    /// the spool's replay of everything after them.
+    panicked: Spool,
+    rejected_path: PathBuf,
     events: Arc<Mutex<EventSpool>>,
     /// Joined at shutdown, once the senders are gone, before the last read-back.
-    spooler: Option<JoinHandle<()>>,
+    spooler: Arc<Mutex<Option<JoinHandle<()>>>>,
     assembler: Assembler,
     counters: Arc<Counters>,
     pending: Vec<StoreOp>,
@@ -222,6 +279,10 @@ impl Worker {
                     self.counters.overflowing.store(false, Relaxed);
                 }
             }
+            #[cfg(test)]
+            if self.counters.panic_writer.swap(false, Relaxed) {
+                panic!("injected into the writer's loop");
+            }
             let answers: Vec<Sender<()>> = control
                 .try_iter()
                 .map(|Control::Replay(answer)| answer)
@@ -249,9 +310,55 @@ impl Worker {
     }
 
     fn take_in(&mut self, event: &CcEvent) {
-        let now = self.now();
-        self.assembler.apply(event, now);
+        self.apply(event);
         self.counters.events_processed.fetch_add(1, Relaxed);
+    }
+
+    /// Assembles one event. One that makes the assembler panic costs only
+    /// itself: it is kept in the rejected-events file with the reason.
+    fn apply(&mut self, event: &CcEvent) {
+        let now = self.now();
+        #[cfg(test)]
+        let inject = self.counters.panic_next_event.swap(false, Relaxed);
+        let assembler = &mut self.assembler;
+        let result = crate::logging::catch(|| {
+            #[cfg(test)]
+            if inject {
+                panic!("injected into the event's assembly");
+            }
+            assembler.apply(event, now)
+        });
+        if let Err(why) = result {
+            self.reject(event, &why);
+        }
+    }
+
+    fn reject(&mut self, event: &CcEvent, why: &str) {
+        self.counters.writer_panics.fetch_add(1, Relaxed);
+        self.counters.rejected_events.fetch_add(1, Relaxed);
+        let encoded = codec::encode_event(event);
+        let event_json: serde_json::Value =
+            serde_json::from_str(&encoded).unwrap_or(serde_json::Value::String(encoded));
+        let line = serde_json::json!({ "reason": why, "event": event_json });
+        let kept = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(&self.rejected_path)
+            .and_then(|mut file| writeln!(file, "{line}"));
+        log(
+            Level::Crit,
+            &format!(
+                "an event made the writer panic: {why}; {}; the writer goes on",
+                match kept {
+                    Ok(()) => format!("the event is kept in {}", self.rejected_path.display()),
+                    Err(e) => format!(
+                        "it could not be kept in {}: {e}",
+                        self.rejected_path.display()
+                    ),
+                }
+            ),
+        );
     }
 
     /// Takes back the events the spooler wrote, in order.
@@ -276,8 +383,7 @@ impl Worker {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
                 match codec::decode_event(&line) {
                     Ok(event) => {
-                        let now = self.now();
-                        self.assembler.apply(&event, now);
+                        self.apply(&event);
                         count += 1;
                     }
                     Err(e) => log(Level::Error, &format!("unreadable spooled event: {e}")),
@@ -297,7 +403,12 @@ impl Worker {
     }
 
     fn shut_down(&mut self) {
-        if let Some(spooler) = self.spooler.take() {
+        let spooler = self
+            .spooler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(spooler) = spooler {
             if spooler.join().is_err() {
                 log(Level::Crit, "the overflow spooler panicked");
             }
@@ -393,7 +504,25 @@ impl Worker {
         while !self.pending.is_empty() {
             let n = self.pending.len().min(self.batch_max_rows);
             self.counters.write_attempts.fetch_add(1, Relaxed);
-            match self.store.write(&self.pending[..n]) {
+            #[cfg(test)]
+            let inject = self.counters.panic_next_batch.swap(false, Relaxed);
+            let store = &mut self.store;
+            let batch = &self.pending[..n];
+            let written = crate::logging::catch(|| {
+                #[cfg(test)]
+                if inject {
+                    panic!("injected into the batch's write");
+                }
+                store.write(batch)
+            });
+            let written = match written {
+                Ok(written) => written,
+                Err(why) => {
+                    self.set_aside(n, &why);
+                    continue;
+                }
+            };
+            match written {
                 Ok(rows) => {
                     if self.debug {
                         for op in &self.pending[..n] {
@@ -412,6 +541,37 @@ impl Worker {
             }
         }
         self.publish();
+    }
+
+    /// The first `n` pending operations made the store panic: they go to
+    /// the panicked-batches spool, and the writer goes on with the rest.
+    fn set_aside(&mut self, n: usize, why: &str) {
+        self.counters.writer_panics.fetch_add(1, Relaxed);
+        let kept = self.panicked.append(&self.pending[..n]);
+        let place = self.panicked.path().display().to_string();
+        match kept {
+            Ok(()) => {
+                self.pending.drain(..n);
+                log(
+                    Level::Crit,
+                    &format!(
+                        "a batch of {n} operations made the writer panic: {why}; the batch is \
+                         kept in {place} and the writer goes on"
+                    ),
+                );
+            }
+            Err(e) => {
+                // Not lost: spooled in order, as for a database error.
+                log(
+                    Level::Crit,
+                    &format!(
+                        "a batch of {n} operations made the writer panic: {why}; it could not be \
+                         kept in {place} ({e}), so it goes to the spool"
+                    ),
+                );
+                self.spool_pending();
+            }
+        }
     }
 
     fn recovered(&mut self) {

@@ -36,8 +36,13 @@ pub struct Replayed {
 impl Spool {
     /// The spool of the database at `db_path`: `<db_path>.spool`.
     pub fn beside(db_path: &Path) -> Spool {
+        Spool::named(db_path, ".spool")
+    }
+
+    /// A spool at `<db_path><suffix>`, with the operations it already holds.
+    pub fn named(db_path: &Path, suffix: &str) -> Spool {
         let mut name = db_path.as_os_str().to_owned();
-        name.push(".spool");
+        name.push(suffix);
         let path = PathBuf::from(name);
         let len = File::open(&path)
             .map(|f| BufReader::new(f).lines().count() as u64)

@@ -202,3 +202,153 @@ fn retries_back_off_to_a_minute() {
     assert_eq!(retry_after(4), RETRY_MAX);
     assert_eq!(retry_after(u32::MAX), RETRY_MAX);
 }
+
+/// Copy `n` of the six calls, with their own UUIDs and times.
+fn copy(n: u64) -> Vec<CcEvent> {
+    use crate::domain::capture::{parse_event, source_of, split_events};
+    split_events(SIX_CALLS)
+        .filter_map(|text| {
+            let headers = testkit::synth::copy(&parse_event(text), n);
+            let source = source_of(&headers)?;
+            Some(CcEvent::from_headers(
+                source,
+                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            ))
+        })
+        .collect()
+}
+
+/// The member UUIDs of the visits in `events`.
+fn members(events: &[CcEvent]) -> Vec<String> {
+    let mut members: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.owned(crate::domain::event::Field::MemberUuid))
+        .collect();
+    members.sort();
+    members.dedup();
+    members
+}
+
+fn rows_of(db: &Path, members: &[String]) -> i64 {
+    let list: Vec<String> = members.iter().map(|m| format!("'{m}'")).collect();
+    count(
+        db,
+        &format!(
+            "SELECT count(*) FROM callcenter_cdr WHERE member_uuid IN ({})",
+            list.join(",")
+        ),
+    )
+}
+
+#[test]
+fn a_panic_in_a_batch_costs_only_that_batch_and_the_writer_goes_on() {
+    let dir = TempDir::new("writer_panic_batch");
+    let config = config(dir.path(), 10_000);
+    let (ingress, writer, counters) = start(&config);
+    let (first, second, third) = (copy(0), copy(1), copy(2));
+    for event in first.clone() {
+        ingress.submit(event);
+    }
+    wait("the first calls' rows", || {
+        rows_of(&config.db_path, &members(&first)) == 6
+    });
+    counters.panic_next_batch.store(true, Relaxed);
+    for event in second {
+        ingress.submit(event);
+    }
+    wait("the panic caught", || {
+        counters.writer_panics.load(Relaxed) == 1
+    });
+    for event in third.clone() {
+        ingress.submit(event);
+    }
+    wait("the third calls' rows", || {
+        rows_of(&config.db_path, &members(&third)) == 6
+    });
+    assert!(counters.writer_stopped().is_none(), "the writer runs on");
+    let panicked = Spool::named(&config.spool_base(), ".panicked.spool");
+    assert!(!panicked.is_empty(), "the panicked batch is kept");
+    assert_eq!(
+        counters.spooled_ops.load(Relaxed),
+        0,
+        "nothing else spooled"
+    );
+    let text = crate::service::status::format_status(&crate::service::status::StatusReport {
+        writer_panics: counters.writer_panics.load(Relaxed),
+        ..Default::default()
+    });
+    assert!(
+        text.contains("running (1 panics caught and survived"),
+        "{text}"
+    );
+    drop(ingress);
+    writer.join().unwrap();
+    assert_eq!(rows_of(&config.db_path, &members(&first)), 6);
+}
+
+#[test]
+fn an_event_that_panics_the_assembler_is_rejected_with_its_reason() {
+    let dir = TempDir::new("writer_panic_event");
+    let config = config(dir.path(), 10_000);
+    let (ingress, writer, counters) = start(&config);
+    let calls = copy(0);
+    counters.panic_next_event.store(true, Relaxed);
+    for event in copy(5).into_iter().take(1) {
+        ingress.submit(event);
+    }
+    wait("the event rejected", || {
+        counters.rejected_events.load(Relaxed) == 1
+    });
+    for event in calls.clone() {
+        ingress.submit(event);
+    }
+    wait("the calls' rows", || {
+        rows_of(&config.db_path, &members(&calls)) == 6
+    });
+    drop(ingress);
+    writer.join().unwrap();
+    let rejected =
+        std::fs::read_to_string(super::rejected_events_path(&config.spool_base())).unwrap();
+    assert_eq!(rejected.lines().count(), 1);
+    let line: serde_json::Value = serde_json::from_str(rejected.trim()).unwrap();
+    assert!(
+        line["reason"]
+            .as_str()
+            .unwrap()
+            .contains("injected into the event's assembly"),
+        "{line}"
+    );
+    assert!(line["event"].is_object(), "{line}");
+}
+
+#[test]
+fn a_dead_writer_is_said_and_its_events_wait_in_the_event_spool_for_the_next_load() {
+    let dir = TempDir::new("writer_dead");
+    let config = config(dir.path(), 10_000);
+    let (ingress, writer, counters) = start(&config);
+    counters.panic_writer.store(true, Relaxed);
+    wait("the writer stopped", || counters.writer_stopped().is_some());
+    assert!(
+        counters
+            .writer_stopped()
+            .unwrap()
+            .contains("injected into the writer's loop")
+    );
+    let calls = copy(0);
+    for event in calls.clone() {
+        ingress.submit(event);
+    }
+    assert_eq!(counters.events_dropped.load(Relaxed), 0, "none dropped");
+    assert_eq!(counters.events_spooled.load(Relaxed), calls.len() as u64);
+    drop(ingress);
+    assert!(writer.join().is_ok(), "the panic was caught and said");
+    assert_eq!(rows_of(&config.db_path, &members(&calls)), 0);
+    // The next load takes the spooled events back.
+    let (ingress, writer, _counters) = start(&config);
+    wait("the calls' rows after the reload", || {
+        rows_of(&config.db_path, &members(&calls)) == 6
+    });
+    drop(ingress);
+    writer.join().unwrap();
+    assert!(!events_spool_path(&config.spool_base()).exists());
+}
