@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use mod_cc_cdr::config::Config;
-use mod_cc_cdr::domain::capture::{parse_event, source_of, split_events};
+use mod_cc_cdr::domain::capture::edited_events_from_capture;
 use mod_cc_cdr::domain::event::CcEvent;
 use mod_cc_cdr::store::postgres::PgConn;
 use mod_cc_cdr::store::{Node, PgStore, Store};
@@ -18,19 +18,9 @@ use mod_cc_cdr::writer::{self, Counters};
 
 const SIX_CALLS: &str = include_str!("fixtures/six_calls.events");
 
-/// Copy `n` of a capture's events (`testkit::synth::copy`: their own UUIDs
-/// and times), as the module would have copied them.
+/// Copy `n` of a capture's events, with their own UUIDs and times.
 fn copy_of_capture(file: &str, n: u64) -> Vec<CcEvent> {
-    split_events(file)
-        .filter_map(|text| {
-            let headers = testkit::synth::copy(&parse_event(text), n);
-            let source = source_of(&headers)?;
-            Some(CcEvent::from_headers(
-                source,
-                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
-            ))
-        })
-        .collect()
+    edited_events_from_capture(file, |headers| testkit::synth::copy(&headers, n))
 }
 
 fn wait(what: &str, mut done: impl FnMut() -> bool) {

@@ -57,9 +57,18 @@ pub fn source_of(headers: &[(String, Vec<u8>)]) -> Option<Source> {
 /// Reads a capture file as the module would have copied its events: the
 /// source is told by `Event-Name`, and other events are left out.
 pub fn events_from_capture(file: &str) -> Vec<CcEvent> {
+    edited_events_from_capture(file, |headers| headers)
+}
+
+/// As `events_from_capture`, with each event's headers first changed by
+/// `edit` (`testkit::synth::copy` gives a copy with its own UUIDs and times).
+pub fn edited_events_from_capture(
+    file: &str,
+    edit: impl Fn(Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)>,
+) -> Vec<CcEvent> {
     split_events(file)
         .filter_map(|text| {
-            let headers = parse_event(text);
+            let headers = edit(parse_event(text));
             let source = source_of(&headers)?;
             Some(CcEvent::from_headers(
                 source,

@@ -2,17 +2,15 @@
 //! unwind into FreeSWITCH (that aborts the whole switch), so it is caught,
 //! logged, and replaced by a typed fallback.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::catch_unwind;
 
-use crate::logging::{Level, log};
+use crate::logging::{Level, catch, log};
 
 /// Runs `body`; on a panic, logs it as `what` and returns `fallback`.
 pub fn guard<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match catch(body) {
         Ok(value) => value,
-        Err(payload) => {
-            let reason = crate::logging::take_last_panic()
-                .unwrap_or_else(|| crate::logging::panic_text(&*payload));
+        Err(reason) => {
             // Logging must not panic again on the way out.
             let _ = catch_unwind(|| log(Level::Crit, &format!("{what}: internal error: {reason}")));
             fallback

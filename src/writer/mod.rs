@@ -45,8 +45,10 @@ pub struct WriterHandle {
     spooler: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
-fn counters_of(worker: &Worker) -> Arc<Counters> {
-    worker.counters.clone()
+/// The spooler's handle, for whichever of the writer and its handle joins
+/// it first.
+fn take_spooler(slot: &Mutex<Option<JoinHandle<()>>>) -> Option<JoinHandle<()>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// Where events that made the writer panic are kept, with the reason.
@@ -80,12 +82,7 @@ impl WriterHandle {
     pub fn join(self) -> std::thread::Result<()> {
         self.thread.thread().unpark();
         let result = self.thread.join();
-        let spooler = self
-            .spooler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(spooler) = spooler {
+        if let Some(spooler) = take_spooler(&self.spooler) {
             // Ends once every Ingress is dropped.
             let _ = spooler.join();
         }
@@ -142,7 +139,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("cc_cdr writer".into())
         .spawn(move || {
-            let stopped = counters_of(&worker);
+            let stopped = worker.counters.clone();
             // Whatever ends this thread by a panic is said in status, and the
             // events go to the event spool from then on (the Ingress sees
             // the channel closed).
@@ -403,12 +400,7 @@ impl Worker {
     }
 
     fn shut_down(&mut self) {
-        let spooler = self
-            .spooler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(spooler) = spooler {
+        if let Some(spooler) = take_spooler(&self.spooler) {
             if spooler.join().is_err() {
                 log(Level::Crit, "the overflow spooler panicked");
             }

@@ -205,17 +205,9 @@ fn retries_back_off_to_a_minute() {
 
 /// Copy `n` of the six calls, with their own UUIDs and times.
 fn copy(n: u64) -> Vec<CcEvent> {
-    use crate::domain::capture::{parse_event, source_of, split_events};
-    split_events(SIX_CALLS)
-        .filter_map(|text| {
-            let headers = testkit::synth::copy(&parse_event(text), n);
-            let source = source_of(&headers)?;
-            Some(CcEvent::from_headers(
-                source,
-                headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
-            ))
-        })
-        .collect()
+    crate::domain::capture::edited_events_from_capture(SIX_CALLS, |headers| {
+        testkit::synth::copy(&headers, n)
+    })
 }
 
 /// The member UUIDs of the visits in `events`.
