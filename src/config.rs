@@ -19,6 +19,8 @@ pub struct Config {
     pub db_path: PathBuf,
     /// PostgreSQL instead of `db_path` when set (`db-dsn`).
     pub db_dsn: Option<String>,
+    /// A file holding the PostgreSQL password (`db-password-file`).
+    pub db_password_file: Option<PathBuf>,
     /// This node's name in each row (`node-name`), FreeSWITCH's switchname
     /// when unset.
     pub node_name: Option<String>,
@@ -37,6 +39,26 @@ pub struct Config {
     pub sl_formula: SlFormula,
     /// `local`, or a zone `TimeZone::named` accepts (checked when parsed).
     pub time_zone: String,
+}
+
+/// The first line of a password file that only its owner can read.
+fn read_password_file(file: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} can be read by others (mode {mode:04o}); make it readable by FreeSWITCH's user \
+             only (chmod 600)",
+            file.display()
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let password = text.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        return Err(format!("{} is empty", file.display()));
+    }
+    Ok(password)
 }
 
 /// One documented parameter.
@@ -60,7 +82,15 @@ pub const PARAMS: &[ParamDoc] = &[
         default: "",
         meaning: "PostgreSQL connection string (postgresql://user:pass@host:5432/db, or \
                   host=... dbname=... user=... password=...). Set, the rows go to this \
-                  database, shared by every node, instead of db-path. No TLS.",
+                  database, shared by every node, instead of db-path. TLS as in libpq: \
+                  sslmode (disable, prefer, require, verify-ca, verify-full; default prefer), \
+                  sslrootcert (the CA file), sslcert and sslkey (a client certificate).",
+    },
+    ParamDoc {
+        name: "db-password-file",
+        default: "",
+        meaning: "A file whose first line is the PostgreSQL password, so that the XML need \
+                  not hold it. It must be readable by FreeSWITCH's user only (chmod 600).",
     },
     ParamDoc {
         name: "node-name",
@@ -167,6 +197,7 @@ impl Config {
         Config {
             db_path: db_dir.join("cc_cdr.db"),
             db_dsn: None,
+            db_password_file: None,
             node_name: None,
             spool_dir: None,
             wrap_up_secs: HashMap::new(),
@@ -242,6 +273,8 @@ impl Config {
                     })?;
                     config.db_dsn = Some(value.to_owned());
                 }
+                "db-password-file" if value.is_empty() => config.db_password_file = None,
+                "db-password-file" => config.db_password_file = Some(PathBuf::from(value)),
                 "node-name" if value.is_empty() => config.node_name = None,
                 "node-name" => config.node_name = Some(value.to_owned()),
                 "spool-dir" if value.is_empty() => config.spool_dir = None,
@@ -322,6 +355,19 @@ impl Config {
                     }
                 }
                 _ => warn("unknown parameter, ignored".to_owned()),
+            }
+        }
+        if let Some(file) = &config.db_password_file {
+            let issue = |message: String| ConfigIssue {
+                param: "db-password-file".to_owned(),
+                message,
+            };
+            match &config.db_dsn {
+                Some(dsn) => {
+                    let password = read_password_file(file).map_err(issue)?;
+                    config.db_dsn = Some(crate::store::pg_tls::with_password(dsn, &password));
+                }
+                None => warnings.push(issue("set without db-dsn; ignored".to_owned())),
             }
         }
         Ok(Parsed { config, warnings })
@@ -562,5 +608,44 @@ mod tests {
                 parsed.warnings
             );
         }
+    }
+
+    #[test]
+    fn a_password_file_must_be_private_and_goes_into_the_dsn() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = testkit::TempDir::new("config_passfile");
+        let file = dir.path().join("pass");
+        std::fs::write(&file, "pa ss\nignored\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let params = |dsn: &str| {
+            vec![
+                ("db-dsn".to_owned(), dsn.to_owned()),
+                ("db-password-file".to_owned(), file.display().to_string()),
+            ]
+        };
+        let issue = Config::parse(&params("host=db user=u"), dir.path()).unwrap_err();
+        assert_eq!(issue.param, "db-password-file");
+        assert!(issue.message.contains("chmod 600"), "{}", issue.message);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let config = Config::parse(&params("host=db user=u"), dir.path())
+            .unwrap()
+            .config;
+        assert_eq!(
+            config.db_dsn.as_deref(),
+            Some("host=db user=u password='pa ss'")
+        );
+        assert_eq!(
+            config.database().to_string(),
+            "host=db user=u password=***",
+            "never shown"
+        );
+        let missing = vec![("db-password-file".to_owned(), "/nonexistent/p".to_owned())];
+        let parsed = Config::parse(&missing, dir.path()).unwrap();
+        assert!(
+            parsed
+                .warnings
+                .iter()
+                .any(|w| w.param == "db-password-file")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! SQLite (embedded, the default) or PostgreSQL (shared by several nodes).
 
 pub mod dialect;
+pub mod pg_tls;
 pub mod postgres;
 pub mod reader;
 pub mod schema;

@@ -17,10 +17,11 @@ use bytes::BytesMut;
 use rusqlite::types::Value;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Statement};
 
 use super::StoreError;
 use super::dialect::Dialect;
+use super::pg_tls;
 use super::schema::{MIGRATIONS, current_version};
 use super::statements::{AgentCache, Exec, Node, Statements, agents_changed};
 use crate::domain::rows::ActivityKind;
@@ -31,36 +32,65 @@ use crate::logging::{Level, log};
 const MIGRATION_LOCK: i64 = 0x6363_5f63_6472; // "cc_cdr"
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The DSN without its password, for logs and `cc_cdr status`.
+/// The DSN without its password, for logs and `cc_cdr status`: in the
+/// URL's user info or query, or as a `password` key (quoted or not).
 pub fn redact(dsn: &str) -> String {
     if let Some(rest) = dsn
         .strip_prefix("postgresql://")
         .or_else(|| dsn.strip_prefix("postgres://"))
     {
         let scheme = &dsn[..dsn.len() - rest.len()];
-        let (auth, host) = match rest.split_once('@') {
-            Some(parts) => parts,
-            None => return dsn.to_owned(),
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
         };
-        return match auth.split_once(':') {
-            Some((user, _)) => format!("{scheme}{user}:***@{host}"),
-            None => dsn.to_owned(),
+        let rest = match rest.split_once('@') {
+            Some((auth, host)) => match auth.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => format!("{auth}@{host}"),
+            },
+            None => rest.to_owned(),
+        };
+        let query = query.map(|q| {
+            q.split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("password", _)) => "password=***".to_owned(),
+                    _ => pair.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        return match query {
+            Some(q) => format!("{scheme}{rest}?{q}"),
+            None => format!("{scheme}{rest}"),
         };
     }
-    dsn.split_whitespace()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.trim() == "password" => "password=***".to_owned(),
-            _ => kv.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    pg_tls::redact_key_values(dsn)
 }
 
-/// Checks a DSN's syntax (URL or key=value), without connecting.
+/// Checks a DSN's syntax (URL or key=value) and its TLS keywords, without
+/// connecting.
 pub fn check_dsn(dsn: &str) -> Result<(), String> {
-    Config::from_str(dsn)
+    let (rest, _) = pg_tls::split(dsn)?;
+    Config::from_str(&rest)
         .map(|_| ())
         .map_err(|e| format!("not a PostgreSQL connection string: {e}"))
+}
+
+/// An error and its causes, as one line (a TLS failure's reason is in its
+/// source, OpenSSL's error).
+fn with_causes(e: &dyn Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
@@ -149,8 +179,11 @@ impl PgConn {
     /// `time_zone` when given (the module's local zone, for the `*_stamp`
     /// columns and the views).
     pub fn connect(dsn: &str, time_zone: Option<&str>) -> Result<PgConn, StoreError> {
-        let mut config = Config::from_str(dsn)
+        let (rest, tls) = pg_tls::split(dsn).map_err(StoreError::Postgres)?;
+        let mut config = Config::from_str(&rest)
             .map_err(|e| StoreError::Postgres(format!("bad connection string: {e}")))?;
+        config.ssl_mode(tls.client_mode());
+        let connector = tls.connector().map_err(StoreError::Postgres)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -160,9 +193,17 @@ impl PgConn {
             .enable_time()
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot start a runtime: {e}")))?;
-        let (client, connection) = runtime
-            .block_on(config.connect(NoTls))
-            .map_err(|e| StoreError::Postgres(format!("cannot connect: {e}")))?;
+        let (client, connection) = runtime.block_on(config.connect(connector)).map_err(|e| {
+            let why = with_causes(&e);
+            StoreError::Postgres(if why.contains("TLS") || why.contains("SSL") {
+                format!(
+                    "cannot connect over TLS (cc_cdr.conf param 'db-dsn', {}): {why}",
+                    tls.describe()
+                )
+            } else {
+                format!("cannot connect: {why}")
+            })
+        })?;
         // Runs whenever the writer waits on the client (block_on).
         runtime.spawn(connection);
         let mut conn = PgConn {
@@ -547,6 +588,18 @@ mod tests {
         assert_eq!(
             redact("host=db password=secret dbname=calls"),
             "host=db password=*** dbname=calls"
+        );
+        assert_eq!(
+            redact("host=db password='se cret' dbname=calls"),
+            "host=db password=*** dbname=calls"
+        );
+        assert_eq!(
+            redact("postgresql://cc@db/calls?sslmode=require&password=s3%20cret"),
+            "postgresql://cc@db/calls?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("host=db password='unterminated"),
+            "host=db password=***"
         );
     }
 

@@ -55,6 +55,8 @@ pub struct PgServer {
     port: u16,
     /// We are root: server tools run as the `postgres` user.
     as_postgres: bool,
+    /// More settings, after ours (`enable_tls`).
+    extra_settings: String,
 }
 
 impl PgServer {
@@ -97,6 +99,7 @@ impl PgServer {
             dir,
             port: 0,
             as_postgres,
+            extra_settings: String::new(),
         };
         server.init()?;
         server.start_on_free_port()?;
@@ -126,6 +129,25 @@ impl PgServer {
     /// waits until it accepts connections; a running one is stopped first.
     pub fn restart(&mut self) -> Result<(), String> {
         self.stop()?;
+        self.start_server()
+    }
+
+    /// Turns TLS on (`ssl = on`) with this certificate and key (PEM), and
+    /// restarts the server. Plain connections are still accepted.
+    pub fn enable_tls(&mut self, cert: &Path, key: &Path) -> Result<(), String> {
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = self.data_dir().join(name);
+            fs::copy(from, &to).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+            fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(|e| format!("cannot chmod {}: {e}", to.display()))?;
+            if self.as_postgres {
+                run(Command::new("chown").arg(USER).arg(&to), "chown")?;
+            }
+        }
+        self.extra_settings =
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".to_owned();
+        self.stop()?;
+        self.write_settings()?;
         self.start_server()
     }
 
@@ -259,8 +281,8 @@ impl PgServer {
              unix_socket_directories = ''\n\
              fsync = off\n\
              synchronous_commit = off\n\
-             full_page_writes = off\n",
-            self.port
+             full_page_writes = off\n{}",
+            self.port, self.extra_settings
         );
         fs::write(&path, settings).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         if self.as_postgres {
