@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use mod_cc_cdr::config::Config;
 use mod_cc_cdr::domain::capture::{parse_event, source_of, split_events};
-use mod_cc_cdr::domain::event::{CcEvent, Source};
+use mod_cc_cdr::domain::event::{CcEvent, Field, Source};
 use mod_cc_cdr::domain::rows::CdrRow;
 use mod_cc_cdr::domain::rows::StoreOp;
 use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
@@ -161,18 +161,35 @@ fn writer_run(target: &Target, dir: &Path, events: &[CcEvent], run: usize) -> (f
 /// The writer's two halves apart, in this thread: assembling the events into
 /// store operations, then writing those in transactions of `batch`.
 /// Returns (assembly seconds, store seconds, operations by kind).
+/// With `paced`, the events come at the pace of their own timestamps and
+/// the assembler hands out operations every 250 ms of that time, as the
+/// writer does at each flush: a visit's row is then written as it opens and
+/// again as it goes, not once at its end.
 fn halves(
     target: &Target,
     events: &[CcEvent],
     batch: usize,
     run: usize,
+    paced: bool,
 ) -> (f64, f64, Vec<(&'static str, usize)>) {
     let mut assembler = Assembler::new(AssemblerSettings::default());
     let started = Instant::now();
+    let mut ops = Vec::new();
+    let first_us = events
+        .iter()
+        .find_map(|e| e.micros(Field::Timestamp))
+        .unwrap_or(0);
+    let mut flush = 0i64;
     for event in events {
-        assembler.apply(event, 0);
+        let elapsed_us = event.micros(Field::Timestamp).unwrap_or(first_us) - first_us;
+        let now = (elapsed_us / 1_000_000).max(0) as u64;
+        if paced && elapsed_us / 250_000 > flush {
+            flush = elapsed_us / 250_000;
+            ops.extend(assembler.take_ops(now));
+        }
+        assembler.apply(event, if paced { now } else { 0 });
     }
-    let mut ops = assembler.take_ops(0);
+    ops.extend(assembler.take_ops(0));
     ops.extend(assembler.close_all(0));
     let assembly = started.elapsed().as_secs_f64();
     let mut kinds: Vec<(&'static str, usize)> = Vec::new();
@@ -183,6 +200,8 @@ fn halves(
             StoreOp::Attempt(_) => "attempt",
             StoreOp::AgentChange(_) => "agent change",
             StoreOp::WrapUp { .. } => "wrap-up",
+            #[allow(unreachable_patterns)]
+            _ => "other",
         };
         match kinds.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
@@ -294,25 +313,38 @@ fn main() {
     );
 
     let batch = Config::parse(&[], &dir).unwrap().config.batch_max_rows;
-    let mut assembly = Vec::new();
-    let mut storing = Vec::new();
-    let mut kinds = Vec::new();
-    for run in 0..runs {
-        let (a, s, k) = halves(&target, &events, batch, run);
-        assembly.push(a);
-        storing.push(s);
-        kinds = k;
+    for paced in [false, true] {
+        let mut assembly = Vec::new();
+        let mut storing = Vec::new();
+        let mut kinds = Vec::new();
+        for run in 0..runs {
+            let (a, s, k) = halves(
+                &target,
+                &events,
+                batch,
+                run + 100 * usize::from(paced),
+                paced,
+            );
+            assembly.push(a);
+            storing.push(s);
+            kinds = k;
+        }
+        println!(
+            "  {}: assembly alone, median: {:.2} s; store alone with those operations, median: {:.2} s; operations: {}",
+            if paced {
+                "paced (operations every 250 ms of event time, as the writer flushes)"
+            } else {
+                "all at once"
+            },
+            median(assembly),
+            median(storing),
+            kinds
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    println!(
-        "  assembly alone, median: {:.2} s; store alone with those operations, median: {:.2} s; operations: {}",
-        median(assembly),
-        median(storing),
-        kinds
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     let store_rows = visits;
     let times: Vec<f64> = (0..runs)
         .map(|r| store_run(&target, store_rows, batch, r))

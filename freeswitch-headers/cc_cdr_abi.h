@@ -207,6 +207,15 @@ switch_status_t switch_console_set_complete(const char *string);
 const char *switch_core_get_switchname(void);
 char *switch_core_get_uuid(void);
 
+/* Running another module's API command (callcenter_config agent list) into a
+   stream of the core's own making (SWITCH_STANDARD_STREAM's functions). */
+switch_status_t switch_loadable_module_exists(const char *mod);
+switch_status_t switch_api_execute(const char *cmd, const char *arg, switch_core_session_t *session,
+				   switch_stream_handle_t *stream);
+switch_status_t switch_console_stream_write(switch_stream_handle_t *handle, const char *fmt, ...);
+switch_status_t switch_console_stream_raw_write(switch_stream_handle_t *handle, uint8_t *data,
+						switch_size_t datalen);
+
 /* Only the bench-inject build fires events (cc_cdr_bench burst). */
 switch_status_t switch_event_create_subclass_detailed(const char *file, const char *func, int line,
 						      switch_event_t **event, switch_event_types_t event_id,

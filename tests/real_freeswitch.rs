@@ -39,7 +39,10 @@ fn wait_row(fs: &FreeSwitch, call_index: usize) -> Row {
     wait_for(Duration::from_secs(90), || {
         read_rows(
             &fs.db_path,
-            &format!("caller_id_number = '{number}' AND hangup_cause IS NOT NULL"),
+            &format!(
+                "caller_id_number = '{number}' AND hangup_cause IS NOT NULL \
+                 AND closed_by <> 'open'"
+            ),
         )
         .pop()
     })
@@ -351,8 +354,10 @@ fn unload_with_a_caller_waiting_writes_the_visit_and_load_completes_it() {
     let rows = read_rows(&fs.db_path, "caller_id_number = '5550301'");
     assert_eq!(rows.len(), 1, "written at unload: {rows:?}");
     assert_eq!(text(&rows[0], "closed_by").as_deref(), Some("shutdown"));
-    assert_eq!(text(&rows[0], "outcome"), None);
+    // Cut while waiting: neither answered nor abandoned, ended at the unload.
+    assert_eq!(text(&rows[0], "outcome").as_deref(), Some("interrupted"));
     assert!(int(&rows[0], "queue_entered_epoch").is_some());
+    let cut_at = int(&rows[0], "end_epoch").expect("ended at the unload");
 
     assert!(fs.api("load mod_cc_cdr").unwrap().starts_with("+OK"));
     assert!(
@@ -370,6 +375,10 @@ fn unload_with_a_caller_waiting_writes_the_visit_and_load_completes_it() {
     .expect("the visit completed by the reloaded module");
     assert_eq!(text(&row, "outcome").as_deref(), Some("abandoned"));
     assert_eq!(text(&row, "cancel_reason").as_deref(), Some("BREAK_OUT"));
+    assert!(
+        int(&row, "end_epoch").unwrap() >= cut_at,
+        "the real end replaces the cut"
+    );
     assert_eq!(
         read_rows(&fs.db_path, "caller_id_number = '5550301'").len(),
         1,
@@ -898,8 +907,8 @@ fn a_hundred_loads_unloads_and_reloads_under_call_load_leak_nothing() {
     let (threads_before, fds_before) = (our_threads(), our_fds());
     assert_eq!(
         threads_before.len(),
-        2,
-        "a writer and a spooler: {threads_before:?}"
+        3,
+        "a writer, a spooler and the agent snapshot thread: {threads_before:?}"
     );
     assert!(fds_before >= 1, "the database is open");
 
@@ -939,12 +948,13 @@ fn a_hundred_loads_unloads_and_reloads_under_call_load_leak_nothing() {
         idle.then_some(())
     });
     assert!(settled.is_some(), "calls did not end");
-    // Each load has exactly two threads of its own (writer, spooler) and
+    // Each load has exactly three threads of its own (writer, spooler,
+    // agent snapshot) and
     // closes its database before unloading: after 100 rounds, the same.
     let (threads_after, fds_after) = (our_threads(), our_fds());
     assert_eq!(
         threads_after.len(),
-        2,
+        3,
         "threads left behind: {threads_after:?}"
     );
     assert_eq!(fds_after, fds_before, "file descriptors on the database");

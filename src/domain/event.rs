@@ -15,6 +15,10 @@ pub enum Source {
     Callcenter,
     /// `CHANNEL_HANGUP_COMPLETE` of a channel that mod_callcenter touched.
     HangupComplete,
+    /// Not an event: one agent's status and state as mod_callcenter lists
+    /// them (`callcenter_config agent list`), read when the module starts
+    /// or mod_callcenter loads. `Event-Date-Timestamp` is when it was read.
+    AgentSnapshot,
 }
 
 macro_rules! fields {
@@ -186,6 +190,7 @@ impl CcEvent {
             Source::HangupComplete => {
                 found[Field::VarCcSide as usize].is_some_and(|v| !v.is_empty())
             }
+            Source::AgentSnapshot => found[Field::Agent as usize].is_some(),
         };
         relevant.then(|| Self::own(source, &found))
     }
@@ -243,7 +248,7 @@ impl CcEvent {
     pub fn action(&self) -> Action {
         match self.source {
             Source::Callcenter => self.get(Field::Action).map_or(Action::Other, Action::parse),
-            Source::HangupComplete => Action::Other,
+            Source::HangupComplete | Source::AgentSnapshot => Action::Other,
         }
     }
 

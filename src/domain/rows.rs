@@ -20,6 +20,9 @@ pub enum Outcome {
     ExitWithKey,
     /// The caller left the queue while still up, for example transferred away.
     BreakOut,
+    /// The switch stopped (a crash, a shutdown, an unload) while the caller
+    /// waited: neither answered nor abandoned.
+    Interrupted,
 }
 
 impl Outcome {
@@ -30,6 +33,7 @@ impl Outcome {
         Outcome::NoAgentTimeout,
         Outcome::ExitWithKey,
         Outcome::BreakOut,
+        Outcome::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Outcome {
             Outcome::NoAgentTimeout => "no_agent_timeout",
             Outcome::ExitWithKey => "exit_with_key",
             Outcome::BreakOut => "break_out",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -55,6 +60,11 @@ pub enum ClosedBy {
     Timeout,
     /// The module was unloaded or FreeSWITCH stopped while the visit was open.
     Shutdown,
+    /// FreeSWITCH (or the writer) died while the visit was open: closed at
+    /// the next load, at the last moment the module was known alive.
+    Crash,
+    /// Not closed yet: the row of a visit in progress.
+    Open,
 }
 
 impl ClosedBy {
@@ -63,6 +73,8 @@ impl ClosedBy {
         ClosedBy::CallerHangup,
         ClosedBy::Timeout,
         ClosedBy::Shutdown,
+        ClosedBy::Crash,
+        ClosedBy::Open,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +83,8 @@ impl ClosedBy {
             ClosedBy::CallerHangup => "caller_hangup",
             ClosedBy::Timeout => "timeout",
             ClosedBy::Shutdown => "shutdown",
+            ClosedBy::Crash => "crash",
+            ClosedBy::Open => "open",
         }
     }
 }
@@ -221,6 +235,29 @@ pub enum StoreOp {
         start_us: i64,
         secs: u64,
     },
+    /// A run of this node ended at `at_us`: its rows still `open` are closed
+    /// as `how` (with `at_us` as the end of what has none), its offers
+    /// without a result are `interrupted`, and its agent intervals still open
+    /// end then, `end_reason` = `how`.
+    CloseRun { how: RunEnd, at_us: i64 },
+}
+
+/// How a run of the module ended, as `CloseRun` records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Unloaded, or FreeSWITCH shut down: the writer closed what it held.
+    Shutdown,
+    /// Killed or crashed: found at the next load.
+    Crash,
+}
+
+impl RunEnd {
+    pub fn closed_by(self) -> ClosedBy {
+        match self {
+            RunEnd::Shutdown => ClosedBy::Shutdown,
+            RunEnd::Crash => ClosedBy::Crash,
+        }
+    }
 }
 
 /// How one offer of the caller to an agent ended, from `CC-Hangup-Cause` of
@@ -237,6 +274,8 @@ pub enum AttemptResult {
     /// The agent was put On Break or Logged Out while the phone rang.
     StatusChange,
     Error,
+    /// The switch stopped while the phone rang.
+    Interrupted,
 }
 
 impl AttemptResult {
@@ -250,6 +289,7 @@ impl AttemptResult {
         AttemptResult::LostRace,
         AttemptResult::StatusChange,
         AttemptResult::Error,
+        AttemptResult::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -263,6 +303,7 @@ impl AttemptResult {
             AttemptResult::LostRace => "lost_race",
             AttemptResult::StatusChange => "status_change",
             AttemptResult::Error => "error",
+            AttemptResult::Interrupted => "interrupted",
         }
     }
 

@@ -3,9 +3,11 @@
 //! A visit is keyed by `CC-Member-UUID`. Every event only adds facts to its
 //! visit, so the result does not depend on the order in which FreeSWITCH's
 //! dispatch threads deliver the events, and a repeated event (same
-//! `Event-Sequence`) changes nothing. A visit is written when it closes, and
-//! written again if a late event adds to it while it lingers in memory; the
-//! store merges rows by `member_uuid`.
+//! `Event-Sequence`) changes nothing. A visit's row is written as soon as
+//! it begins (`closed_by = 'open'`), again at each flush in which an event
+//! added to it, when it closes, and if a late event adds to it while it
+//! lingers in memory; the store merges rows by `member_uuid`. The open row
+//! is what a crash leaves: the next load closes it as `crash`.
 //!
 //! Time: `now` is a monotonic clock in seconds from the caller (the writer),
 //! used only for deadlines; row times come from the events.
@@ -14,7 +16,7 @@ use std::collections::HashMap;
 
 use crate::domain::agent::AgentTimeline;
 use crate::domain::event::{Action, CcEvent, Field, Source};
-use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome, StoreOp};
+use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome, RunEnd, StoreOp};
 use visit_map::VisitMap;
 
 /// How long a closed visit stays in memory to absorb late events.
@@ -166,6 +168,8 @@ struct Visit {
     seen: Vec<u64>,
     resumed: bool,
     closed_by: Option<ClosedBy>,
+    /// When the switch stopped, for a visit it cut (Unix seconds).
+    cut_at: Option<i64>,
     dirty: bool,
     last_activity: u64,
     close_deadline: Option<u64>,
@@ -191,6 +195,9 @@ pub struct Assembler {
     /// Each agent's `wrap-up-time` in seconds, from callcenter.conf.
     wrap_up_secs: HashMap<String, u64>,
     ops: Vec<StoreOp>,
+    /// A visit began since the last `take_ops`: its open row is not
+    /// written yet.
+    fresh: bool,
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -218,6 +225,11 @@ impl Assembler {
         (self.visits.len(), self.hangups.len())
     }
 
+    /// Whether a visit began whose row is not handed out yet.
+    pub fn has_fresh_visits(&self) -> bool {
+        self.fresh
+    }
+
     /// Visits not closed yet.
     pub fn open_visits(&self) -> usize {
         self.visits
@@ -236,6 +248,7 @@ impl Assembler {
     pub fn apply(&mut self, ev: &CcEvent, now: u64) {
         match ev.source {
             Source::HangupComplete => self.apply_hangup(ev, now),
+            Source::AgentSnapshot => self.agents.push(ev, now),
             Source::Callcenter => self.apply_callcenter(ev, now),
         }
     }
@@ -289,8 +302,12 @@ impl Assembler {
             visit.absorb_hangup(hangup, now, self.settings.hangup_grace_secs);
         }
         match action {
-            Action::MemberQueueStart => visit.absorb_start(ev),
+            Action::MemberQueueStart => {
+                self.fresh = true;
+                visit.absorb_start(ev);
+            }
             Action::MemberQueueResume => {
+                self.fresh = true;
                 visit.resumed = true;
                 visit.absorb_start(ev);
             }
@@ -363,6 +380,7 @@ impl Assembler {
 
     fn take_ops_inner(&mut self, now: u64, release_all: bool) -> Vec<StoreOp> {
         let settings = self.settings;
+        self.fresh = false;
         let mut ops = std::mem::take(&mut self.ops);
         ops.extend(
             self.agents
@@ -385,7 +403,7 @@ impl Assembler {
                     visit.dirty = true;
                 }
             }
-            if visit.closed_by.is_some() && visit.dirty {
+            if visit.dirty {
                 visit.dirty = false;
                 let row = visit.row();
                 visit_ops.extend(
@@ -394,7 +412,14 @@ impl Assembler {
                         .into_iter()
                         .map(|a| StoreOp::Attempt(Box::new(a))),
                 );
-                if let Some((agent, end)) = row.agent_name.as_ref().zip(row.end_epoch) {
+                // After-call work follows a call that ended, not one the
+                // end of the run cut (nor one still open).
+                let ended = matches!(
+                    visit.closed_by,
+                    Some(ClosedBy::Event | ClosedBy::CallerHangup | ClosedBy::Timeout)
+                );
+                let wrap_up = row.agent_name.as_ref().zip(row.end_epoch);
+                if let Some((agent, end)) = wrap_up.filter(|_| ended) {
                     let secs = wrap_up_secs.get(agent).copied().unwrap_or(0);
                     if secs > 0 {
                         visit_ops.push(StoreOp::WrapUp {
@@ -428,12 +453,20 @@ impl Assembler {
         ops
     }
 
-    /// Closes every open visit with what is known (module unload or
-    /// FreeSWITCH shutdown) and returns all pending writes.
+    /// Closes every open visit with what is known, as a shutdown whose
+    /// moment is not given, and returns all pending writes.
     pub fn close_all(&mut self, now: u64) -> Vec<StoreOp> {
+        self.close_run(now, RunEnd::Shutdown, None)
+    }
+
+    /// Closes every open visit with what is known, as cut by the end of
+    /// the run, at `at_secs` (Unix seconds: the end of a visit that has
+    /// none), and returns all pending writes.
+    pub fn close_run(&mut self, now: u64, how: RunEnd, at_secs: Option<i64>) -> Vec<StoreOp> {
         for visit in self.visits.values_mut() {
             if visit.closed_by.is_none() && visit.end.is_none() {
-                visit.closed_by = Some(ClosedBy::Shutdown);
+                visit.closed_by = Some(how.closed_by());
+                visit.cut_at = at_secs;
                 visit.dirty = true;
             }
         }
@@ -695,8 +728,16 @@ impl Visit {
                 }
             }),
             Some(End::Terminated { .. }) => Some(Outcome::Answered),
-            None if self.closed_by == Some(ClosedBy::CallerHangup) => Some(Outcome::Abandoned),
-            None => None,
+            None => match self.closed_by {
+                Some(ClosedBy::CallerHangup) => Some(Outcome::Abandoned),
+                Some(ClosedBy::Shutdown | ClosedBy::Crash) if self.caller_hangup_at.is_none() => {
+                    Some(Outcome::Interrupted)
+                }
+                // Hung up, and the switch stopped within the grace for
+                // member-queue-end: the caller gave up.
+                Some(ClosedBy::Shutdown | ClosedBy::Crash) => Some(Outcome::Abandoned),
+                _ => None,
+            },
         }
     }
 
@@ -710,7 +751,8 @@ impl Visit {
             None => self
                 .connected_answer()
                 .and_then(|a| a.bridge_end)
-                .or(self.caller_hangup_at),
+                .or(self.caller_hangup_at)
+                .or(self.cut_at),
         }
     }
 
@@ -737,6 +779,8 @@ impl Visit {
         let answered_by = row.agent_name.as_deref();
         let cancelled = matches!(self.end, Some(End::Cancel { .. }))
             || self.closed_by == Some(ClosedBy::CallerHangup);
+        let cut = self.end.is_none()
+            && matches!(self.closed_by, Some(ClosedBy::Shutdown | ClosedBy::Crash));
         // Number each agent's offers in ring order, so that a row keeps its
         // key whatever order the events came in.
         let mut order: Vec<&Attempt> = self.attempts.iter().collect();
@@ -761,6 +805,8 @@ impl Visit {
                 Some(AttemptResult::LostRace)
             } else if cancelled {
                 Some(AttemptResult::CallerCancel)
+            } else if cut {
+                Some(AttemptResult::Interrupted)
             } else {
                 None
             };
@@ -844,7 +890,7 @@ impl Visit {
                         .is_miss()
                 })
                 .count() as i64,
-            closed_by: self.closed_by.map(ClosedBy::as_str),
+            closed_by: Some(self.closed_by.unwrap_or(ClosedBy::Open).as_str()),
         }
     }
 }

@@ -45,3 +45,64 @@ pub unsafe fn add_api(
     }
     true
 }
+
+/// `SWITCH_CMD_CHUNK_LEN`: the size a core stream starts at and grows by.
+const STREAM_CHUNK: usize = 1024;
+
+/// Whether the module `name` (e.g. `mod_callcenter`) is loaded.
+pub fn module_loaded(name: &CStr) -> bool {
+    // SAFETY: a NUL-terminated name; the core looks it up under its lock.
+    let status = unsafe { sys::switch_loadable_module_exists(name.as_ptr()) };
+    status == sys::switch_status_t::SWITCH_STATUS_SUCCESS
+}
+
+/// What the API command `command args` writes, as `fs_cli` would show it,
+/// or `None` if it could not run. Call it from a thread of the module's
+/// own, never from an event callback: the command may take locks.
+pub fn api_output(command: &CStr, args: &CStr) -> Option<String> {
+    // SAFETY: an all-zero stream is the start SWITCH_STANDARD_STREAM makes.
+    let mut stream: sys::switch_stream_handle_t = unsafe { std::mem::zeroed() };
+    // SAFETY: malloc'd, because switch_console_stream_write reallocs it.
+    let data = unsafe { libc::calloc(1, STREAM_CHUNK) };
+    if data.is_null() {
+        return None;
+    }
+    stream.data = data;
+    stream.end = data;
+    stream.data_size = STREAM_CHUNK;
+    stream.alloc_len = STREAM_CHUNK;
+    stream.alloc_chunk = STREAM_CHUNK;
+    stream.write_function = Some(sys::switch_console_stream_write);
+    stream.raw_write_function = Some(sys::switch_console_stream_raw_write);
+    // SAFETY: both strings NUL-terminated; no session; the stream is set up
+    // as the core's own macro does.
+    let status = unsafe {
+        sys::switch_api_execute(
+            command.as_ptr(),
+            args.as_ptr(),
+            std::ptr::null_mut(),
+            &mut stream,
+        )
+    };
+    let text = if stream.data.is_null() {
+        None
+    } else {
+        // SAFETY: the stream's buffer, kept NUL-terminated by its writer.
+        Some(
+            unsafe { CStr::from_ptr(stream.data as *const c_char) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    };
+    // SAFETY: the buffer malloc'd above (or its realloc), freed once.
+    unsafe { libc::free(stream.data) };
+    text.filter(|_| status == sys::switch_status_t::SWITCH_STATUS_SUCCESS)
+}
+
+/// mod_callcenter's `callcenter_config agent list`, if it is loaded.
+pub fn callcenter_agent_list() -> Option<String> {
+    if !module_loaded(c"mod_callcenter") {
+        return None;
+    }
+    api_output(c"callcenter_config", c"agent list")
+}

@@ -4,6 +4,7 @@
 //! the command and the event binds, and hands events to the `Ingress`
 //! `start` returns; everything it decides is here, where unit tests reach it.
 
+pub mod agent_sync;
 pub mod commands;
 pub mod status;
 
@@ -38,12 +39,16 @@ pub struct Host {
     pub cc_instance_id: Option<String>,
     /// `(name, wrap-up-time)` of the agents in callcenter.conf.
     pub callcenter_agents: Vec<(String, String)>,
+    /// mod_callcenter's agent list, where the host can run it.
+    pub agent_list: Option<agent_sync::AgentList>,
 }
 
 /// A running load: the writer and what `cc_cdr` needs to answer.
 pub struct Service {
     /// Taken by `stop`; a replay holds it while it waits for the answer.
     writer: Mutex<Option<WriterHandle>>,
+    /// Stopped first at unload: it holds an `Ingress` of its own.
+    agent_sync: Mutex<Option<agent_sync::AgentSync>>,
     counters: Arc<Counters>,
     database: Database,
     spool_path: PathBuf,
@@ -78,8 +83,21 @@ impl Service {
         let counters = Arc::new(Counters::default());
         let (ingress, writer) = writer::spawn(&config, store, counters.clone())
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        let agent_sync = match host.agent_list {
+            Some(list) => match agent_sync::AgentSync::start(list, ingress.clone()) {
+                Ok(sync) => Some(sync),
+                Err(e) => {
+                    // The writer stops once its every Ingress is dropped.
+                    drop(ingress);
+                    let _ = writer.join();
+                    return Err(format!("cannot start the agent snapshot thread: {e}"));
+                }
+            },
+            None => None,
+        };
         let service = Service {
             writer: Mutex::new(Some(writer)),
+            agent_sync: Mutex::new(agent_sync),
             counters,
             spool_path: Spool::beside(&config.spool_base()).path().to_owned(),
             database,
@@ -157,6 +175,14 @@ impl Service {
     /// service then answers only help.
     pub fn stop(&self) -> String {
         let counters = &self.counters;
+        let sync = self
+            .agent_sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(sync) = sync {
+            sync.stop();
+        }
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if writer.is_some_and(|w| w.join().is_err()) {
             log(Level::Crit, "the writer thread panicked during shutdown");

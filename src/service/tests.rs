@@ -20,6 +20,7 @@ fn host(dir: &TempDir) -> Host {
         core_uuid: "core-1".into(),
         cc_instance_id: Some("  ".into()),
         callcenter_agents: vec![("alice@default".into(), "5".into())],
+        agent_list: None,
     }
 }
 
@@ -94,4 +95,58 @@ fn without_a_running_module_only_help_answers() {
         "-ERR mod_cc_cdr is not running\n"
     );
     assert!(api_not_running("nope").starts_with("-ERR unknown"));
+}
+
+fn two_agents() -> Option<String> {
+    Some(
+        "name|instance_id|uuid|type|contact|status|state|max_no_answer\n\
+         alice@default|single_box||callback|null/1|Available|Waiting|0\n\
+         added@default|single_box||callback|null/2|On Break|Idle|0\n\
+         +OK\n"
+            .to_owned(),
+    )
+}
+
+#[test]
+fn the_agents_listed_at_start_open_intervals_and_the_stop_closes_them() {
+    let dir = TempDir::new("service_agents");
+    let mut h = host(&dir);
+    h.agent_list = Some(two_agents);
+    let before = crate::writer::alive::now_us();
+    let (service, ingress) =
+        Service::start(params(&[("flush-interval-ms", "10")]), &h).expect("starts");
+    let db = dir.path().join("cc_cdr.db");
+    let open = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while open("SELECT count(*) FROM agent_activity WHERE end_us IS NULL") < 4 {
+        assert!(std::time::Instant::now() < deadline, "no intervals opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        open(&format!(
+            "SELECT count(*) FROM agent_activity WHERE start_us >= {before} AND \
+             ((agent_name = 'alice@default' AND value IN ('Available', 'Waiting')) OR \
+              (agent_name = 'added@default' AND value IN ('On Break', 'Idle')))"
+        )),
+        4
+    );
+    drop(ingress);
+    service.stop();
+    assert_eq!(
+        open("SELECT count(*) FROM agent_activity WHERE end_us IS NULL"),
+        0
+    );
+    assert_eq!(
+        open("SELECT count(*) FROM agent_activity WHERE end_reason = 'shutdown'"),
+        4
+    );
+    assert!(
+        !crate::writer::alive::heartbeat_path(&db).exists(),
+        "a clean stop leaves no heartbeat"
+    );
 }

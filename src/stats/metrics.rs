@@ -5,6 +5,8 @@
 //!
 //! Attribution: a queue visit counts in the interval where it entered the
 //! queue; an offer to an agent counts in the interval where it was offered.
+//! A visit counts once it has ended (its row is no longer `open`), an offer
+//! once it has a result.
 
 use super::{Settings, Subject};
 use crate::store::dialect::Dialect;
@@ -79,6 +81,12 @@ pub const QUEUE: &[Metric] = &[
         "break_out",
         "sum(CAST(c.outcome = 'break_out' AS INTEGER))",
         "Visits the caller left alive, e.g. transferred away.",
+    ),
+    count(
+        "interrupted",
+        "sum(CAST(c.outcome = 'interrupted' AS INTEGER))",
+        "Visits the switch's stop (a crash, a shutdown) cut while the caller waited: \
+         not answered, not abandoned; counted in offered like a timeout.",
     ),
     count(
         "answered_within_sl",
@@ -249,11 +257,12 @@ pub enum Bucketing<'a> {
 /// that PostgreSQL returns no NUMERIC.
 pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) -> String {
     let set = metrics_of(subject);
-    let (epoch, name, node, from) = if subject == Subject::Queue {
+    let (epoch, name, node, ended, from) = if subject == Subject::Queue {
         (
             "c.queue_entered_epoch",
             "c.queue_name",
             "c.node",
+            "COALESCE(c.closed_by, '') <> 'open'",
             "callcenter_cdr c LEFT JOIN agent_activity w ON w.agent_name = c.agent_name \
              AND w.kind = 'wrap_up' AND w.start_us = c.end_epoch * 1000000",
         )
@@ -262,6 +271,7 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
             "a.offered_epoch",
             "a.agent_name",
             "a.node",
+            "a.result IS NOT NULL",
             "agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
              AND c.agent_name = a.agent_name AND a.result = 'answered'",
         )
@@ -270,12 +280,12 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
         Bucketing::Range { dialect, starts } => (
             dialect.bucket_of(epoch, starts),
             format!(
-                "WHERE {epoch} >= :from AND {epoch} < :to \
+                "WHERE {ended} AND {epoch} >= :from AND {epoch} < :to \
                  AND (CAST(:name AS TEXT) IS NULL OR {name} = :name) \
                  AND (CAST(:node AS TEXT) IS NULL OR {node} = :node)"
             ),
         ),
-        Bucketing::Expression(expr) => (expr.replace("EPOCH", epoch), String::new()),
+        Bucketing::Expression(expr) => (expr.replace("EPOCH", epoch), format!("WHERE {ended}")),
     };
     let inner: Vec<String> = set
         .iter()

@@ -126,6 +126,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE agent_attempt ADD COLUMN node_instance TEXT;
     ALTER TABLE agent_activity ADD COLUMN node TEXT;
     ALTER TABLE agent_activity ADD COLUMN node_instance TEXT;",
+    // 4: rows of visits in progress (closed_by 'open'), closed at the next
+    // load when the switch died; why an agent interval was ended by the
+    // module rather than by a change (shutdown, crash).
+    "ALTER TABLE agent_activity ADD COLUMN end_reason TEXT;
+    CREATE INDEX callcenter_cdr_open ON callcenter_cdr (node) WHERE closed_by = 'open';
+    CREATE INDEX agent_attempt_open ON agent_attempt (member_uuid) WHERE result IS NULL;",
 ];
 
 /// `agent_attempt` columns, in table order.
@@ -156,6 +162,7 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
     "end_stamp",
     "node",
     "node_instance",
+    "end_reason",
 ];
 
 /// The schema version this build writes.

@@ -353,4 +353,153 @@ mod tests {
             .unwrap();
         assert_eq!(causes, ["NORMAL_CLEARING", "USER_BUSY"]);
     }
+
+    #[test]
+    fn closing_a_run_closes_its_open_rows_offers_and_intervals() {
+        use crate::domain::rows::{ActivityKind, AgentChange, AttemptRow, RunEnd};
+        let (_dir, path) = temp_db("close_run");
+        let node = Node {
+            name: "fs1".into(),
+            instance: "i".into(),
+        };
+        let mut store = SqliteStore::open(&path, Synchronous::Normal, node).unwrap();
+        let talking = CdrRow {
+            member_uuid: "talking".into(),
+            uuid: Some("c1".into()),
+            system_entered_epoch: Some(1_000),
+            queue_entered_epoch: Some(1_001),
+            answer_epoch: Some(1_010),
+            agent_name: Some("alice".into()),
+            outcome: Some("answered"),
+            closed_by: Some("open"),
+            ..CdrRow::default()
+        };
+        let waiting = CdrRow {
+            member_uuid: "waiting".into(),
+            uuid: Some("c2".into()),
+            system_entered_epoch: Some(1_020),
+            queue_entered_epoch: Some(1_021),
+            closed_by: Some("open"),
+            ..CdrRow::default()
+        };
+        let ringing = AttemptRow {
+            member_uuid: "waiting".into(),
+            uuid: Some("c2".into()),
+            agent_name: "bob".into(),
+            attempt_no: 1,
+            offered_epoch: Some(1_025),
+            ..AttemptRow::default()
+        };
+        let change = |agent: &str, value: &str, at_s: i64| {
+            StoreOp::AgentChange(AgentChange {
+                agent: agent.into(),
+                kind: ActivityKind::Status,
+                value: value.into(),
+                reason: None,
+                at_us: at_s * 1_000_000,
+            })
+        };
+        store
+            .write(&[
+                StoreOp::Upsert(Box::new(sample_row())),
+                StoreOp::Upsert(Box::new(talking)),
+                StoreOp::Upsert(Box::new(waiting)),
+                StoreOp::Attempt(Box::new(ringing)),
+                change("alice", "Available", 900),
+                change("bob", "Available", 950),
+            ])
+            .unwrap();
+        store
+            .write(&[StoreOp::CloseRun {
+                how: RunEnd::Crash,
+                at_us: 1_030_500_000,
+            }])
+            .unwrap();
+        let conn = store.connection();
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> = conn
+            .prepare(
+                "SELECT member_uuid, closed_by, outcome, end_epoch, billsec, COALESCE(wait_sec, -1), duration \
+                 FROM callcenter_cdr ORDER BY member_uuid",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "m1".into(),
+                    "event".into(),
+                    "abandoned".into(),
+                    1_700_000_031,
+                    0,
+                    -1,
+                    31
+                ),
+                (
+                    "talking".into(),
+                    "crash".into(),
+                    "answered".into(),
+                    1_030,
+                    20,
+                    9,
+                    30
+                ),
+                (
+                    "waiting".into(),
+                    "crash".into(),
+                    "interrupted".into(),
+                    1_030,
+                    0,
+                    9,
+                    10
+                ),
+            ]
+        );
+        let attempt: (String, i64, i64) = conn
+            .query_row(
+                "SELECT result, ended_epoch, ring_sec FROM agent_attempt",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(attempt, ("interrupted".into(), 1_030, 5));
+        let ends: Vec<(String, i64, String)> = conn
+            .prepare("SELECT agent_name, end_us, end_reason FROM agent_activity ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ends,
+            [
+                ("alice".into(), 1_030_500_000, "crash".into()),
+                ("bob".into(), 1_030_500_000, "crash".into())
+            ]
+        );
+        // The next run's change opens a new interval: the cache forgot.
+        store.write(&[change("alice", "Available", 1_100)]).unwrap();
+        let open: i64 = store
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM agent_activity WHERE end_us IS NULL AND agent_name = 'alice'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(open, 1);
+    }
 }

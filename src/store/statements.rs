@@ -46,6 +46,8 @@ pub struct Statements {
     wrap_up_latest: String,
     wrap_up_cut: String,
     insert_wrap_up: String,
+    /// `CloseRun`, in this order, each with its parameters.
+    close_run: [(String, CloseParams); 5],
 }
 
 /// What the store knows of `agent_activity` without asking the database,
@@ -171,6 +173,7 @@ impl Statements {
                 end = int(4),
                 least = d.least(),
             )),
+            close_run: close_run_sql(d).map(|(sql, params)| (s(sql), params)),
         }
     }
 
@@ -246,6 +249,26 @@ impl Statements {
                             Value::Text(node.instance.clone()),
                         ],
                     )?;
+                }
+                StoreOp::CloseRun { how, at_us } => {
+                    let node = || Value::Text(node.name.clone());
+                    let how = || Value::Text(how.closed_by().as_str().to_owned());
+                    for (sql, params) in &self.close_run {
+                        let params = match params {
+                            CloseParams::SecsNode => {
+                                vec![Value::Integer(at_us.div_euclid(1_000_000)), node()]
+                            }
+                            CloseParams::HowNode => vec![how(), node()],
+                            CloseParams::MicrosNodeHow => {
+                                vec![Value::Integer(*at_us), node(), how()]
+                            }
+                        };
+                        exec.execute(sql, params)?;
+                    }
+                    // Every interval of this node is closed now.
+                    if let Some(cache) = cache.as_deref_mut() {
+                        *cache = AgentCache::default();
+                    }
                 }
             }
         }
@@ -354,6 +377,86 @@ impl Statements {
     }
 }
 
+/// The parameters of a `CloseRun` statement, in order (each statement
+/// uses all of its own: PostgreSQL must see every one to type it).
+#[derive(Clone, Copy)]
+enum CloseParams {
+    /// The end in seconds, the node.
+    SecsNode,
+    /// How the run ended (`closed_by`), the node.
+    HowNode,
+    /// The end in µs, the node, how the run ended (`end_reason`).
+    MicrosNodeHow,
+}
+
+/// What `CloseRun` does. Only rows of this node (`?2`): on a shared
+/// PostgreSQL, the others' are theirs.
+fn close_run_sql(d: Dialect) -> [(String, CloseParams); 5] {
+    let g = d.greatest();
+    let at = int(1);
+    let us = int(1);
+    let open_of_node = "closed_by = 'open' AND node = ?2";
+    [
+        // Offers still ringing in the visits the end cut.
+        (
+            format!(
+                "UPDATE agent_attempt SET result = 'interrupted', \
+                 ended_epoch = COALESCE(ended_epoch, {at}), \
+                 ring_sec = COALESCE(ring_sec, {g}({at} - offered_epoch, 0)) \
+                 WHERE result IS NULL AND node = ?2 AND EXISTS (SELECT 1 FROM callcenter_cdr c \
+                 WHERE c.{open_of_node} AND c.member_uuid = agent_attempt.member_uuid \
+                 AND COALESCE(c.uuid, '') = COALESCE(agent_attempt.uuid, ''))"
+            ),
+            CloseParams::SecsNode,
+        ),
+        // The end: the caller's hangup if known (an abandon whose
+        // member-queue-end the end of the run came too soon for), else the
+        // moment the run ended, never before what the row already knows.
+        (
+            format!(
+                "UPDATE callcenter_cdr SET \
+                 outcome = COALESCE(outcome, CASE WHEN end_epoch IS NULL THEN 'interrupted' \
+                 ELSE 'abandoned' END), \
+                 end_epoch = COALESCE(end_epoch, {g}({at}, COALESCE(answer_epoch, {at}), \
+                 COALESCE(queue_entered_epoch, {at}))) \
+                 WHERE {open_of_node}"
+            ),
+            CloseParams::SecsNode,
+        ),
+        (
+            format!(
+                "UPDATE callcenter_cdr SET closed_by = ?1, end_stamp = {}, \
+                 duration = CASE WHEN system_entered_epoch IS NULL THEN NULL \
+                 ELSE {g}(end_epoch - system_entered_epoch, 0) END, \
+                 billsec = CASE WHEN answer_epoch IS NULL THEN 0 \
+                 ELSE {g}(end_epoch - answer_epoch, 0) END, \
+                 wait_sec = CASE WHEN queue_entered_epoch IS NULL THEN NULL \
+                 ELSE {g}(COALESCE(answer_epoch, end_epoch) - queue_entered_epoch, 0) END \
+                 WHERE {open_of_node}",
+                d.local_stamp("end_epoch")
+            ),
+            CloseParams::HowNode,
+        ),
+        // Agent intervals still open, and after-call work past the end.
+        (
+            format!(
+                "UPDATE agent_activity SET end_us = {g}(start_us, {us}), \
+                 end_stamp = {}, end_reason = ?3 WHERE end_us IS NULL AND node = ?2",
+                d.local_stamp(&format!("{g}(start_us, {us}) / 1000000")),
+            ),
+            CloseParams::MicrosNodeHow,
+        ),
+        (
+            format!(
+                "UPDATE agent_activity SET end_us = {us}, end_stamp = {}, end_reason = ?3 \
+                 WHERE kind = 'wrap_up' AND node = ?2 AND end_us > {us} AND start_us <= {us}",
+                d.local_stamp(&format!("{us} / 1000000")),
+            ),
+            CloseParams::MicrosNodeHow,
+        ),
+    ]
+}
+
 fn upsert_sql(d: Dialect) -> String {
     let params: Vec<&str> = param_columns().collect();
     let index_of = |col: &str| params.iter().position(|c| *c == col).map(|i| i + 1);
@@ -375,9 +478,12 @@ fn upsert_sql(d: Dialect) -> String {
                 "{col} = {}(excluded.{col}, callcenter_cdr.{col})",
                 d.greatest()
             ),
-            // A row closed by member-queue-end stays so, whatever comes later.
-            "closed_by" => "closed_by = CASE WHEN callcenter_cdr.closed_by = 'event' \
-                 THEN 'event' ELSE COALESCE(excluded.closed_by, callcenter_cdr.closed_by) END"
+            // A row closed by member-queue-end stays so, whatever comes
+            // later, and a closed row is not opened again.
+            "closed_by" => "closed_by = CASE WHEN callcenter_cdr.closed_by = 'event' THEN 'event' \
+                 WHEN excluded.closed_by = 'open' AND callcenter_cdr.closed_by IS NOT NULL \
+                 THEN callcenter_cdr.closed_by \
+                 ELSE COALESCE(excluded.closed_by, callcenter_cdr.closed_by) END"
                 .to_owned(),
             // The node that wrote the row first keeps it.
             "node" | "node_instance" => {

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::event::{CcEvent, Source};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
-use crate::domain::rows::{AttemptResult, StoreOp};
+use crate::domain::rows::{AttemptResult, RunEnd, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
 
 /// The escapes of the first release, whose reader knew no `\b` and `\f`:
@@ -80,6 +80,11 @@ enum OpLine<'a> {
         agent: Cow<'a, str>,
         start_us: i64,
         secs: i64,
+    },
+    /// Added after the first release: `how` is `shutdown` or `crash`.
+    CloseRun {
+        how: Cow<'a, str>,
+        at_us: i64,
     },
 }
 
@@ -221,6 +226,10 @@ impl<'a> From<&'a StoreOp> for OpLine<'a> {
                 // As the first release wrote it; reads back clamped at 0.
                 secs: *secs as i64,
             },
+            StoreOp::CloseRun { how, at_us } => OpLine::CloseRun {
+                how: Cow::Borrowed(how.closed_by().as_str()),
+                at_us: *at_us,
+            },
         }
     }
 }
@@ -292,6 +301,13 @@ impl TryFrom<OpLine<'_>> for StoreOp {
                 start_us,
                 secs: secs.max(0) as u64,
             },
+            OpLine::CloseRun { how, at_us } => StoreOp::CloseRun {
+                how: [RunEnd::Shutdown, RunEnd::Crash]
+                    .into_iter()
+                    .find(|h| h.closed_by().as_str() == how)
+                    .ok_or_else(|| format!("unknown end of a run {how}"))?,
+                at_us,
+            },
         })
     }
 }
@@ -329,6 +345,7 @@ fn source_name(source: Source) -> &'static str {
     match source {
         Source::Callcenter => "callcenter",
         Source::HangupComplete => "hangup_complete",
+        Source::AgentSnapshot => "agent_snapshot",
     }
 }
 
@@ -386,6 +403,7 @@ impl<'de> Deserialize<'de> for ReadEvent {
                 let source = match source.flatten().as_deref() {
                     Some("callcenter") => Source::Callcenter,
                     Some("hangup_complete") => Source::HangupComplete,
+                    Some("agent_snapshot") => Source::AgentSnapshot,
                     other => return Err(de::Error::custom(format!("bad source {other:?}"))),
                 };
                 Ok(ReadEvent(CcEvent::from_headers(
@@ -451,6 +469,14 @@ mod tests {
                 start_us: 5,
                 secs: 30,
             },
+            StoreOp::CloseRun {
+                how: RunEnd::Crash,
+                at_us: 1_795_000_000_250_000,
+            },
+            StoreOp::CloseRun {
+                how: RunEnd::Shutdown,
+                at_us: 7,
+            },
         ];
         for op in ops {
             let line = encode(&op);
@@ -469,6 +495,14 @@ mod tests {
             ],
         );
         assert_eq!(decode_event(&encode_event(&event)), Ok(event));
+        let snapshot = CcEvent::from_pairs(
+            Source::AgentSnapshot,
+            &[
+                ("CC-Agent", "1000@default"),
+                ("CC-Agent-Status", "Available"),
+            ],
+        );
+        assert_eq!(decode_event(&encode_event(&snapshot)), Ok(snapshot));
         assert!(decode_event("{\"source\":\"elsewhere\"}").is_err());
     }
 
@@ -480,6 +514,7 @@ mod tests {
             "{}",
             "{\"op\":\"upsert\"}",
             "{\"op\":\"nope\"}",
+            "{\"op\":\"close_run\",\"how\":\"event\",\"at_us\":1}",
             "{\"op\":\"wrap_up\",\"agent\":\"a\",\"start_us\":1e9,\"secs\":1}",
             "{\"op\":\"hangup_cause\",\"uuid\":\"u\",\"cause\":\"c\"} trailing",
             "{\"op\":\"upsert\",\"member_uuid\":\"\\uZZZZ\"}",

@@ -84,6 +84,8 @@ impl Counters {
 }
 
 /// The event threads' end of the channels. Cheap to use from many threads.
+/// The writer drains and stops once every clone is dropped.
+#[derive(Clone)]
 pub struct Ingress {
     pub(super) sender: SyncSender<CcEvent>,
     pub(super) overflow: SyncSender<CcEvent>,

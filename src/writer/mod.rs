@@ -31,8 +31,9 @@ use crate::logging::{Level, log};
 use crate::store::Store;
 use spool::{EventSpool, Spool, events_spool_path};
 
-use crate::domain::rows::StoreOp;
+use crate::domain::rows::{RunEnd, StoreOp};
 use crate::domain::visit::Assembler;
+use alive::{Heartbeat, heartbeat_path, now_us};
 pub use backoff::{RETRY, RETRY_MAX, retry_after};
 pub use ingress::{Counters, Ingress};
 
@@ -122,6 +123,8 @@ pub fn spawn(
         spool,
         panicked: Spool::named(&config.spool_base(), ".panicked.spool"),
         rejected_path: rejected_events_path(&config.spool_base()),
+        heartbeat_path: heartbeat_path(&config.spool_base()),
+        heartbeat: None,
         events,
         spooler: spooler.clone(),
         assembler,
@@ -215,6 +218,9 @@ struct Worker {
     /// the spool's replay of everything after them.
     panicked: Spool,
     rejected_path: PathBuf,
+    heartbeat_path: PathBuf,
+    /// Beats at every flush; `None` if its file cannot be written.
+    heartbeat: Option<Heartbeat>,
     events: Arc<Mutex<EventSpool>>,
     /// Joined at shutdown, once the senders are gone, before the last read-back.
     spooler: Arc<Mutex<Option<JoinHandle<()>>>>,
@@ -246,13 +252,14 @@ impl Worker {
             Ok(None) => {}
             Err(e) => self.failed(&e.to_string()),
         }
+        self.close_dead_run();
         let mut last_flush = Instant::now();
         loop {
             // Take what is waiting, without blocking, but keep flushing on
             // time under a steady stream.
             let mut drained = false;
             let mut disconnected = false;
-            while last_flush.elapsed() < self.flush_interval {
+            while last_flush.elapsed() < self.next_flush_in() {
                 match receiver.try_recv() {
                     Ok(event) => self.take_in(&event),
                     Err(TryRecvError::Empty) => {
@@ -285,10 +292,11 @@ impl Worker {
                 .map(|Control::Replay(answer)| answer)
                 .collect();
             let replay_requested = !answers.is_empty();
-            if replay_requested || last_flush.elapsed() >= self.flush_interval {
+            if replay_requested || last_flush.elapsed() >= self.next_flush_in() {
                 let ops = self.assembler.take_ops(self.now());
                 self.pending.extend(ops);
                 self.flush(replay_requested);
+                self.beat();
                 last_flush = Instant::now();
                 for answer in answers {
                     // The asker may have given up waiting.
@@ -300,10 +308,88 @@ impl Worker {
                 // a sender then never has to wake this thread, which keeps
                 // the event callbacks free of system calls. The queue holds
                 // far more than a flush interval's events; unload unparks.
-                std::thread::park_timeout(self.flush_interval.saturating_sub(last_flush.elapsed()));
+                std::thread::park_timeout(
+                    self.next_flush_in().saturating_sub(last_flush.elapsed()),
+                );
             }
         }
         self.shut_down();
+    }
+
+    /// Starts this run's heartbeat. If the run before it left its own
+    /// (killed, crashed, or its writer died), that run's calls in progress,
+    /// offers and agent intervals are closed as `crash` at the last moment
+    /// it was known alive, before anything of this run is written.
+    fn close_dead_run(&mut self) {
+        let previous = alive::previous_run(&self.heartbeat_path);
+        match Heartbeat::start(self.heartbeat_path.clone()) {
+            Ok(heartbeat) => self.heartbeat = Some(heartbeat),
+            Err(e) => log(
+                Level::Error,
+                &format!(
+                    "cannot write the heartbeat file {}: {e}; if FreeSWITCH dies, the calls it \
+                     cuts are closed at the next load at the last time a row was written",
+                    self.heartbeat_path.display()
+                ),
+            ),
+        }
+        let Some(beat_us) = previous else {
+            return;
+        };
+        // Events that run spooled are its own: they go in first, and count
+        // as signs of life.
+        let spooled_until = self.read_back_overflow();
+        let alive_us = beat_us.max(spooled_until.unwrap_or(0));
+        log(
+            Level::Warning,
+            &format!(
+                "the previous run of mod_cc_cdr ended without an unload (FreeSWITCH was killed or \
+                 crashed, or the writer died); it was last known alive at {}: its calls in \
+                 progress and open agent intervals are closed as 'crash' at that moment",
+                crate::tz::format(
+                    crate::tz::TimeZone::local().to_local(alive_us.div_euclid(1_000_000))
+                )
+            ),
+        );
+        let ops = self.assembler.close_run(
+            self.now(),
+            RunEnd::Crash,
+            Some(alive_us.div_euclid(1_000_000)),
+        );
+        self.pending.extend(ops);
+        self.pending.push(StoreOp::CloseRun {
+            how: RunEnd::Crash,
+            at_us: alive_us,
+        });
+        self.flush(true);
+    }
+
+    /// How long after the last flush the next one is due. A visit that
+    /// began is written within half the interval, so that its row is in
+    /// the database well within `flush-interval-ms` (write time included),
+    /// whatever happens to the switch after that.
+    fn next_flush_in(&self) -> Duration {
+        if self.assembler.has_fresh_visits() {
+            self.flush_interval / 2
+        } else {
+            self.flush_interval
+        }
+    }
+
+    fn beat(&mut self) {
+        let Some(heartbeat) = &self.heartbeat else {
+            return;
+        };
+        if let Err(e) = heartbeat.beat(now_us()) {
+            log(
+                Level::Error,
+                &format!(
+                    "cannot write the heartbeat file {}: {e}; heartbeat stopped",
+                    heartbeat.path().display()
+                ),
+            );
+            self.heartbeat = None;
+        }
     }
 
     fn take_in(&mut self, event: &CcEvent) {
@@ -358,28 +444,32 @@ impl Worker {
         );
     }
 
-    /// Takes back the events the spooler wrote, in order.
-    fn read_back_overflow(&mut self) {
+    /// Takes back the events the spooler wrote, in order. Returns the
+    /// latest `Event-Date-Timestamp` among them (µs), if any.
+    fn read_back_overflow(&mut self) -> Option<i64> {
         let taken = {
             let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
             events.take()
         };
         let path = match taken {
             Ok(Some(path)) => path,
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(e) => {
                 log(
                     Level::Error,
                     &format!("cannot take back the event spool: {e}"),
                 );
-                return;
+                return None;
             }
         };
         let mut count = 0u64;
+        let mut latest = None;
         if let Ok(file) = File::open(&path) {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
                 match codec::decode_event(&line) {
                     Ok(event) => {
+                        let at = event.micros(crate::domain::event::Field::Timestamp);
+                        latest = latest.max(at);
                         self.apply(&event);
                         count += 1;
                     }
@@ -397,6 +487,7 @@ impl Worker {
                 &format!("cannot remove {}: {e}", path.display()),
             ),
         }
+        latest
     }
 
     fn shut_down(&mut self) {
@@ -406,10 +497,32 @@ impl Worker {
             }
         }
         self.read_back_overflow();
-        let ops = self.assembler.close_all(self.now());
+        // What this run holds ends now: calls in progress, and the agents'
+        // intervals, so that no time is counted while the switch is down.
+        let at_us = now_us();
+        let ops = self.assembler.close_run(
+            self.now(),
+            RunEnd::Shutdown,
+            Some(at_us.div_euclid(1_000_000)),
+        );
         self.pending.extend(ops);
+        self.pending.push(StoreOp::CloseRun {
+            how: RunEnd::Shutdown,
+            at_us,
+        });
         for attempt in 1..=3 {
             self.flush(true);
+            if self.pending.is_empty() {
+                // Written or spooled: the next load has nothing to close.
+                if let Some(heartbeat) = self.heartbeat.take() {
+                    if let Err(e) = heartbeat.stop() {
+                        log(
+                            Level::Error,
+                            &format!("cannot remove the heartbeat file: {e}"),
+                        );
+                    }
+                }
+            }
             if self.pending.is_empty() && self.spool.is_empty() {
                 return;
             }
@@ -628,6 +741,7 @@ impl Worker {
     }
 }
 
+pub mod alive;
 mod backoff;
 pub mod codec;
 mod ingress;

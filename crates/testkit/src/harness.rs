@@ -127,6 +127,7 @@ pub struct Options {
 
 pub struct FreeSwitch {
     child: Child,
+    binary: PathBuf,
     pub dir: PathBuf,
     pub esl_port: u16,
     pub db_path: PathBuf,
@@ -175,6 +176,24 @@ fn write_config(
         .replace("@CC_CDR_PARAMS@", &params_xml)
         .replace("@EXTRA_CONFIG@", extra_config);
     fs::write(dir.join("conf/freeswitch.xml"), config)
+}
+
+/// Runs the FreeSWITCH binary on a test directory, in the foreground.
+fn spawn(binary: &Path, dir: &Path) -> io::Result<Child> {
+    let d = |sub: &str| dir.join(sub).display().to_string();
+    let stderr = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("log/stderr.log"))?;
+    Command::new(binary)
+        .args(["-nf", "-nc", "-nonat", "-nonatmap", "-nocal", "-nort"])
+        .args(["-conf", &d("conf"), "-log", &d("log"), "-db", &d("db")])
+        .args(["-run", &d("run"), "-mod", &d("mod"), "-temp", &d("tmp")])
+        .args(["-storage", &d("storage"), "-recordings", &d("recordings")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
 }
 
 /// The test switch's `switchname`: one of its own per instance, so that
@@ -258,17 +277,7 @@ impl FreeSwitch {
         }
         write_config(&dir, esl_port, &options, extra_config)?;
 
-        let d = |sub: &str| dir.join(sub).display().to_string();
-        let stderr = fs::File::create(dir.join("log/stderr.log"))?;
-        let child = Command::new(&install.binary)
-            .args(["-nf", "-nc", "-nonat", "-nonatmap", "-nocal", "-nort"])
-            .args(["-conf", &d("conf"), "-log", &d("log"), "-db", &d("db")])
-            .args(["-run", &d("run"), "-mod", &d("mod"), "-temp", &d("tmp")])
-            .args(["-storage", &d("storage"), "-recordings", &d("recordings")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()?;
+        let child = spawn(&install.binary, &dir)?;
         let db_path = options
             .cc_cdr_params
             .iter()
@@ -277,6 +286,7 @@ impl FreeSwitch {
             .unwrap_or_default();
         let mut fs = FreeSwitch {
             child,
+            binary: install.binary.clone(),
             dir,
             esl_port,
             db_path,
@@ -286,6 +296,23 @@ impl FreeSwitch {
         };
         fs.wait_ready()?;
         Ok(fs)
+    }
+
+    /// Kills FreeSWITCH with SIGKILL, as a crash or the OOM killer would:
+    /// nothing unloads, nothing flushes.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts FreeSWITCH again (after `kill` or `stop`) on the same
+    /// directory, databases and ports, and waits until it is ready.
+    pub fn restart(&mut self) -> io::Result<()> {
+        if self.is_running() {
+            self.stop();
+        }
+        self.child = spawn(&self.binary, &self.dir)?;
+        self.wait_ready()
     }
 
     fn wait_ready(&mut self) -> io::Result<()> {

@@ -442,9 +442,9 @@ fn a_visit_without_its_end_event_is_closed_at_the_callers_hangup() {
     // Within the grace period, the visit waits for member-queue-end.
     let early = rows_of(asm.take_ops(59));
     assert!(
-        early
-            .iter()
-            .all(|r| r.caller_id_number.as_deref() != Some("5550002"))
+        early.iter().all(
+            |r| r.caller_id_number.as_deref() != Some("5550002") || r.closed_by == Some("open")
+        )
     );
     assert_eq!(asm.open_visits(), 1);
     let late = rows_of(asm.take_ops(60));
@@ -499,14 +499,29 @@ fn open_visits_are_written_at_shutdown_with_what_is_known() {
     for ev in &events {
         asm.apply(ev, 0);
     }
-    assert!(rows_of(asm.take_ops(1)).is_empty());
-    let rows = rows_of(asm.close_all(2));
+    let open = rows_of(asm.take_ops(1));
+    assert_eq!(open.len(), 6, "each visit's row is written as it begins");
+    for row in &open {
+        assert_eq!(row.closed_by, Some("open"));
+        assert_eq!((row.outcome, row.end_epoch), (None, None));
+    }
+    assert!(
+        rows_of(asm.take_ops(2)).is_empty(),
+        "nothing new: no rewrite"
+    );
+    let rows = rows_of(asm.close_run(3, RunEnd::Shutdown, Some(T0 + 40)));
     assert_eq!(rows.len(), 6);
     for row in &rows {
         assert_eq!(row.closed_by, Some("shutdown"));
-        assert_eq!(row.outcome, None, "unknown, not guessed");
+        assert_eq!(
+            row.outcome,
+            Some("interrupted"),
+            "neither answered nor abandoned"
+        );
         assert_eq!(row.queue_entered_epoch, Some(T0));
-        assert_eq!(row.end_epoch, None);
+        assert_eq!(row.end_epoch, Some(T0 + 40), "cut when the switch stopped");
+        assert_eq!(row.wait_sec, Some(40));
+        assert_eq!(row.billsec, Some(0));
     }
     assert_eq!(asm.open_visits(), 0);
 }
@@ -523,7 +538,9 @@ fn a_silent_visit_is_closed_after_the_visit_timeout() {
     };
     let mut asm = Assembler::new(settings);
     asm.apply(&start, 100);
-    assert!(rows_of(asm.take_ops(699)).is_empty());
+    let open = rows_of(asm.take_ops(699));
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].closed_by, Some("open"));
     let rows = rows_of(asm.take_ops(700));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].closed_by, Some("timeout"));
