@@ -4,7 +4,7 @@
 //! test prints one "skipped: no FreeSWITCH" line and passes.
 
 mod common;
-use common::{Row, int, query_rows, setup, text};
+use common::{Row, int, json_number, query_rows, setup, text};
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -389,19 +389,6 @@ fn kill_9_at_a_hundred_calls_a_second_leaves_one_row_per_visit() {
             .any(|r| text(r, "closed_by").as_deref() == Some("crash")),
         "some callers were cut"
     );
-}
-
-/// A number from one row of `cc_cdr stats ... json` output.
-fn json_number(json: &str, row_name: &str, key: &str) -> Option<f64> {
-    let line = json
-        .lines()
-        .find(|l| l.contains(&format!("\": \"{row_name}\"")))?;
-    let from = line.find(&format!("\"{key}\": "))? + key.len() + 4;
-    let value: String = line[from..]
-        .chars()
-        .take_while(|c| *c != ',' && *c != '}')
-        .collect();
-    value.trim().parse().ok()
 }
 
 /// Seconds of `agent`'s status intervals (not Logged Out) up to `until_us`

@@ -5,7 +5,7 @@
 //! They wait for conditions with generous limits, never for fixed sleeps.
 
 mod common;
-use common::{Row, int, query_rows, setup, text};
+use common::{Row, int, json_number, query_rows, setup, text};
 
 use std::path::Path;
 use std::time::Duration;
@@ -423,19 +423,6 @@ fn config_errors_name_the_param() {
     let status = fs.api("cc_cdr status").unwrap();
     assert!(status.contains("second.db"), "{status}");
     assert!(fs.is_running());
-}
-
-/// A number from one row of `cc_cdr stats ... json` output.
-fn json_number(json: &str, row_name: &str, key: &str) -> Option<f64> {
-    let line = json
-        .lines()
-        .find(|l| l.contains(&format!("\": \"{row_name}\"")))?;
-    let from = line.find(&format!("\"{key}\": "))? + key.len() + 4;
-    let value: String = line[from..]
-        .chars()
-        .take_while(|c| *c != ',' && *c != '}')
-        .collect();
-    value.trim().parse().ok()
 }
 
 #[test]

@@ -87,3 +87,16 @@ pub fn pg_number(dsn: &str, sql: &str) -> Option<i64> {
         _ => None,
     }
 }
+
+/// A number from one row of `cc_cdr stats ... json` output.
+pub fn json_number(json: &str, row_name: &str, key: &str) -> Option<f64> {
+    let line = json
+        .lines()
+        .find(|l| l.contains(&format!("\": \"{row_name}\"")))?;
+    let from = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let value: String = line[from..]
+        .chars()
+        .take_while(|c| *c != ',' && *c != '}')
+        .collect();
+    value.trim().parse().ok()
+}
