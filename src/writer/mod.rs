@@ -365,12 +365,13 @@ impl Worker {
     }
 
     /// How long after the last flush the next one is due. A visit that
-    /// began is written within half the interval, so that its row is in
-    /// the database well within `flush-interval-ms` (write time included),
-    /// whatever happens to the switch after that.
+    /// began is written within a quarter of the interval, so that its row
+    /// is in the database well within `flush-interval-ms` of its event,
+    /// the write and FreeSWITCH's own event dispatch included, whatever
+    /// happens to the switch after that.
     fn next_flush_in(&self) -> Duration {
         if self.assembler.has_fresh_visits() {
-            self.flush_interval / 2
+            self.flush_interval / 4
         } else {
             self.flush_interval
         }
