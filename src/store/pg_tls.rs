@@ -190,24 +190,11 @@ pub fn split(dsn: &str) -> Result<(String, TlsOptions), String> {
     Ok((kept.join(" "), options))
 }
 
+/// A %-escaped URL value (as FreeSWITCH's event text is escaped, so the
+/// capture reader's decoder serves).
 fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("bad %-escape in the connection URL: {text}"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("not UTF-8 in the connection URL: {text}"))
+    String::from_utf8(crate::domain::capture::url_decode(text))
+        .map_err(|_| format!("not UTF-8 in the connection URL: {text}"))
 }
 
 /// The `key=value` pairs of a libpq key=value string (values plain or in

@@ -351,16 +351,7 @@ impl Worker {
                 )
             ),
         );
-        let ops = self.assembler.close_run(
-            self.now(),
-            RunEnd::Crash,
-            Some(alive_us.div_euclid(1_000_000)),
-        );
-        self.pending.extend(ops);
-        self.pending.push(StoreOp::CloseRun {
-            how: RunEnd::Crash,
-            at_us: alive_us,
-        });
+        self.end_run(RunEnd::Crash, alive_us);
         self.flush(true);
     }
 
@@ -375,6 +366,16 @@ impl Worker {
         } else {
             self.flush_interval
         }
+    }
+
+    /// Queues the end of a run at `at_us`: the visits the assembler holds,
+    /// then what the store holds open of this node.
+    fn end_run(&mut self, how: RunEnd, at_us: i64) {
+        let ops = self
+            .assembler
+            .close_run(self.now(), how, Some(at_us.div_euclid(1_000_000)));
+        self.pending.extend(ops);
+        self.pending.push(StoreOp::CloseRun { how, at_us });
     }
 
     fn beat(&mut self) {
@@ -500,17 +501,7 @@ impl Worker {
         self.read_back_overflow();
         // What this run holds ends now: calls in progress, and the agents'
         // intervals, so that no time is counted while the switch is down.
-        let at_us = now_us();
-        let ops = self.assembler.close_run(
-            self.now(),
-            RunEnd::Shutdown,
-            Some(at_us.div_euclid(1_000_000)),
-        );
-        self.pending.extend(ops);
-        self.pending.push(StoreOp::CloseRun {
-            how: RunEnd::Shutdown,
-            at_us,
-        });
+        self.end_run(RunEnd::Shutdown, now_us());
         for attempt in 1..=3 {
             self.flush(true);
             if self.pending.is_empty() {

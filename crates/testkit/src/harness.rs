@@ -382,8 +382,7 @@ impl FreeSwitch {
             self.child.try_wait().ok().flatten().map(|_| ())
         });
         if exited.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.kill();
         }
         exited.is_some()
     }
