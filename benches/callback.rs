@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use mod_cc_cdr::BenchEvent;
 use mod_cc_cdr::domain::capture::{parse_event, split_events};
+use mod_cc_cdr::domain::event::WantedVars;
 use mod_cc_cdr::writer::Ingress;
 
 const CAPTURE: &str = include_str!("../tests/fixtures/mixed_run.events");
@@ -79,7 +80,31 @@ fn main() {
             event: pick("CHANNEL_HANGUP_COMPLETE", None, true),
         },
     ];
-    let (ingress, queue, overflow) = Ingress::detached(ROUND + 1);
+    // No admin column, then ten (`<columns>`): seven variables the events
+    // have, three they lack, as the README's example config might read.
+    let ten_columns = WantedVars::named([
+        "direction",
+        "originate_timeout",
+        "origination_caller_id_number",
+        "hangup_cause_q850",
+        "billsec",
+        "channel_name",
+        "digits_dialed",
+        "account_code",
+        "sip_h_X-Campaign",
+        "language",
+    ]);
+    for (setup, wanted) in [
+        ("no <columns>", WantedVars::None),
+        ("10 <columns>", ten_columns),
+    ] {
+        println!("\n{setup}");
+        run(&mut kinds, wanted, rounds);
+    }
+}
+
+fn run(kinds: &mut [Kind], wanted: WantedVars, rounds: usize) {
+    let (ingress, queue, overflow) = Ingress::detached(ROUND + 1, wanted);
 
     // The clock's own cost, for reading the figures below.
     let mut clock = Vec::with_capacity(ROUND * rounds);
@@ -97,7 +122,7 @@ fn main() {
         "{:<30} {:>8} {:>11} {:>8} {:>8} {:>8}",
         "event", "headers", "handed over", "median", "p99", "mean"
     );
-    for kind in &mut kinds {
+    for kind in kinds.iter_mut() {
         let mut times = Vec::with_capacity(ROUND * rounds);
         let mut handed_over = 0;
         for _ in 0..rounds {

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use mod_cc_cdr::config::Config;
 use mod_cc_cdr::domain::capture::{parse_event, source_of, split_events};
-use mod_cc_cdr::domain::event::{CcEvent, Field, Source};
+use mod_cc_cdr::domain::event::{CcEvent, Field, Source, WantedVars};
 use mod_cc_cdr::domain::rows::CdrRow;
 use mod_cc_cdr::domain::rows::StoreOp;
 use mod_cc_cdr::domain::visit::{Assembler, AssemblerSettings};
@@ -53,6 +53,7 @@ fn template() -> Vec<(Source, Headers)> {
             let wanted = CcEvent::copy_if_relevant(
                 source,
                 headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+                &WantedVars::None,
             );
             wanted.map(|_| (source, headers))
         })
@@ -66,6 +67,7 @@ fn repeat(template: &[(Source, Headers)], n: u64) -> impl Iterator<Item = CcEven
         CcEvent::from_headers(
             *source,
             headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            &WantedVars::None,
         )
     })
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::domain::columns::{CustomColumn, Leg, name_problem, variable_problem};
 use crate::domain::visit::AssemblerSettings;
 use crate::stats::{self, SlFormula};
 use crate::store::Database;
@@ -39,6 +40,60 @@ pub struct Config {
     pub sl_formula: SlFormula,
     /// `local`, or a zone `TimeZone::named` accepts (checked when parsed).
     pub time_zone: String,
+    /// The admin's own columns (`<columns>`), checked.
+    pub columns: Vec<CustomColumn>,
+}
+
+/// One `<column name=… variable=… leg=…/>` as written, missing attributes
+/// empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnXml {
+    pub name: String,
+    pub variable: String,
+    pub leg: String,
+}
+
+/// The usable columns of `<columns>`, and a warning naming each one
+/// refused (the others still apply). Names are folded to lower case, as
+/// PostgreSQL folds a name without quotes.
+pub fn parse_columns(written: &[ColumnXml]) -> (Vec<CustomColumn>, Vec<String>) {
+    let mut columns: Vec<CustomColumn> = Vec::new();
+    let mut warnings = Vec::new();
+    for column in written {
+        let name = column.name.trim().to_ascii_lowercase();
+        let variable = column.variable.trim();
+        let refuse = |why: String| {
+            format!(
+                "cc_cdr.conf <column name=\"{}\">: {why}; column ignored",
+                column.name
+            )
+        };
+        let taken: Vec<&str> = crate::store::schema::CDR_COLUMNS
+            .iter()
+            .copied()
+            .chain(columns.iter().map(|c| c.name.as_str()))
+            .collect();
+        let problem = name_problem(&name, &taken)
+            .map(|why| match columns.iter().any(|c| c.name == name) {
+                true => format!("'{name}' is given twice"),
+                false => why,
+            })
+            .or_else(|| variable_problem(variable));
+        let leg = Leg::parse(&column.leg);
+        match (problem, leg) {
+            (Some(why), _) => warnings.push(refuse(why)),
+            (None, None) => warnings.push(refuse(format!(
+                "leg '{}' is not caller or agent",
+                column.leg.trim()
+            ))),
+            (None, Some(leg)) => columns.push(CustomColumn {
+                name,
+                variable: variable.to_owned(),
+                leg,
+            }),
+        }
+    }
+    (columns, warnings)
 }
 
 /// The first line of a password file that only its owner can read.
@@ -211,6 +266,7 @@ impl Config {
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
             time_zone: "local".to_owned(),
+            columns: Vec::new(),
         }
     }
 
@@ -647,5 +703,50 @@ mod tests {
                 .iter()
                 .any(|w| w.param == "db-password-file")
         );
+    }
+
+    #[test]
+    fn columns_are_checked_one_by_one_and_the_rest_applies() {
+        let xml = |name: &str, variable: &str, leg: &str| ColumnXml {
+            name: name.into(),
+            variable: variable.into(),
+            leg: leg.into(),
+        };
+        let (columns, warnings) = parse_columns(&[
+            xml("account", "account_code", ""),
+            xml(" Campaign ", "sip_h_X-Campaign", "caller"),
+            xml("agent_site", "site", "agent"),
+            xml("bad-name", "x", ""),
+            xml("queue_name", "x", ""),
+            xml("ACCOUNT", "other", ""),
+            xml("select", "x", ""),
+            xml("lang", "", ""),
+            xml("lang2", "language", "bleg"),
+        ]);
+        let names: Vec<(&str, &str, Leg)> = columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.variable.as_str(), c.leg))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("account", "account_code", Leg::Caller),
+                ("campaign", "sip_h_X-Campaign", Leg::Caller),
+                ("agent_site", "site", Leg::Agent),
+            ]
+        );
+        assert_eq!(warnings.len(), 6, "{warnings:#?}");
+        for (warning, says) in warnings.iter().zip([
+            "<column name=\"bad-name\">: 'bad-name' is not a plain SQL identifier",
+            "<column name=\"queue_name\">: 'queue_name' is a built-in column",
+            "<column name=\"ACCOUNT\">: 'account' is given twice",
+            "<column name=\"select\">: 'select' is an SQL reserved word",
+            "<column name=\"lang\">: no variable given",
+            "<column name=\"lang2\">: leg 'bleg' is not caller or agent",
+        ]) {
+            assert!(warning.starts_with("cc_cdr.conf "), "{warning}");
+            assert!(warning.contains(says), "{warning} / {says}");
+            assert!(warning.ends_with("; column ignored"), "{warning}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! `Name: value` with the value URL-encoded, exactly as FreeSWITCH serialises
 //! it for `event plain`.
 
-use crate::domain::event::{CcEvent, Source};
+use crate::domain::event::{CcEvent, Source, WantedVars};
 
 /// Decodes FreeSWITCH's URL encoding (`%XX`), keeping bytes that are not
 /// valid UTF-8 as they are.
@@ -73,6 +73,7 @@ pub fn edited_events_from_capture(
             Some(CcEvent::from_headers(
                 source,
                 headers.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+                &WantedVars::None,
             ))
         })
         .collect()

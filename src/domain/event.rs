@@ -102,6 +102,7 @@ fields! {
     VarCcQueue => "variable_cc_queue",
     VarCcMemberUuid => "variable_cc_member_uuid",
     VarCcQueueJoinedEpoch => "variable_cc_queue_joined_epoch",
+    VarCcRecordFilename => "variable_cc_record_filename",
 }
 
 /// What a `callcenter::info` event says happened (`CC-Action`).
@@ -151,39 +152,105 @@ impl<'a> HeaderValue<'a> for &'a [u8] {
     }
 }
 
-/// One copied event: its source and the wanted headers that were present.
+/// The channel variables an event copy keeps besides its `Field`s: those
+/// the configuration's `<columns>` name, or (reading a spool back) every one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WantedVars {
+    #[default]
+    None,
+    /// The header names, `variable_<name>`.
+    Named(Box<[Box<[u8]>]>),
+    All,
+}
+
+const VARIABLE_PREFIX: &[u8] = b"variable_";
+
+impl WantedVars {
+    /// The variables of these names (repeats kept once).
+    pub fn named<'a>(names: impl IntoIterator<Item = &'a str>) -> WantedVars {
+        let mut headers: Vec<Box<[u8]>> = Vec::new();
+        for name in names {
+            let header: Box<[u8]> = [VARIABLE_PREFIX, name.as_bytes()].concat().into();
+            if !headers.contains(&header) {
+                headers.push(header);
+            }
+        }
+        if headers.is_empty() {
+            WantedVars::None
+        } else {
+            WantedVars::Named(headers.into())
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        matches!(self, WantedVars::None)
+    }
+
+    /// The variable's name, if `header` is one of the wanted variables.
+    fn variable<'h>(&self, header: &'h [u8]) -> Option<&'h [u8]> {
+        let name = header.strip_prefix(VARIABLE_PREFIX)?;
+        match self {
+            WantedVars::None => None,
+            // A few names, compared by length first: cheaper than hashing
+            // each of a hangup's hundreds of headers.
+            WantedVars::Named(wanted) => wanted
+                .iter()
+                .any(|w| w.len() == header.len() && **w == *header)
+                .then_some(name),
+            // What a field holds is not kept twice (see `CcEvent::var`).
+            WantedVars::All => {
+                (!name.is_empty() && Field::from_header_name(header).is_none()).then_some(name)
+            }
+        }
+    }
+}
+
+/// One copied event: its source, the wanted headers that were present, and
+/// the wanted channel variables.
 ///
 /// The values sit one after another in one string, in `Field` order, so a
 /// copy costs one allocation whatever the number of headers; `ends[f]` is
 /// where field `f`'s value ends (it starts where the previous one ends).
+/// After them come the variables, name then value, whose ends `var_ends`
+/// holds in pairs (empty, and not allocated, when none is wanted).
 /// An empty value and an absent header are the same.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CcEvent {
     pub source: Source,
     text: Box<str>,
     ends: [u32; Field::ALL.len()],
+    var_ends: Box<[(u32, u32)]>,
 }
 
 impl CcEvent {
     /// Copies the wanted headers out of `(name, value)` pairs. Values that are
     /// not UTF-8 are kept with U+FFFD in place of the bad bytes.
-    pub fn from_headers<'a, I, V>(source: Source, headers: I) -> CcEvent
+    pub fn from_headers<'a, I, V>(source: Source, headers: I, wanted: &WantedVars) -> CcEvent
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
+        I::IntoIter: Clone,
         V: HeaderValue<'a>,
     {
-        Self::own(source, &Self::find(headers))
+        let headers = headers.into_iter();
+        let vars = Self::find_vars(headers.clone(), wanted);
+        Self::own(source, &Self::find(headers), &vars)
     }
 
     /// Like `from_headers`, but decides on the borrowed headers whether the
     /// event is relevant, and copies nothing when it is not: this runs on
     /// FreeSWITCH's event threads for every hangup in the switch.
-    pub fn copy_if_relevant<'a, I, V>(source: Source, headers: I) -> Option<CcEvent>
+    pub fn copy_if_relevant<'a, I, V>(
+        source: Source,
+        headers: I,
+        wanted: &WantedVars,
+    ) -> Option<CcEvent>
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
+        I::IntoIter: Clone,
         V: HeaderValue<'a>,
     {
-        let found = Self::find(headers);
+        let headers = headers.into_iter();
+        let found = Self::find(headers.clone());
         let relevant = match source {
             Source::Callcenter => found[Field::Action as usize]
                 .is_some_and(|a| Action::parse(&String::from_utf8_lossy(a)) != Action::Other),
@@ -192,7 +259,29 @@ impl CcEvent {
             }
             Source::AgentSnapshot => found[Field::Agent as usize].is_some(),
         };
-        relevant.then(|| Self::own(source, &found))
+        // The variables only of an event kept: a second walk, which most
+        // events (other channels' hangups) never take.
+        relevant.then(|| Self::own(source, &found, &Self::find_vars(headers, wanted)))
+    }
+
+    /// The first value of each wanted variable, with its name.
+    fn find_vars<'a, I, V>(headers: I, wanted: &WantedVars) -> Vec<(&'a [u8], &'a [u8])>
+    where
+        I: Iterator<Item = (&'a [u8], V)>,
+        V: HeaderValue<'a>,
+    {
+        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
+        if wanted.is_none() {
+            return vars;
+        }
+        for (name, value) in headers {
+            if let Some(var) = wanted.variable(name) {
+                if !vars.iter().any(|(n, _)| *n == var) {
+                    vars.push((var, value.bytes()));
+                }
+            }
+        }
+        vars
     }
 
     /// The first value of each wanted header, borrowed (as in
@@ -211,25 +300,64 @@ impl CcEvent {
         found
     }
 
-    fn own(source: Source, found: &[Option<&[u8]>; Field::ALL.len()]) -> CcEvent {
-        let size: usize = found.iter().flatten().map(|v| v.len()).sum();
+    fn own(
+        source: Source,
+        found: &[Option<&[u8]>; Field::ALL.len()],
+        vars: &[(&[u8], &[u8])],
+    ) -> CcEvent {
+        let size: usize = found.iter().flatten().map(|v| v.len()).sum::<usize>()
+            + vars.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
         let mut text = String::with_capacity(size);
-        let mut ends = [0u32; Field::ALL.len()];
-        for (end, value) in ends.iter_mut().zip(found) {
-            if let Some(value) = value {
-                match std::str::from_utf8(value) {
-                    Ok(valid) => text.push_str(valid),
-                    Err(_) => text.push_str(&String::from_utf8_lossy(value)),
-                }
+        let push = |text: &mut String, value: &[u8]| {
+            match std::str::from_utf8(value) {
+                Ok(valid) => text.push_str(valid),
+                Err(_) => text.push_str(&String::from_utf8_lossy(value)),
             }
             // Header values are far below 4 GiB; a longer text would only
             // make later fields read as empty, never out of bounds.
-            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            u32::try_from(text.len()).unwrap_or(u32::MAX)
+        };
+        let mut ends = [0u32; Field::ALL.len()];
+        for (end, value) in ends.iter_mut().zip(found) {
+            *end = push(&mut text, value.unwrap_or_default());
         }
+        let var_ends = vars
+            .iter()
+            .map(|(name, value)| (push(&mut text, name), push(&mut text, value)))
+            .collect();
         CcEvent {
             source,
             text: text.into_boxed_str(),
             ends,
+            var_ends,
+        }
+    }
+
+    /// The copied channel variables, `(name, value)`, empty values included.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        let fields_end = self.ends[Field::ALL.len() - 1];
+        self.var_ends
+            .iter()
+            .scan(fields_end, |start, &(name_end, value_end)| {
+                let name = self.text.get(*start as usize..name_end as usize);
+                let value = self.text.get(name_end as usize..value_end as usize);
+                *start = value_end;
+                Some((name.unwrap_or(""), value.unwrap_or("")))
+            })
+    }
+
+    /// A copied channel variable's value, `None` when absent or empty. A
+    /// variable that is also a field (`cc_queue`) may be held as the field
+    /// alone: a spool line has it once.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        let value = self.vars().find(|(n, _)| *n == name).map(|(_, v)| v);
+        match value {
+            Some(value) => Some(value).filter(|v| !v.is_empty()),
+            None if name.starts_with("cc_") => {
+                let header = [VARIABLE_PREFIX, name.as_bytes()].concat();
+                self.get(Field::from_header_name(&header)?)
+            }
+            None => None,
         }
     }
 
@@ -306,6 +434,7 @@ impl CcEvent {
         CcEvent::from_headers(
             source,
             pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            &WantedVars::All,
         )
     }
 }
@@ -368,6 +497,7 @@ mod tests {
                 (&b"CC-Member-CID-Name"[..], &b"Jos\xe9 %s%n'"[..]),
                 (&b"CC-Agent"[..], &b""[..]),
             ],
+            &WantedVars::None,
         );
         assert_eq!(ev.get(Field::MemberCidName), Some("Jos\u{fffd} %s%n'"));
         assert_eq!(ev.get(Field::Agent), None);
@@ -379,6 +509,7 @@ mod tests {
             CcEvent::copy_if_relevant(
                 source,
                 pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+                &WantedVars::None,
             )
             .is_some()
         };
@@ -395,6 +526,46 @@ mod tests {
             Source::HangupComplete,
             &[("Unique-ID", "x"), ("variable_cc_side", "member")],
         ));
+    }
+
+    #[test]
+    fn keeps_only_the_wanted_variables_first_copy_winning() {
+        let pairs: &[(&str, &str)] = &[
+            ("Unique-ID", "x"),
+            ("variable_cc_side", "member"),
+            ("variable_account_code", "A-17"),
+            ("variable_account_code", "second"),
+            ("variable_sip_h_X-Campaign", "spring"),
+            ("variable_unwanted", "no"),
+            ("variable_empty", ""),
+            ("variable_account", "prefix of another name"),
+        ];
+        let headers = || pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+        let wanted = WantedVars::named(["account_code", "sip_h_X-Campaign", "empty", "cc_side"]);
+        let ev = CcEvent::copy_if_relevant(Source::HangupComplete, headers(), &wanted)
+            .expect("relevant");
+        assert_eq!(ev.var("account_code"), Some("A-17"));
+        assert_eq!(ev.var("sip_h_X-Campaign"), Some("spring"));
+        assert_eq!(ev.var("empty"), None);
+        assert_eq!(ev.var("unwanted"), None);
+        assert_eq!(ev.var("account"), None);
+        // A variable that is also a field is there both ways.
+        assert_eq!(ev.var("cc_side"), Some("member"));
+        assert_eq!(ev.get(Field::VarCcSide), Some("member"));
+        assert_eq!(ev.get(Field::UniqueId), Some("x"));
+        assert_eq!(
+            ev.vars().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["cc_side", "account_code", "sip_h_X-Campaign", "empty"]
+        );
+        // None wanted: no variable kept, nothing allocated for them.
+        let plain = CcEvent::copy_if_relevant(Source::HangupComplete, headers(), &WantedVars::None)
+            .expect("relevant");
+        assert_eq!(plain.vars().count(), 0);
+        assert_eq!(plain.var("cc_side"), Some("member"), "from the field");
+        // Every variable but the fields' (a spool line read back).
+        let all = CcEvent::from_headers(Source::HangupComplete, headers(), &WantedVars::All);
+        assert_eq!(all.vars().count(), 5);
+        assert_eq!(all.var("unwanted"), Some("no"));
     }
 
     #[test]

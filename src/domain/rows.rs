@@ -123,6 +123,11 @@ pub struct CdrRow {
     pub resumed: bool,
     /// Where the agent sent the caller, when the call ended by a transfer.
     pub transferred_to: Option<String>,
+    /// The file mod_callcenter recorded the call to (`record-template`).
+    pub recording_path: Option<String>,
+    /// The admin's columns (`<columns>`): name, and the variable's value
+    /// (`None`: not known, the value already written stays).
+    pub columns: Vec<(String, Option<String>)>,
 }
 
 /// One row of `agent_attempt`: one offer of a caller to an agent.
@@ -224,6 +229,13 @@ pub enum StoreOp {
     Upsert(Box<CdrRow>),
     /// The caller channel hung up: fill `hangup_cause` of its rows that have none.
     HangupCause { uuid: String, cause: String },
+    /// The caller channel hung up: fill the admin's columns of its rows
+    /// that have no value yet with the variables it had then (set by the
+    /// dialplan after the queue). `(column, value)`.
+    HangupColumns {
+        uuid: String,
+        values: Vec<(String, String)>,
+    },
     /// Insert or merge one offer to an agent.
     Attempt(Box<AttemptRow>),
     /// An agent's status or state changed: close the open interval, open one.

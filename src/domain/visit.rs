@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use crate::domain::agent::AgentTimeline;
+use crate::domain::columns::{CustomColumn, Leg};
 use crate::domain::event::{Action, CcEvent, Field, Source};
 use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome, RunEnd, StoreOp};
 use visit_map::VisitMap;
@@ -173,6 +174,16 @@ struct Visit {
     dirty: bool,
     last_activity: u64,
     close_deadline: Option<u64>,
+    /// Each admin column's value from the latest event of its leg's
+    /// channel: `(Event-Sequence, value)`, `None` before any.
+    column_values: Vec<Option<(u64, Option<String>)>>,
+    /// Each admin column's value on the caller's channel at its hangup:
+    /// what a value the visit's own events lack falls back to.
+    hangup_values: Vec<Option<String>>,
+    /// `cc_record_filename` on the caller's channel when the visit began,
+    /// and at its latest event: the visit was recorded if it changed.
+    recording_at_start: Option<Option<String>>,
+    recording_latest: Option<(u64, String)>,
 }
 
 /// A caller channel's hangup, kept for a while for visits whose events
@@ -183,6 +194,9 @@ struct Hangup {
     at: Option<i64>,
     created: Option<i64>,
     seen: u64,
+    /// Each admin column's value on the channel then (`None` for an agent
+    /// column, or a variable not set).
+    column_values: Vec<Option<String>>,
 }
 
 /// Builds visits from events and hands out what the store must write.
@@ -198,6 +212,8 @@ pub struct Assembler {
     /// A visit began since the last `take_ops`: its open row is not
     /// written yet.
     fresh: bool,
+    /// The admin's columns of channel variables.
+    columns: Vec<CustomColumn>,
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -212,6 +228,11 @@ impl Assembler {
             settings,
             ..Assembler::default()
         }
+    }
+
+    /// The admin's columns: each row carries their values.
+    pub fn set_columns(&mut self, columns: Vec<CustomColumn>) {
+        self.columns = columns;
     }
 
     /// Sets each agent's wrap-up time (mod_callcenter's `wrap-up-time`).
@@ -294,6 +315,8 @@ impl Assembler {
         visit.last_activity = now;
         visit.dirty = true;
         visit.absorb_common(ev);
+        let starts = matches!(action, Action::MemberQueueStart | Action::MemberQueueResume);
+        visit.absorb_channel_vars(ev, &self.columns, action, starts);
         if let Some(hangup) = visit
             .session_uuid
             .as_ref()
@@ -353,6 +376,27 @@ impl Assembler {
         else {
             return;
         };
+        let column_values: Vec<Option<String>> = self
+            .columns
+            .iter()
+            .map(|c| match c.leg {
+                Leg::Caller => ev.var(&c.variable).map(str::to_owned),
+                Leg::Agent => None,
+            })
+            .collect();
+        let values: Vec<(String, String)> = self
+            .columns
+            .iter()
+            .zip(&column_values)
+            .filter_map(|(c, v)| Some((c.name.clone(), v.clone()?)))
+            .collect();
+        if !values.is_empty() {
+            // Rows already written and forgotten get them in the store.
+            self.ops.push(StoreOp::HangupColumns {
+                uuid: uuid.to_owned(),
+                values,
+            });
+        }
         let hangup = Hangup {
             cause: cause.to_owned(),
             at: ev
@@ -360,6 +404,7 @@ impl Assembler {
                 .or(ev.created_secs()),
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
             seen: now,
+            column_values,
         };
         let grace = self.settings.hangup_grace_secs;
         self.visits
@@ -389,6 +434,7 @@ impl Assembler {
                 .map(StoreOp::AgentChange),
         );
         let wrap_up_secs = &self.wrap_up_secs;
+        let columns = &self.columns;
         let mut visit_ops = Vec::new();
         let mut rows = Vec::new();
         self.visits.retain(|_, visit| {
@@ -405,7 +451,7 @@ impl Assembler {
             }
             if visit.dirty {
                 visit.dirty = false;
-                let row = visit.row();
+                let row = visit.row(columns);
                 visit_ops.extend(
                     visit
                         .attempt_rows(&row)
@@ -506,6 +552,9 @@ fn transfer_destination(ev: &CcEvent) -> Option<String> {
 
 impl Visit {
     fn absorb_hangup(&mut self, hangup: &Hangup, now: u64, grace_secs: u64) {
+        if self.hangup_values.is_empty() {
+            self.hangup_values = hangup.column_values.clone();
+        }
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
         self.hangup_seen = true;
@@ -526,6 +575,65 @@ impl Visit {
             &mut self.queue_entered,
             ev.epoch_secs(Field::MemberJoinedTime),
         );
+    }
+
+    /// The admin columns' values, and the recording, from an event that
+    /// carries a channel's data: the caller's (`cc_side` member) for
+    /// caller columns, the answering agent's (`bridge-agent-start` and
+    /// `-end`) for agent columns. The latest event (by `Event-Sequence`)
+    /// of that channel gives the value, whatever order they come in.
+    fn absorb_channel_vars(
+        &mut self,
+        ev: &CcEvent,
+        columns: &[CustomColumn],
+        action: Action,
+        starts: bool,
+    ) {
+        let leg = match ev.get(Field::VarCcSide) {
+            Some("member") => Leg::Caller,
+            Some("agent")
+                if matches!(action, Action::BridgeAgentStart | Action::BridgeAgentEnd) =>
+            {
+                Leg::Agent
+            }
+            _ => return,
+        };
+        let seq = ev.sequence().unwrap_or(0);
+        if leg == Leg::Caller {
+            let recording = ev.owned(Field::VarCcRecordFilename);
+            if starts {
+                self.recording_at_start = Some(recording.clone());
+            }
+            if let Some(recording) = recording {
+                if self
+                    .recording_latest
+                    .as_ref()
+                    .is_none_or(|(s, _)| seq >= *s)
+                {
+                    self.recording_latest = Some((seq, recording));
+                }
+            }
+        }
+        if columns.is_empty() {
+            return;
+        }
+        self.column_values.resize(columns.len(), None);
+        for (slot, column) in self.column_values.iter_mut().zip(columns) {
+            if column.leg == leg && slot.as_ref().is_none_or(|(s, _)| seq >= *s) {
+                *slot = Some((seq, ev.var(&column.variable).map(str::to_owned)));
+            }
+        }
+    }
+
+    /// The file of this visit's recording: `cc_record_filename` once an
+    /// agent answered, unless the channel had it already when the visit
+    /// began (an earlier visit's recording).
+    fn recording(&self, answered: bool) -> Option<String> {
+        let (_, latest) = self.recording_latest.as_ref().filter(|_| answered)?;
+        match &self.recording_at_start {
+            Some(Some(at_start)) if at_start == latest => None,
+            _ => Some(latest.clone()),
+        }
     }
 
     /// Facts from the member channel's data (start, end).
@@ -835,7 +943,7 @@ impl Visit {
         rows
     }
 
-    fn row(&self) -> CdrRow {
+    fn row(&self, columns: &[CustomColumn]) -> CdrRow {
         let answer = self.connected_answer();
         let end = self.end_epoch();
         let answer_at = answer.and_then(|a| a.answered);
@@ -891,6 +999,18 @@ impl Visit {
                 })
                 .count() as i64,
             closed_by: Some(self.closed_by.unwrap_or(ClosedBy::Open).as_str()),
+            recording_path: self.recording(answer.is_some()),
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| {
+                    let from_events = self.column_values.get(i).cloned().flatten();
+                    let value = from_events
+                        .and_then(|(_, v)| v)
+                        .or_else(|| self.hangup_values.get(i).cloned().flatten());
+                    (column.name.clone(), value)
+                })
+                .collect(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::ffi::{CStr, c_char};
 
 use super::sys;
-use crate::domain::event::{CcEvent, HeaderValue, Source};
+use crate::domain::event::{CcEvent, HeaderValue, Source, WantedVars};
 
 /// A header value still in FreeSWITCH's memory, measured only if wanted.
 struct CValue<'a>(&'a c_char);
@@ -16,33 +16,53 @@ impl<'a> HeaderValue<'a> for CValue<'a> {
     }
 }
 
-/// Walks the event's header list once and copies the headers `CcEvent`
-/// wants, if the event is one the module uses. Returns `None` for a NULL or
-/// irrelevant event.
-///
-/// # Safety
-/// `event` must be NULL or an event FreeSWITCH is delivering to a callback;
-/// it is only read during this call.
-pub unsafe fn copy(event: *const sys::switch_event_t, source: Source) -> Option<CcEvent> {
-    if event.is_null() {
-        return None;
-    }
-    // SAFETY: non-NULL and alive for the callback.
-    let mut header = unsafe { (*event).headers };
-    let headers = std::iter::from_fn(move || {
-        while !header.is_null() {
-            // SAFETY: each header is a live node of the event's list.
-            let h = unsafe { &*header };
-            header = h.next;
+/// The event's headers, `(name, value)`, as a walk of its list that can
+/// be taken again (copied) for a second pass.
+#[derive(Clone)]
+struct Headers<'a> {
+    next: *const sys::switch_event_header_t,
+    _event: std::marker::PhantomData<&'a sys::switch_event_t>,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = (&'a [u8], CValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.next.is_null() {
+            // SAFETY: each header is a live node of the event's list, which
+            // outlives 'a (see `copy`).
+            let h = unsafe { &*self.next };
+            self.next = h.next;
             if h.name.is_null() || h.value.is_null() {
                 continue;
             }
             // SAFETY: FreeSWITCH header names and values are NUL-terminated
             // and live as long as the event.
-            let pair = unsafe { (CStr::from_ptr(h.name).to_bytes(), CValue(&*h.value)) };
-            return Some(pair);
+            return Some(unsafe { (CStr::from_ptr(h.name).to_bytes(), CValue(&*h.value)) });
         }
         None
-    });
-    CcEvent::copy_if_relevant(source, headers)
+    }
+}
+
+/// Walks the event's header list and copies the headers `CcEvent` wants,
+/// and the `wanted` channel variables, if the event is one the module
+/// uses. Returns `None` for a NULL or irrelevant event.
+///
+/// # Safety
+/// `event` must be NULL or an event FreeSWITCH is delivering to a callback;
+/// it is only read during this call.
+pub unsafe fn copy(
+    event: *const sys::switch_event_t,
+    source: Source,
+    wanted: &WantedVars,
+) -> Option<CcEvent> {
+    if event.is_null() {
+        return None;
+    }
+    let headers = Headers {
+        // SAFETY: non-NULL and alive for the callback.
+        next: unsafe { (*event).headers },
+        _event: std::marker::PhantomData,
+    };
+    CcEvent::copy_if_relevant(source, headers, wanted)
 }

@@ -177,7 +177,11 @@ unsafe fn load_inner(
         return fail;
     }
 
-    let (service, ingress) = match Service::start(xml::settings(CONFIG_NAME), &host()) {
+    let (service, ingress) = match Service::start(
+        xml::settings(CONFIG_NAME),
+        &xml::columns(CONFIG_NAME),
+        &host(),
+    ) {
         Ok(started) => started,
         Err(why) => {
             log(Level::Error, &format!("load refused: {why}"));
@@ -322,12 +326,12 @@ pub unsafe fn on_event(event: *mut sys::switch_event_t) {
     } else {
         Source::HangupComplete
     };
-    // SAFETY: the event is alive for the callback.
-    let Some(copy) = (unsafe { event::copy(event, source) }) else {
-        return;
-    };
     // SAFETY: user_data is the Ingress of this load, freed only after the
     // node is unbound, which waits for this callback to return.
     let ingress = unsafe { &*(user_data as *const Ingress) };
+    // SAFETY: the event is alive for the callback.
+    let Some(copy) = (unsafe { event::copy(event, source, ingress.wanted_vars()) }) else {
+        return;
+    };
     ingress.submit(copy);
 }

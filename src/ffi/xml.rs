@@ -4,6 +4,7 @@ use std::ffi::{CStr, c_char};
 use std::ptr;
 
 use super::sys;
+use crate::config::ColumnXml;
 
 /// Frees the XML root when dropped, even on a panic.
 struct Root(sys::switch_xml_t);
@@ -90,4 +91,18 @@ pub fn callcenter_agents() -> Vec<(String, String)> {
     .into_iter()
     .map(|mut a| (std::mem::take(&mut a[0]), std::mem::take(&mut a[1])))
     .collect()
+}
+
+/// Every `<column name=… variable=… leg=…/>` under `<columns>` of the
+/// configuration `name`.
+pub fn columns(name: &CStr) -> Vec<ColumnXml> {
+    children(name, c"columns", c"column", &[c"name", c"variable", c"leg"])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| ColumnXml {
+            name: std::mem::take(&mut c[0]),
+            variable: std::mem::take(&mut c[1]),
+            leg: std::mem::take(&mut c[2]),
+        })
+        .collect()
 }

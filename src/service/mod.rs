@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::{self, Config};
+use crate::config::{self, ColumnXml, Config};
 use crate::logging::{Level, log};
 use crate::stats;
 use crate::store::dialect::Dialect;
@@ -62,6 +62,7 @@ impl Service {
     /// reason the load is refused, naming the param where one is at fault.
     pub fn start(
         params: Option<Vec<(String, String)>>,
+        columns: &[ColumnXml],
         host: &Host,
     ) -> Result<(Service, Ingress), String> {
         let params = params.unwrap_or_else(|| {
@@ -76,6 +77,11 @@ impl Service {
             log(Level::Warning, &warning.to_string());
         }
         let mut config = parsed.config;
+        let (columns, refused) = config::parse_columns(columns);
+        for warning in &refused {
+            log(Level::Warning, warning);
+        }
+        config.columns = columns;
         config.wrap_up_secs = config::wrap_up_times(&host.callcenter_agents);
         let stats = config.stats_settings();
         let database = config.database();
@@ -231,22 +237,29 @@ fn open_store(
     stats: &stats::Settings,
     node: Node,
 ) -> Result<Store, String> {
+    let columns = config.columns.iter().map(|c| c.name.clone());
     match database {
         Database::Sqlite(path) => {
             let mut store = SqliteStore::open(path, config.synchronous, node)
                 .map_err(|e| format!("cc_cdr.conf param 'db-path': {e}"))?;
+            store
+                .add_columns(config.columns.iter().map(|c| c.name.as_str()))
+                .map_err(|e| format!("cannot add the <columns> to callcenter_cdr: {e}"))?;
             let views = stats::views::recreate_sql(stats, Dialect::Sqlite);
             store
                 .recreate_views(&views)
                 .map_err(|e| format!("cannot create the statistics views: {e}"))?;
             Ok(Store::Sqlite(store))
         }
-        Database::Postgres(dsn) => Ok(Store::Postgres(PgStore::new(
-            dsn,
-            node,
-            stats::views::recreate_sql(stats, Dialect::Postgres),
-            stats.tz.zone_name().map(str::to_owned),
-        ))),
+        Database::Postgres(dsn) => Ok(Store::Postgres(
+            PgStore::new(
+                dsn,
+                node,
+                stats::views::recreate_sql(stats, Dialect::Postgres),
+                stats.tz.zone_name().map(str::to_owned),
+            )
+            .with_columns(columns.collect()),
+        )),
     }
 }
 

@@ -28,7 +28,7 @@ fn host(dir: &TempDir) -> Host {
 fn starts_answers_and_stops_without_freeswitch() {
     let dir = TempDir::new("service_start");
     let (service, ingress) =
-        Service::start(params(&[("flush-interval-ms", "10")]), &host(&dir)).expect("starts");
+        Service::start(params(&[("flush-interval-ms", "10")]), &[], &host(&dir)).expect("starts");
     assert_eq!(
         service.database(),
         &Database::Sqlite(dir.path().join("cc_cdr.db"))
@@ -59,8 +59,11 @@ fn starts_answers_and_stops_without_freeswitch() {
 #[test]
 fn a_bad_db_path_refuses_the_start_naming_the_param() {
     let dir = TempDir::new("service_bad_db");
-    let Err(why) = Service::start(params(&[("db-path", "/nonexistent/dir/x.db")]), &host(&dir))
-    else {
+    let Err(why) = Service::start(
+        params(&[("db-path", "/nonexistent/dir/x.db")]),
+        &[],
+        &host(&dir),
+    ) else {
         panic!("a db-path in a missing directory must refuse the start");
     };
     assert!(why.contains("param 'db-path'"), "{why}");
@@ -114,7 +117,7 @@ fn the_agents_listed_at_start_open_intervals_and_the_stop_closes_them() {
     h.agent_list = Some(two_agents);
     let before = crate::writer::alive::now_us();
     let (service, ingress) =
-        Service::start(params(&[("flush-interval-ms", "10")]), &h).expect("starts");
+        Service::start(params(&[("flush-interval-ms", "10")]), &[], &h).expect("starts");
     let db = dir.path().join("cc_cdr.db");
     let open = |sql: &str| -> i64 {
         rusqlite::Connection::open(&db)

@@ -38,10 +38,18 @@ impl fmt::Display for Database {
 /// Why the store could not be opened or written.
 #[derive(Debug)]
 pub enum StoreError {
-    Open { path: PathBuf, reason: String },
-    NewerSchema { found: i64, supported: i64 },
+    Open {
+        path: PathBuf,
+        reason: String,
+    },
+    NewerSchema {
+        found: i64,
+        supported: i64,
+    },
     Sql(rusqlite::Error),
     Postgres(String),
+    /// An admin column that cannot be one.
+    BadColumn(String),
 }
 
 impl fmt::Display for StoreError {
@@ -56,6 +64,7 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Sql(e) => write!(f, "SQLite: {e}"),
             StoreError::Postgres(e) => write!(f, "PostgreSQL: {e}"),
+            StoreError::BadColumn(why) => write!(f, "column refused: {why}"),
         }
     }
 }

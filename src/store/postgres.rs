@@ -8,7 +8,7 @@
 //! first use and made again after it is lost; until then writes fail, and
 //! the writer keeps rows in its spool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,8 +22,8 @@ use tokio_postgres::{Client, Config, Statement};
 use super::StoreError;
 use super::dialect::Dialect;
 use super::pg_tls;
-use super::schema::{MIGRATIONS, current_version};
-use super::statements::{AgentCache, Exec, Node, Statements, agents_changed};
+use super::schema::{MIGRATIONS, add_column_sql, current_version};
+use super::statements::{AgentCache, Exec, Node, Statements, agents_changed, columns_written};
 use crate::domain::rows::ActivityKind;
 use crate::domain::rows::StoreOp;
 use crate::logging::{Level, log};
@@ -349,6 +349,11 @@ pub struct PgStore {
     /// Dropped and created again at every connection (the thresholds may
     /// have changed with a reload).
     views_sql: String,
+    /// The admin columns this node is configured with: added at each
+    /// connection if missing (another node's are left alone).
+    columns: Vec<String>,
+    /// The admin columns known to be in the table, on this connection.
+    known_columns: HashSet<String>,
 }
 
 impl PgStore {
@@ -362,17 +367,32 @@ impl PgStore {
             statements: Statements::new(Dialect::Postgres),
             node,
             views_sql,
+            columns: Vec::new(),
+            known_columns: HashSet::new(),
         }
+    }
+
+    /// The admin columns to add to `callcenter_cdr` at each connection.
+    pub fn with_columns(mut self, columns: Vec<String>) -> PgStore {
+        self.columns = columns;
+        self
     }
 
     /// Connects now (and migrates) if not connected.
     pub fn connect(&mut self) -> Result<&mut PgConn, StoreError> {
-        connected(
+        let fresh = !self.is_connected();
+        let conn = connected(
             &mut self.conn,
             &self.dsn,
             self.time_zone.as_deref(),
             &self.views_sql,
-        )
+        )?;
+        if fresh {
+            self.known_columns.clear();
+            let names: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+            add_columns(conn, &names, &mut self.known_columns)?;
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
     }
 
     /// The database, without its password.
@@ -386,12 +406,16 @@ impl PgStore {
 
     /// Writes a batch in one transaction. Returns the rows upserted.
     pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
-        let conn = connected(
-            &mut self.conn,
-            &self.dsn,
-            self.time_zone.as_deref(),
-            &self.views_sql,
-        )?;
+        self.connect()?;
+        let conn = self.conn.as_mut().expect("connected above");
+        // Spooled rows may name a column of an earlier configuration.
+        let unknown: Vec<&str> = columns_written(ops)
+            .into_iter()
+            .filter(|n| !self.known_columns.contains(*n))
+            .collect();
+        if !unknown.is_empty() {
+            add_columns(conn, &unknown, &mut self.known_columns)?;
+        }
         let result = write_batch(conn, &self.statements, &self.node, ops);
         if result.is_err() {
             if conn.is_closed() {
@@ -555,6 +579,50 @@ fn migrate(conn: &mut PgConn, views_sql: &str) -> Result<(), StoreError> {
                 &format!("cannot recreate the statistics views in PostgreSQL: {e}"),
             );
         }
+    }
+    Ok(())
+}
+
+/// Adds the admin columns (text) that `callcenter_cdr` lacks, under the
+/// migration lock (nodes with different lists each add their own), logs
+/// each one added, and notes every column the table has in `known`.
+fn add_columns(
+    conn: &mut PgConn,
+    names: &[&str],
+    known: &mut HashSet<String>,
+) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut added = Vec::new();
+    locked(conn, |conn| {
+        let present = conn.query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = 'callcenter_cdr' AND table_schema = current_schema()",
+            &[],
+        )?;
+        for row in present {
+            if let Some(Value::Text(name)) = row.into_iter().next() {
+                known.insert(name);
+            }
+        }
+        for name in names {
+            if !known.contains(*name) {
+                // IF NOT EXISTS: a node of an older release may add one
+                // without the lock.
+                let sql = add_column_sql(name)?.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS");
+                conn.batch(&sql)?;
+                known.insert((*name).to_owned());
+                added.push(*name);
+            }
+        }
+        Ok(())
+    })?;
+    for name in added {
+        log(
+            Level::Notice,
+            &format!("added column {name} to callcenter_cdr"),
+        );
     }
     Ok(())
 }

@@ -43,6 +43,7 @@ pub const CDR_COLUMNS: &[&str] = &[
     "transferred_to",
     "node",
     "node_instance",
+    "recording_path",
 ];
 
 /// Migrations, oldest first. Never edit a released one: add a new one.
@@ -132,6 +133,10 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE agent_activity ADD COLUMN end_reason TEXT;
     CREATE INDEX callcenter_cdr_open ON callcenter_cdr (node) WHERE closed_by = 'open';
     CREATE INDEX agent_attempt_open ON agent_attempt (member_uuid) WHERE result IS NULL;",
+    // 5: the recording of a queue call (mod_callcenter's `record-template`).
+    // The admin's own columns (`<columns>`) are not migrations: each node
+    // adds those it is configured with (`custom_columns_sql`).
+    "ALTER TABLE callcenter_cdr ADD COLUMN recording_path TEXT;",
 ];
 
 /// `agent_attempt` columns, in table order.
@@ -168,4 +173,15 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
 /// The schema version this build writes.
 pub fn current_version() -> i64 {
     MIGRATIONS.len() as i64
+}
+
+/// The DDL that adds the admin column `name` (text) to `callcenter_cdr`,
+/// in either dialect; refused for a name that is not a plain identifier
+/// or is built in (checked at configuration already: this guards the SQL
+/// against a spool file written by hand).
+pub fn add_column_sql(name: &str) -> Result<String, super::StoreError> {
+    match crate::domain::columns::name_problem(name, CDR_COLUMNS) {
+        Some(why) => Err(super::StoreError::BadColumn(why)),
+        None => Ok(format!("ALTER TABLE callcenter_cdr ADD COLUMN {name} TEXT")),
+    }
 }

@@ -4,6 +4,7 @@
 //! mode. Rows are merged by `member_uuid`, so writing a visit again (a late
 //! event, a replay, a reload in the middle of a call) never duplicates it.
 
+use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -14,9 +15,11 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::StoreError;
 use super::dialect::Dialect;
+use super::schema::add_column_sql;
 use super::schema::{MIGRATIONS, current_version};
-use super::statements::{AgentCache, Exec, Node, Statements};
+use super::statements::{AgentCache, Exec, Node, Statements, columns_written};
 use crate::domain::rows::StoreOp;
+use crate::logging::{Level, log};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -24,6 +27,8 @@ pub struct SqliteStore {
     node: Node,
     /// Valid: this store is the database's only writer.
     agents: AgentCache,
+    /// The admin columns known to be in the table.
+    columns: HashSet<String>,
 }
 
 impl SqliteStore {
@@ -65,9 +70,44 @@ impl SqliteStore {
             statements: Statements::new(Dialect::Sqlite),
             node,
             agents: AgentCache::default(),
+            columns: HashSet::new(),
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Adds the admin's columns (text) that `callcenter_cdr` lacks, and
+    /// logs each one added. A column no longer configured stays.
+    pub fn add_columns<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let missing: Vec<&str> = names
+            .into_iter()
+            .filter(|n| !self.columns.contains(*n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let present = table_columns(&self.conn)?;
+        let tx = self.conn.transaction()?;
+        let mut added = Vec::new();
+        for name in missing {
+            if !present.iter().any(|p| p.eq_ignore_ascii_case(name)) && !added.contains(&name) {
+                tx.execute_batch(&add_column_sql(name)?)?;
+                added.push(name);
+            }
+        }
+        tx.commit()?;
+        for name in &added {
+            log(
+                Level::Notice,
+                &format!("added column {name} to callcenter_cdr"),
+            );
+        }
+        self.columns.extend(present);
+        self.columns.extend(added.into_iter().map(str::to_owned));
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -103,6 +143,8 @@ impl SqliteStore {
 
     /// Writes a batch in one transaction. Returns the rows upserted.
     pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        // Spooled rows may name a column of an earlier configuration.
+        self.add_columns(columns_written(ops))?;
         let result = self.write_batch(ops);
         if result.is_err() {
             // The transaction rolled back: what the cache learnt in it is void.
@@ -127,6 +169,15 @@ impl SqliteStore {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// The columns of `callcenter_cdr`.
+fn table_columns(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('callcenter_cdr')")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(names)
 }
 
 /// SQLite's `synchronous` setting for the CDR database.
@@ -501,5 +552,79 @@ mod tests {
             )
             .unwrap();
         assert_eq!(open, 1);
+    }
+
+    #[test]
+    fn admin_columns_are_added_once_filled_and_kept() {
+        let (_dir, path) = temp_db("columns");
+        let mut store = SqliteStore::open(&path, Synchronous::Normal, Node::default()).unwrap();
+        store.add_columns(["account", "campaign"]).unwrap();
+        let row = |columns: Vec<(&str, Option<&str>)>| {
+            StoreOp::Upsert(Box::new(CdrRow {
+                uuid: Some("c1".into()),
+                recording_path: Some("/rec/c1.wav".into()),
+                columns: columns
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v.map(str::to_owned)))
+                    .collect(),
+                ..sample_row()
+            }))
+        };
+        store
+            .write(&[row(vec![("account", Some("A-1")), ("campaign", None)])])
+            .unwrap();
+        // A value not known later keeps the one written; the hangup fills
+        // only what has none.
+        store
+            .write(&[
+                row(vec![("account", None), ("campaign", None)]),
+                StoreOp::HangupColumns {
+                    uuid: "c1".into(),
+                    values: vec![
+                        ("account".into(), "late".into()),
+                        ("campaign".into(), "spring".into()),
+                    ],
+                },
+            ])
+            .unwrap();
+        // Reopened with one column less and one more (a reload): the old one
+        // stays, the new one is added; a spooled row may name any of them.
+        drop(store);
+        let mut store = SqliteStore::open(&path, Synchronous::Normal, Node::default()).unwrap();
+        store.add_columns(["campaign", "lang"]).unwrap();
+        store.write(&[row(vec![("site", Some("paris"))])]).unwrap();
+        let got: (String, String, String, Option<String>, String) = store
+            .connection()
+            .query_row(
+                "SELECT account, campaign, recording_path, lang, site FROM callcenter_cdr",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            got,
+            (
+                "A-1".into(),
+                "spring".into(),
+                "/rec/c1.wav".into(),
+                None,
+                "paris".into()
+            )
+        );
+        let cols = table_columns(store.connection()).unwrap();
+        assert_eq!(cols[..CDR_COLUMNS.len()], *CDR_COLUMNS);
+        assert_eq!(
+            cols[CDR_COLUMNS.len()..],
+            ["account", "campaign", "lang", "site"]
+        );
+        // A name no configuration could give is refused before any SQL.
+        let bad = StoreOp::Upsert(Box::new(CdrRow {
+            columns: vec![(
+                "x TEXT; DROP TABLE agent_activity; --".into(),
+                Some("v".into()),
+            )],
+            ..sample_row()
+        }));
+        assert!(matches!(store.write(&[bad]), Err(StoreError::BadColumn(_))));
     }
 }

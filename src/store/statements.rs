@@ -2,7 +2,8 @@
 //! backends (the differences come from `Dialect`), and the steps, run
 //! through `Exec`, which each backend implements.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::types::Value;
 
@@ -37,7 +38,11 @@ pub trait Exec {
 
 /// Every statement a batch may run, in one dialect.
 pub struct Statements {
+    dialect: Dialect,
     upsert: String,
+    /// Upserts that also set admin columns, by the columns' names in order:
+    /// made once for each list met (one per configuration, in practice).
+    upserts_with: RefCell<HashMap<Vec<String>, String>>,
     hangup: String,
     attempt: String,
     open_interval: String,
@@ -114,7 +119,9 @@ impl Statements {
                                 start_stamp, end_stamp, node, node_instance)";
         let s = |sql: String| d.params(&sql);
         Statements {
-            upsert: s(upsert_sql(d)),
+            dialect: d,
+            upsert: s(upsert_sql(d, &[])),
+            upserts_with: RefCell::default(),
             hangup: s("UPDATE callcenter_cdr SET hangup_cause = ?2 \
                  WHERE uuid = ?1 AND hangup_cause IS NULL"
                 .to_owned()),
@@ -209,10 +216,40 @@ impl Statements {
         let mut rows = 0;
         for op in ops {
             match op {
-                StoreOp::Upsert(row) => {
+                StoreOp::Upsert(row) if row.columns.is_empty() => {
                     exec.execute(&self.upsert, row_params(row, node))?;
                     rows += 1;
                 }
+                StoreOp::Upsert(row) => {
+                    let names: Vec<String> = row.columns.iter().map(|(n, _)| n.clone()).collect();
+                    let sql = self
+                        .upserts_with
+                        .borrow_mut()
+                        .entry(names)
+                        .or_insert_with_key(|names| {
+                            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                            self.dialect.params(&upsert_sql(self.dialect, &names))
+                        })
+                        .clone();
+                    exec.execute(&sql, row_params(row, node))?;
+                    rows += 1;
+                }
+                StoreOp::HangupColumns { uuid, values } if !values.is_empty() => {
+                    let sets: Vec<String> = values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (name, _))| format!("{name} = COALESCE({name}, ?{})", i + 2))
+                        .collect();
+                    let sql = format!(
+                        "UPDATE callcenter_cdr SET {} WHERE uuid = ?1",
+                        sets.join(", ")
+                    );
+                    let params = std::iter::once(Value::Text(uuid.clone()))
+                        .chain(values.iter().map(|(_, v)| Value::Text(v.clone())))
+                        .collect();
+                    exec.execute(&self.dialect.params(&sql), params)?;
+                }
+                StoreOp::HangupColumns { .. } => {}
                 StoreOp::HangupCause { uuid, cause } => {
                     exec.execute(
                         &self.hangup,
@@ -457,20 +494,33 @@ fn close_run_sql(d: Dialect) -> [(String, CloseParams); 5] {
     ]
 }
 
-fn upsert_sql(d: Dialect) -> String {
-    let params: Vec<&str> = param_columns().collect();
+/// The upsert of a row, with the admin's `extra` columns after the
+/// built-in ones (their values bound after the built-in ones').
+fn upsert_sql(d: Dialect, extra: &[&str]) -> String {
+    let columns: Vec<&str> = CDR_COLUMNS.iter().chain(extra).copied().collect();
+    let mut params: Vec<&str> = Vec::new();
+    for column in param_columns() {
+        params.push(column);
+    }
+    params.extend_from_slice(extra);
     let index_of = |col: &str| params.iter().position(|c| *c == col).map(|i| i + 1);
-    let values: Vec<String> = CDR_COLUMNS
+    // Only a built-in `*_stamp` is derived: an admin's column of that
+    // name is a value like the others.
+    let values: Vec<String> = columns
         .iter()
-        .map(|col| match col.strip_suffix("_stamp") {
-            Some(base) => {
-                let epoch = index_of(&format!("{base}_epoch")).expect("stamp has an epoch twin");
-                d.local_stamp(&int(epoch))
-            }
-            None => format!("?{}", index_of(col).expect("param column")),
-        })
+        .enumerate()
+        .map(
+            |(i, col)| match col.strip_suffix("_stamp").filter(|_| i < CDR_COLUMNS.len()) {
+                Some(base) => {
+                    let epoch =
+                        index_of(&format!("{base}_epoch")).expect("stamp has an epoch twin");
+                    d.local_stamp(&int(epoch))
+                }
+                None => format!("?{}", index_of(col).expect("param column")),
+            },
+        )
         .collect();
-    let updates: Vec<String> = CDR_COLUMNS
+    let updates: Vec<String> = columns
         .iter()
         .filter(|c| !matches!(**c, "member_uuid" | "uuid"))
         .map(|col| match *col {
@@ -495,7 +545,7 @@ fn upsert_sql(d: Dialect) -> String {
     format!(
         "INSERT INTO callcenter_cdr ({}) VALUES ({}) \
          ON CONFLICT ({}) DO UPDATE SET {}",
-        CDR_COLUMNS.join(", "),
+        columns.join(", "),
         values.join(", "),
         d.conflict_key("member_uuid, COALESCE(uuid, '')"),
         updates.join(", ")
@@ -588,9 +638,26 @@ fn row_params(row: &CdrRow, node: &Node) -> Vec<Value> {
             "closed_by" => st(row.closed_by),
             "resumed" => Value::Integer(i64::from(row.resumed)),
             "transferred_to" => text(&row.transferred_to),
+            "recording_path" => text(&row.recording_path),
             "node" => Value::Text(node.name.clone()),
             "node_instance" => Value::Text(node.instance.clone()),
             other => unreachable!("column {other} has no value in CdrRow"),
         })
+        .chain(row.columns.iter().map(|(_, value)| text(value)))
         .collect()
+}
+
+/// The admin columns the operations write.
+pub fn columns_written(ops: &[StoreOp]) -> HashSet<&str> {
+    let mut names = HashSet::new();
+    for op in ops {
+        match op {
+            StoreOp::Upsert(row) => names.extend(row.columns.iter().map(|(n, _)| n.as_str())),
+            StoreOp::HangupColumns { values, .. } => {
+                names.extend(values.iter().map(|(n, _)| n.as_str()))
+            }
+            _ => {}
+        }
+    }
+    names
 }

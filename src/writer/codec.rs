@@ -19,10 +19,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 
-use crate::domain::event::{CcEvent, Source};
+use crate::domain::columns::name_problem;
+use crate::domain::event::{CcEvent, Source, WantedVars};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
 use crate::domain::rows::{AttemptResult, RunEnd, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
+use crate::store::schema::CDR_COLUMNS;
 
 /// The escapes of the first release, whose reader knew no `\b` and `\f`:
 /// backspace and form feed as `\u0008` and `\u000c`, like every other
@@ -74,6 +76,12 @@ enum OpLine<'a> {
         uuid: Cow<'a, str>,
         cause: Cow<'a, str>,
     },
+    /// Added after the first release.
+    HangupColumns {
+        uuid: Cow<'a, str>,
+        #[serde(flatten)]
+        values: ColumnEntries<'a>,
+    },
     Attempt(AttemptLine<'a>),
     AgentChange(ChangeLine<'a>),
     WrapUp {
@@ -121,6 +129,82 @@ struct UpsertLine<'a> {
     /// 0 or 1; any other number reads as true.
     resumed: Option<i64>,
     transferred_to: Text<'a>,
+    /// Added after the first release: written only when set, so that a
+    /// row without it is the first release's line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording_path: Text<'a>,
+    /// The admin's columns, as `"column:<name>": value`, after the rest.
+    #[serde(flatten)]
+    columns: ColumnEntries<'a>,
+}
+
+/// Key prefix of an admin column: no built-in key has a `:`.
+const COLUMN_KEY: &str = "column:";
+
+/// The admin columns of a line, `(name, value)`; a value unknown (`None`)
+/// is not written.
+#[derive(Default)]
+struct ColumnEntries<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl Serialize for ColumnEntries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(&format!("{COLUMN_KEY}{name}"), value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnEntries<'static> {
+    /// The `column:` keys of the line's other keys; a name that cannot be
+    /// a column makes the line bad (it would go into SQL), a value that is
+    /// not a string reads as unknown.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let others = Map::<String, Value>::deserialize(deserializer)?;
+        let mut entries = Vec::new();
+        for (key, value) in others {
+            let Some(name) = key.strip_prefix(COLUMN_KEY) else {
+                continue;
+            };
+            if let Some(why) = name_problem(name, CDR_COLUMNS) {
+                return Err(de::Error::custom(format!("{key}: {why}")));
+            }
+            if let Value::String(value) = value {
+                entries.push((Cow::Owned(name.to_owned()), Cow::Owned(value)));
+            }
+        }
+        Ok(ColumnEntries(entries))
+    }
+}
+
+impl<'a> ColumnEntries<'a> {
+    fn of(columns: &'a [(String, Option<String>)]) -> ColumnEntries<'a> {
+        ColumnEntries(
+            columns
+                .iter()
+                .filter_map(|(n, v)| {
+                    Some((Cow::Borrowed(n.as_str()), Cow::Borrowed(v.as_deref()?)))
+                })
+                .collect(),
+        )
+    }
+
+    fn of_values(values: &'a [(String, String)]) -> ColumnEntries<'a> {
+        ColumnEntries(
+            values
+                .iter()
+                .map(|(n, v)| (Cow::Borrowed(n.as_str()), Cow::Borrowed(v.as_str())))
+                .collect(),
+        )
+    }
+
+    fn into_values(self) -> Vec<(String, String)> {
+        self.0
+            .into_iter()
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -192,10 +276,16 @@ impl<'a> From<&'a StoreOp> for OpLine<'a> {
                 closed_by: r.closed_by.map(Cow::Borrowed),
                 resumed: Some(i64::from(r.resumed)),
                 transferred_to: text(&r.transferred_to),
+                recording_path: text(&r.recording_path),
+                columns: ColumnEntries::of(&r.columns),
             }),
             StoreOp::HangupCause { uuid, cause } => OpLine::HangupCause {
                 uuid: Cow::Borrowed(uuid),
                 cause: Cow::Borrowed(cause),
+            },
+            StoreOp::HangupColumns { uuid, values } => OpLine::HangupColumns {
+                uuid: Cow::Borrowed(uuid),
+                values: ColumnEntries::of_values(values),
             },
             StoreOp::Attempt(a) => OpLine::Attempt(AttemptLine {
                 member_uuid: Cow::Borrowed(&a.member_uuid),
@@ -267,10 +357,21 @@ impl TryFrom<OpLine<'_>> for StoreOp {
                 closed_by: known(r.closed_by, ClosedBy::ALL.iter().map(|c| c.as_str())),
                 resumed: r.resumed.unwrap_or(0) != 0,
                 transferred_to: owned(r.transferred_to),
+                recording_path: owned(r.recording_path),
+                columns: r
+                    .columns
+                    .into_values()
+                    .into_iter()
+                    .map(|(n, v)| (n, Some(v)))
+                    .collect(),
             })),
             OpLine::HangupCause { uuid, cause } => StoreOp::HangupCause {
                 uuid: uuid.into_owned(),
                 cause: cause.into_owned(),
+            },
+            OpLine::HangupColumns { uuid, values } => StoreOp::HangupColumns {
+                uuid: uuid.into_owned(),
+                values: values.into_values(),
             },
             OpLine::Attempt(a) => StoreOp::Attempt(Box::new(AttemptRow {
                 member_uuid: a.member_uuid.into_owned(),
@@ -350,8 +451,9 @@ fn source_name(source: Source) -> &'static str {
 }
 
 /// One event line: `source` first, then each copied header by its
-/// FreeSWITCH name, in `Field` order. An open set of keys, so a map and
-/// not a derived struct.
+/// FreeSWITCH name, in `Field` order, then the copied channel variables as
+/// `variable_<name>` (as FreeSWITCH names their headers). An open set of
+/// keys, so a map and not a derived struct.
 struct EventLine<'a>(&'a CcEvent);
 
 impl Serialize for EventLine<'_> {
@@ -360,6 +462,9 @@ impl Serialize for EventLine<'_> {
         map.serialize_entry("source", source_name(self.0.source))?;
         for (field, value) in self.0.fields() {
             map.serialize_entry(field.header_name(), value)?;
+        }
+        for (name, value) in self.0.vars() {
+            map.serialize_entry(&format!("variable_{name}"), value)?;
         }
         map.end()
     }
@@ -406,9 +511,12 @@ impl<'de> Deserialize<'de> for ReadEvent {
                     Some("agent_snapshot") => Source::AgentSnapshot,
                     other => return Err(de::Error::custom(format!("bad source {other:?}"))),
                 };
+                // Every variable: the line holds those the configuration of
+                // the time wanted.
                 Ok(ReadEvent(CcEvent::from_headers(
                     source,
                     headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+                    &WantedVars::All,
                 )))
             }
         }

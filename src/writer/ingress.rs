@@ -8,7 +8,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::domain::event::CcEvent;
+use crate::domain::event::{CcEvent, WantedVars};
 
 /// Counters and state shared by the event threads, the writer and
 /// `cc_cdr status`. Event threads only touch the atomics.
@@ -90,21 +90,32 @@ pub struct Ingress {
     pub(super) sender: SyncSender<CcEvent>,
     pub(super) overflow: SyncSender<CcEvent>,
     pub(super) counters: Arc<Counters>,
+    /// The channel variables the configured columns read.
+    pub(super) wanted_vars: Arc<WantedVars>,
 }
 
 impl Ingress {
     /// An ingress whose queues nobody drains but the caller: for timing the
     /// event callback alone (`benches/callback.rs`).
     #[cfg(feature = "bench")]
-    pub fn detached(queue_size: usize) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
+    pub fn detached(
+        queue_size: usize,
+        wanted_vars: WantedVars,
+    ) -> (Ingress, Receiver<CcEvent>, Receiver<CcEvent>) {
         let (sender, receiver) = sync_channel(queue_size);
         let (overflow, overflow_receiver) = sync_channel(queue_size);
         let ingress = Ingress {
             sender,
             overflow,
             counters: Arc::new(Counters::default()),
+            wanted_vars: Arc::new(wanted_vars),
         };
         (ingress, receiver, overflow_receiver)
+    }
+
+    /// The channel variables an event copy keeps.
+    pub fn wanted_vars(&self) -> &WantedVars {
+        &self.wanted_vars
     }
 
     /// Hands an event to the writer, or to the overflow spool when the

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::domain::event::CcEvent;
+use crate::domain::event::{CcEvent, WantedVars};
 use crate::logging::{Level, log};
 use crate::store::Store;
 use spool::{EventSpool, Spool, events_spool_path};
@@ -115,6 +115,10 @@ pub fn spawn(
         .spawn(move || spool_overflow(overflow_receiver, spooler_events, spooler_counters))?;
     let mut assembler = Assembler::new(config.assembler);
     assembler.set_wrap_up(config.wrap_up_secs.clone());
+    assembler.set_columns(config.columns.clone());
+    let wanted_vars = Arc::new(WantedVars::named(
+        config.columns.iter().map(|c| c.variable.as_str()),
+    ));
     let spool = Spool::beside(&config.spool_base());
     counters.spooled_ops.store(spool.len(), Relaxed);
     let spooler = Arc::new(Mutex::new(Some(spooler)));
@@ -170,6 +174,7 @@ pub fn spawn(
             sender,
             overflow,
             counters,
+            wanted_vars,
         },
         writer,
     ))

@@ -887,3 +887,190 @@ fn an_event_without_the_callers_session_joins_its_visit() {
         assert_eq!(rows[0].wait_sec, Some(10));
     }
 }
+
+mod columns {
+    use super::*;
+    use crate::domain::columns::{CustomColumn, Leg};
+
+    fn column(name: &str, variable: &str, leg: Leg) -> CustomColumn {
+        CustomColumn {
+            name: name.into(),
+            variable: variable.into(),
+            leg,
+        }
+    }
+
+    fn event(source: Source, seq: &str, side: &str, extra: &[(&str, &str)]) -> CcEvent {
+        let mut pairs = vec![
+            ("Event-Sequence", seq),
+            ("CC-Member-UUID", "m1"),
+            ("CC-Member-Session-UUID", "c1"),
+            ("CC-Queue", "support@default"),
+            ("variable_cc_side", side),
+        ];
+        pairs.extend_from_slice(extra);
+        CcEvent::from_pairs(source, &pairs)
+    }
+
+    fn assembler() -> Assembler {
+        let mut asm = Assembler::new(AssemblerSettings::default());
+        asm.set_columns(vec![
+            column("account", "account_code", Leg::Caller),
+            column("campaign", "sip_h_X-Campaign", Leg::Caller),
+            column("agent_site", "site", Leg::Agent),
+        ]);
+        asm
+    }
+
+    const AGENT: &[(&str, &str)] = &[
+        ("CC-Agent", "1001@default"),
+        ("CC-Agent-UUID", "a1"),
+        ("CC-Agent-Called-Time", "1795000010"),
+        ("CC-Agent-Answered-Time", "1795000012"),
+    ];
+
+    #[test]
+    fn values_are_the_channels_at_the_end_then_at_the_caller_hangup() {
+        let mut asm = assembler();
+        let start = event(
+            Source::Callcenter,
+            "10",
+            "member",
+            &[
+                ("CC-Action", "member-queue-start"),
+                ("variable_account_code", "A-1"),
+            ],
+        );
+        let bridge = |seq, action, site| {
+            let mut extra = vec![("CC-Action", action), ("variable_site", site)];
+            extra.extend_from_slice(AGENT);
+            event(Source::Callcenter, seq, "agent", &extra)
+        };
+        let end = event(
+            Source::Callcenter,
+            "40",
+            "member",
+            &[
+                ("CC-Action", "member-queue-end"),
+                ("CC-Cause", "Terminated"),
+                ("CC-Agent", "1001@default"),
+                ("variable_account_code", "A-2"),
+                ("variable_cc_record_filename", "/rec/c1.wav"),
+                ("variable_site", "the caller's, not the agent's"),
+            ],
+        );
+        let hangup = CcEvent::from_pairs(
+            Source::HangupComplete,
+            &[
+                ("Unique-ID", "c1"),
+                ("Hangup-Cause", "NORMAL_CLEARING"),
+                ("variable_cc_side", "member"),
+                ("variable_account_code", "A-3"),
+                ("variable_sip_h_X-Campaign", "spring"),
+            ],
+        );
+        // Out of order: the agent's bridge end (seq 30) after the visit's end.
+        for ev in [
+            start,
+            bridge("20", "bridge-agent-start", "paris"),
+            end,
+            bridge("30", "bridge-agent-end", "lyon"),
+            hangup,
+        ] {
+            asm.apply(&ev, 0);
+        }
+        let ops = asm.take_ops(LATER);
+        assert!(ops.contains(&StoreOp::HangupColumns {
+            uuid: "c1".into(),
+            values: vec![
+                ("account".into(), "A-3".into()),
+                ("campaign".into(), "spring".into()),
+            ],
+        }));
+        let rows = rows_of(ops);
+        let row = rows.last().expect("a row");
+        assert_eq!(row.outcome, Some("answered"));
+        assert_eq!(
+            row.columns,
+            [
+                ("account".into(), Some("A-2".into())),
+                ("campaign".into(), Some("spring".into())),
+                ("agent_site".into(), Some("lyon".into())),
+            ]
+        );
+        assert_eq!(row.recording_path.as_deref(), Some("/rec/c1.wav"));
+    }
+
+    #[test]
+    fn a_recording_the_channel_had_before_the_visit_is_not_its_own() {
+        let mut asm = assembler();
+        let earlier = ("variable_cc_record_filename", "/rec/first-visit.wav");
+        let start = event(
+            Source::Callcenter,
+            "10",
+            "member",
+            &[("CC-Action", "member-queue-start"), earlier],
+        );
+        let mut answer = vec![("CC-Action", "bridge-agent-start")];
+        answer.extend_from_slice(AGENT);
+        let answer = event(Source::Callcenter, "20", "agent", &answer);
+        let end = event(
+            Source::Callcenter,
+            "40",
+            "member",
+            &[
+                ("CC-Action", "member-queue-end"),
+                ("CC-Cause", "Terminated"),
+                ("CC-Agent", "1001@default"),
+                earlier,
+            ],
+        );
+        for ev in [start, answer, end] {
+            asm.apply(&ev, 0);
+        }
+        let rows = rows_of(asm.take_ops(LATER));
+        assert_eq!(rows.last().expect("a row").recording_path, None);
+        // Nothing configured, nothing known: every column NULL.
+        assert!(
+            rows.last()
+                .unwrap()
+                .columns
+                .iter()
+                .all(|(_, v)| v.is_none())
+        );
+    }
+
+    #[test]
+    fn an_abandoned_call_has_no_recording_and_no_agent_values() {
+        let mut asm = assembler();
+        for ev in [
+            event(
+                Source::Callcenter,
+                "10",
+                "member",
+                &[("CC-Action", "member-queue-start"), ("variable_site", "x")],
+            ),
+            event(
+                Source::Callcenter,
+                "20",
+                "member",
+                &[
+                    ("CC-Action", "member-queue-end"),
+                    ("CC-Cause", "Cancel"),
+                    ("CC-Cancel-Reason", "NONE"),
+                    ("Hangup-Cause", "NORMAL_CLEARING"),
+                    ("variable_cc_record_filename", "/rec/other.wav"),
+                    ("variable_account_code", "A-9"),
+                ],
+            ),
+        ] {
+            asm.apply(&ev, 0);
+        }
+        let rows = rows_of(asm.take_ops(LATER));
+        let row = rows.last().expect("a row");
+        assert_eq!(row.outcome, Some("abandoned"));
+        assert_eq!(row.recording_path, None);
+        assert_eq!(row.columns[0], ("account".into(), Some("A-9".into())));
+        assert_eq!(row.columns[2], ("agent_site".into(), None));
+    }
+}
