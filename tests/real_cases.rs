@@ -61,6 +61,7 @@ impl Case {
         let options = Options {
             callcenter_xml: include_str!("../conf/test/cases_callcenter.xml").into(),
             cc_cdr_params: vec![],
+            ..Options::default()
         };
         let fs = FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts");
         let mut client = fs.esl().expect("event socket");

@@ -66,6 +66,7 @@ fn start(params: &[(&str, &str)]) -> Option<FreeSwitch> {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
+        ..Options::default()
     };
     Some(FreeSwitch::start(&install, &module, &options).expect("FreeSWITCH starts"))
 }

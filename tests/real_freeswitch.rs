@@ -22,6 +22,7 @@ fn start(install: &Installation, module: &Path, params: &[(&str, &str)]) -> Free
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
+        ..Options::default()
     };
     FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
 }

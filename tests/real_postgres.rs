@@ -19,6 +19,7 @@ fn start(install: &Installation, module: &Path, dsn: &str) -> FreeSwitch {
     let options = Options {
         callcenter_xml: CALLCENTER_XML.to_owned(),
         cc_cdr_params: vec![("db-dsn".into(), dsn.into())],
+        ..Options::default()
     };
     FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
 }
@@ -400,6 +401,7 @@ fn a_password_file_keeps_the_password_out_of_the_xml_and_the_status() {
             ("db-dsn".into(), base.clone()),
             ("db-password-file".into(), file.display().to_string()),
         ],
+        ..Options::default()
     };
     let fs = FreeSwitch::start(&install, &module, &options).expect("starts");
     place(&fs, 0, "00000000-0000-4000-8000-000000000702");

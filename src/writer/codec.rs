@@ -20,7 +20,7 @@ use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 
 use crate::domain::columns::name_problem;
-use crate::domain::event::{CcEvent, Source, WantedVars};
+use crate::domain::event::{CcEvent, Field, Source, WantedVars};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
 use crate::domain::rows::{AttemptResult, RunEnd, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
@@ -464,7 +464,11 @@ impl Serialize for EventLine<'_> {
             map.serialize_entry(field.header_name(), value)?;
         }
         for (name, value) in self.0.vars() {
-            map.serialize_entry(&format!("variable_{name}"), value)?;
+            let header = format!("variable_{name}");
+            // A variable that is also a field was written as the field.
+            if Field::from_header_name(header.as_bytes()).is_none() {
+                map.serialize_entry(&header, value)?;
+            }
         }
         map.end()
     }
@@ -612,6 +616,24 @@ mod tests {
         );
         assert_eq!(decode_event(&encode_event(&snapshot)), Ok(snapshot));
         assert!(decode_event("{\"source\":\"elsewhere\"}").is_err());
+        // Variables copied for the admin's columns come back by name, after
+        // the fields, and once only when one is also a field.
+        let wanted = WantedVars::named(["account_code", "cc_queue"]);
+        let pairs: &[(&str, &str)] = &[
+            ("Unique-ID", "c1"),
+            ("variable_cc_queue", "support@default"),
+            ("variable_account_code", "A \"17\""),
+        ];
+        let live = CcEvent::from_headers(
+            Source::HangupComplete,
+            pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            &wanted,
+        );
+        let line = encode_event(&live);
+        assert_eq!(line.matches("variable_cc_queue").count(), 1, "{line}");
+        let read = decode_event(&line).unwrap();
+        assert_eq!(read.var("account_code"), Some("A \"17\""));
+        assert_eq!(read.var("cc_queue"), Some("support@default"));
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct Options {
     pub callcenter_xml: String,
     /// `cc_cdr.conf` params. `db-path` defaults to `cc_cdr.db` in the db dir.
     pub cc_cdr_params: Vec<(String, String)>,
+    /// `cc_cdr.conf`'s `<columns>`: `(name, variable, leg)`, written as
+    /// given (an empty `leg` is left out).
+    pub cc_cdr_columns: Vec<(String, String, String)>,
 }
 
 pub struct FreeSwitch {
@@ -167,6 +170,21 @@ fn write_config(
             )
         })
         .collect();
+    let columns_xml: String = options
+        .cc_cdr_columns
+        .iter()
+        .map(|(name, variable, leg)| {
+            let leg = match leg.as_str() {
+                "" => String::new(),
+                leg => format!(" leg=\"{}\"", xml_escape(leg)),
+            };
+            format!(
+                "        <column name=\"{}\" variable=\"{}\"{leg}/>\n",
+                xml_escape(name),
+                xml_escape(variable)
+            )
+        })
+        .collect();
     let config = CONFIG_TEMPLATE
         .replace("@LOG_DIR@", &dir.join("log").display().to_string())
         .replace("@DB_DIR@", &dir.join("db").display().to_string())
@@ -174,6 +192,7 @@ fn write_config(
         .replace("@SWITCHNAME@", &switchname(esl_port))
         .replace("@CALLCENTER@", &options.callcenter_xml)
         .replace("@CC_CDR_PARAMS@", &params_xml)
+        .replace("@CC_CDR_COLUMNS@", &columns_xml)
         .replace("@EXTRA_CONFIG@", extra_config);
     fs::write(dir.join("conf/freeswitch.xml"), config)
 }
@@ -342,6 +361,16 @@ impl FreeSwitch {
         self.options.cc_cdr_params = params
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        write_config(&self.dir, self.esl_port, &self.options, &self.extra_config)
+    }
+
+    /// Rewrites `cc_cdr.conf`'s `<columns>`, as
+    /// [`FreeSwitch::set_cc_cdr_params`] does its params.
+    pub fn set_cc_cdr_columns(&mut self, columns: &[(&str, &str, &str)]) -> io::Result<()> {
+        self.options.cc_cdr_columns = columns
+            .iter()
+            .map(|(n, v, l)| (n.to_string(), v.to_string(), l.to_string()))
             .collect();
         write_config(&self.dir, self.esl_port, &self.options, &self.extra_config)
     }
