@@ -158,9 +158,30 @@ impl<'a> HeaderValue<'a> for &'a [u8] {
 pub enum WantedVars {
     #[default]
     None,
-    /// The header names, `variable_<name>`.
-    Named(Box<[Box<[u8]>]>),
+    /// The header names, `variable_<name>`, and which lengths they have.
+    Named {
+        headers: Box<[Box<[u8]>]>,
+        lengths: HeaderLengths,
+    },
     All,
+}
+
+/// A set of header-name lengths: most of an event's hundreds of
+/// `variable_*` headers are turned away by their length alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderLengths([u64; 4]);
+
+impl HeaderLengths {
+    fn insert(&mut self, len: usize) {
+        let len = len.min(255);
+        self.0[len / 64] |= 1 << (len % 64);
+    }
+
+    /// Whether some name may have this length (all past 254 share a bit).
+    fn may_hold(&self, len: usize) -> bool {
+        let len = len.min(255);
+        self.0[len / 64] & (1 << (len % 64)) != 0
+    }
 }
 
 const VARIABLE_PREFIX: &[u8] = b"variable_";
@@ -175,10 +196,26 @@ impl WantedVars {
                 headers.push(header);
             }
         }
+        let mut lengths = HeaderLengths::default();
+        for header in &headers {
+            lengths.insert(header.len());
+        }
         if headers.is_empty() {
             WantedVars::None
         } else {
-            WantedVars::Named(headers.into())
+            WantedVars::Named {
+                headers: headers.into(),
+                lengths,
+            }
+        }
+    }
+
+    /// How many variables are wanted (a guess for `All`).
+    fn count(&self) -> usize {
+        match self {
+            WantedVars::None => 0,
+            WantedVars::Named { headers, .. } => headers.len(),
+            WantedVars::All => 16,
         }
     }
 
@@ -188,17 +225,25 @@ impl WantedVars {
 
     /// The variable's name, if `header` is one of the wanted variables.
     fn variable<'h>(&self, header: &'h [u8]) -> Option<&'h [u8]> {
-        let name = header.strip_prefix(VARIABLE_PREFIX)?;
         match self {
             WantedVars::None => None,
             // A few names, compared by length first: cheaper than hashing
             // each of a hangup's hundreds of headers.
-            WantedVars::Named(wanted) => wanted
-                .iter()
-                .any(|w| w.len() == header.len() && **w == *header)
-                .then_some(name),
+            WantedVars::Named { headers, lengths } => {
+                if !lengths.may_hold(header.len()) {
+                    return None;
+                }
+                let name = header.strip_prefix(VARIABLE_PREFIX)?;
+                let first = name.first()?;
+                // The first byte of the name before any whole comparison.
+                headers
+                    .iter()
+                    .any(|w| w.get(VARIABLE_PREFIX.len()) == Some(first) && **w == *header)
+                    .then_some(name)
+            }
             // What a field holds is not kept twice (see `CcEvent::var`).
             WantedVars::All => {
+                let name = header.strip_prefix(VARIABLE_PREFIX)?;
                 (!name.is_empty() && Field::from_header_name(header).is_none()).then_some(name)
             }
         }
@@ -228,12 +273,10 @@ impl CcEvent {
     pub fn from_headers<'a, I, V>(source: Source, headers: I, wanted: &WantedVars) -> CcEvent
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
-        I::IntoIter: Clone,
         V: HeaderValue<'a>,
     {
-        let headers = headers.into_iter();
-        let vars = Self::find_vars(headers.clone(), wanted);
-        Self::own(source, &Self::find(headers), &vars)
+        let (found, vars) = Self::find(headers, wanted);
+        Self::own(source, &found, &vars)
     }
 
     /// Like `from_headers`, but decides on the borrowed headers whether the
@@ -246,11 +289,9 @@ impl CcEvent {
     ) -> Option<CcEvent>
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
-        I::IntoIter: Clone,
         V: HeaderValue<'a>,
     {
-        let headers = headers.into_iter();
-        let found = Self::find(headers.clone());
+        let (found, vars) = Self::find(headers, wanted);
         let relevant = match source {
             Source::Callcenter => found[Field::Action as usize]
                 .is_some_and(|a| Action::parse(&String::from_utf8_lossy(a)) != Action::Other),
@@ -259,45 +300,48 @@ impl CcEvent {
             }
             Source::AgentSnapshot => found[Field::Agent as usize].is_some(),
         };
-        // The variables only of an event kept: a second walk, which most
-        // events (other channels' hangups) never take.
-        relevant.then(|| Self::own(source, &found, &Self::find_vars(headers, wanted)))
+        relevant.then(|| Self::own(source, &found, &vars))
     }
 
-    /// The first value of each wanted variable, with its name.
-    fn find_vars<'a, I, V>(headers: I, wanted: &WantedVars) -> Vec<(&'a [u8], &'a [u8])>
-    where
-        I: Iterator<Item = (&'a [u8], V)>,
-        V: HeaderValue<'a>,
-    {
-        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
-        if wanted.is_none() {
-            return vars;
-        }
-        for (name, value) in headers {
-            if let Some(var) = wanted.variable(name) {
-                if !vars.iter().any(|(n, _)| *n == var) {
-                    vars.push((var, value.bytes()));
-                }
-            }
-        }
-        vars
-    }
-
-    /// The first value of each wanted header, borrowed (as in
-    /// switch_event_get_header, the first copy of a header wins).
-    fn find<'a, I, V>(headers: I) -> [Option<&'a [u8]>; Field::ALL.len()]
+    /// The first value of each wanted header, and of each wanted variable
+    /// with its name, borrowed (as in switch_event_get_header, the first
+    /// copy of a header wins), in one walk.
+    #[allow(clippy::type_complexity)]
+    fn find<'a, I, V>(
+        headers: I,
+        wanted: &WantedVars,
+    ) -> ([Option<&'a [u8]>; Field::ALL.len()], Vec<(&'a [u8], &'a [u8])>)
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
         V: HeaderValue<'a>,
     {
         let mut found = [None; Field::ALL.len()];
+        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
+        let vars_wanted = !wanted.is_none();
         for (name, value) in headers {
-            if let Some(field) = Field::from_header_name(name) {
-                found[field as usize].get_or_insert_with(|| value.bytes());
+            let field = Field::from_header_name(name);
+            let var = if vars_wanted && name.first() == Some(&b'v') {
+                wanted
+                    .variable(name)
+                    .filter(|var| !vars.iter().any(|(n, _)| n == var))
+            } else {
+                None
+            };
+            if field.is_none() && var.is_none() {
+                continue;
+            }
+            let value = value.bytes();
+            if let Some(field) = field {
+                found[field as usize].get_or_insert(value);
+            }
+            if let Some(var) = var {
+                if vars.is_empty() {
+                    vars.reserve_exact(wanted.count());
+                }
+                vars.push((var, value));
             }
         }
-        found
+        (found, vars)
     }
 
     fn own(

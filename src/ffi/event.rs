@@ -16,9 +16,7 @@ impl<'a> HeaderValue<'a> for CValue<'a> {
     }
 }
 
-/// The event's headers, `(name, value)`, as a walk of its list that can
-/// be taken again (copied) for a second pass.
-#[derive(Clone)]
+/// The event's headers, `(name, value)`, as a walk of its list.
 struct Headers<'a> {
     next: *const sys::switch_event_header_t,
     _event: std::marker::PhantomData<&'a sys::switch_event_t>,
