@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use mod_cc_cdr::stats::SlFormula;
-use mod_cc_cdr::stats::args::USAGE;
+use mod_cc_cdr::stats::args::{DATES_HELP, SYNTAX};
 use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Node, SqliteStore};
 use testkit::TempDir;
@@ -41,7 +41,8 @@ fn help_names_every_option_default_formula_and_word() {
         "--sl-formula <NAME>",
         "[default: offered]",
         "completions",
-        USAGE,
+        SYNTAX,
+        DATES_HELP,
     ] {
         assert!(help.contains(needle), "{needle} not in\n{help}");
     }

@@ -17,7 +17,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
 use clap_complete::Shell;
 
-use mod_cc_cdr::stats::{self, SlFormula, args::USAGE};
+use mod_cc_cdr::stats::{self, SlFormula, args};
 use mod_cc_cdr::store::Database;
 use mod_cc_cdr::store::postgres::check_dsn;
 use mod_cc_cdr::tz::TimeZone;
@@ -92,7 +92,10 @@ enum Command {
 }
 
 fn words_help() -> String {
-    format!("Statistics words, as after `cc_cdr stats` in fs_cli:\n  {USAGE}")
+    format!(
+        "Statistics words, as after `cc_cdr stats` in fs_cli:\n  {}",
+        args::usage()
+    )
 }
 
 /// A whole number of seconds, not negative.
