@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod export;
 #[allow(unsafe_code)]
 mod ffi;
 pub mod logging;

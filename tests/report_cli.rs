@@ -1,11 +1,14 @@
 //! The options of `cc_cdr_report`: help, completions, usage errors, and
-//! options anywhere among the statistics words. (Its output on both
-//! backends is tested in tests/backends.rs.)
+//! options anywhere among the statistics words; the words of `rows` and
+//! `abandoned`. (Its output on both backends is tested in
+//! tests/backends.rs, and of the exports in tests/export.rs.)
 
 use std::process::{Command, Output};
 
+use mod_cc_cdr::export::{abandoned, rows};
 use mod_cc_cdr::stats::SlFormula;
-use mod_cc_cdr::stats::args::USAGE;
+use mod_cc_cdr::stats::args::{DATES_HELP, SYNTAX};
+use mod_cc_cdr::store::schema::CDR_COLUMNS;
 use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Node, SqliteStore};
 use testkit::TempDir;
@@ -41,7 +44,10 @@ fn help_names_every_option_default_formula_and_word() {
         "--sl-formula <NAME>",
         "[default: offered]",
         "completions",
-        USAGE,
+        SYNTAX,
+        &rows::GRAMMAR.line(),
+        &abandoned::GRAMMAR.line(),
+        DATES_HELP,
     ] {
         assert!(help.contains(needle), "{needle} not in\n{help}");
     }
@@ -104,9 +110,8 @@ fn usage_errors_exit_2_and_say_why() {
 #[test]
 fn options_may_come_anywhere_and_the_last_counts() {
     let dir = TempDir::new("report_cli");
-    let db = dir.path().join("cc_cdr.db");
-    drop(SqliteStore::open(&db, Synchronous::Normal, Node::default()).unwrap());
-    let db = db.to_str().unwrap();
+    let db = empty_db(&dir);
+    let db = db.as_str();
     let run = |args: &[&str]| {
         let out = report(args);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -140,4 +145,110 @@ fn options_may_come_anywhere_and_the_last_counts() {
     let out = report(&["--db", db, "queues"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("-ERR expected queue or agent"));
+}
+
+/// A new, empty database, as the module creates it.
+fn empty_db(dir: &TempDir) -> String {
+    let db = dir.path().join("cc_cdr.db");
+    drop(SqliteStore::open(&db, Synchronous::Normal, Node::default()).unwrap());
+    db.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn rows_and_abandoned_of_an_empty_database() {
+    let dir = TempDir::new("report_cli_exports");
+    let db = empty_db(&dir);
+    let run = |args: &[&str]| {
+        let out = report(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}");
+        text(&out.stdout)
+    };
+    // Every column of the table, in its order; CSV unless told.
+    let header = format!("{}\n", CDR_COLUMNS.join(","));
+    assert_eq!(run(&["--db", &db, "rows"]), header);
+    assert_eq!(run(&["rows", "yesterday", "csv", "--db", &db]), header);
+    assert_eq!(run(&["--db", &db, "ROWS", "json", "node", "fs1"]), "[\n]\n");
+    let table = run(&["--db", &db, "--tz", "UTC", "abandoned", "2026-11-23"]);
+    assert_eq!(
+        table.lines().next(),
+        Some(
+            "callers to call back, 2026-11-23 00:00 to 2026-11-24 00:00 (UTC), all queues, all nodes: 0"
+        )
+    );
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("caller_id_number  caller_id_name")
+    );
+    assert_eq!(run(&["--db", &db, "abandoned", "json"]), "[\n]\n");
+    assert!(run(&["--db", &db, "abandoned", "csv"]).starts_with("caller_id_number,"));
+}
+
+#[test]
+fn wrong_export_words_exit_2_with_the_reason_and_the_usage() {
+    let dir = TempDir::new("report_cli_export_errors");
+    let db = empty_db(&dir);
+    for (words, why, usage) in [
+        (
+            &["rows", "table"][..],
+            "-ERR rows is written as csv or json, not table",
+            "rows",
+        ),
+        (
+            &["rows", "outcome", "lost"],
+            "-ERR 'lost' is not an outcome: answered,",
+            "rows",
+        ),
+        (
+            &["rows", "queue"],
+            "-ERR 'queue' needs a queue name (or all)",
+            "rows",
+        ),
+        (&["rows", "support"], "-ERR unexpected 'support'", "rows"),
+        (
+            &["rows", "2026-02-30"],
+            "-ERR '2026-02-30' is not a valid date",
+            "rows",
+        ),
+        (
+            &["abandoned", "agent", "a"],
+            "-ERR unexpected 'agent'",
+            "abandoned",
+        ),
+        (
+            &["abandoned", "today", "yesterday"],
+            "-ERR TO must be after FROM",
+            "abandoned",
+        ),
+        (
+            &["abandoned", "node", "a", "node", "b"],
+            "-ERR a second node 'b'",
+            "abandoned",
+        ),
+    ] {
+        let mut args = vec!["--db", db.as_str()];
+        args.extend(words);
+        let out = report(&args);
+        assert_eq!(out.status.code(), Some(2), "{words:?}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with(why), "{words:?}: {err}");
+        assert!(
+            err.contains(&format!("\nUSAGE: {usage} [FROM] [TO]")),
+            "{err}"
+        );
+        assert!(err.contains(DATES_HELP), "{err}");
+        assert!(out.stdout.is_empty(), "{words:?}");
+    }
+    // A database that is not there is clap's error, before any word.
+    let out = report(&["--db", "/nonexistent/cc_cdr.db", "rows"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no database at"));
 }

@@ -1,13 +1,16 @@
 //! Call-center statistics from a mod_cc_cdr database, outside FreeSWITCH:
 //! for cron jobs and for analysts on another machine. It prints the same
 //! numbers as `cc_cdr stats` in fs_cli, as a table, CSV or JSON, from the
-//! SQLite file (`--db`) or the PostgreSQL database (`--dsn`).
+//! SQLite file (`--db`) or the PostgreSQL database (`--dsn`); the
+//! `callcenter_cdr` rows themselves (`rows`, streamed); and the callers to
+//! call back (`abandoned`, as `cc_cdr abandoned`).
 //!
-//! The options are clap's; the statistics words after them are the ones
-//! of `cc_cdr stats`, read by `stats::args` as fs_cli reads them.
+//! The options are clap's; the words after them are the ones of `cc_cdr
+//! stats`, read by `stats::args` as fs_cli reads them, or of the exports
+//! (`export`).
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{BufWriter, ErrorKind as IoErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +20,9 @@ use clap::parser::ValueSource;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
 use clap_complete::Shell;
 
-use mod_cc_cdr::stats::{self, SlFormula, args::USAGE};
+use mod_cc_cdr::export::{self, abandoned, rows};
+use mod_cc_cdr::stats::args::{DATES_HELP, SYNTAX};
+use mod_cc_cdr::stats::{self, SlFormula};
 use mod_cc_cdr::store::Database;
 use mod_cc_cdr::store::postgres::check_dsn;
 use mod_cc_cdr::tz::TimeZone;
@@ -25,10 +30,9 @@ use mod_cc_cdr::tz::TimeZone;
 #[derive(Parser)]
 #[command(
     name = "cc_cdr_report",
-    about = "Call-center statistics from a mod_cc_cdr database, as `cc_cdr stats` prints them in fs_cli",
-    override_usage = "cc_cdr_report [OPTIONS] queue|agent [NAME|all] [FROM] [TO] [INTERVAL] \
-                      [node NODE|all] [table|json|csv]\n       \
-                      cc_cdr_report completions <SHELL>",
+    about = "Call-center statistics from a mod_cc_cdr database, as `cc_cdr stats` prints them in \
+             fs_cli; its CDR rows; the callers to call back",
+    override_usage = usage(),
     after_help = words_help(),
     // As before: the last of an option given twice counts.
     args_override_self = true,
@@ -72,8 +76,8 @@ struct Cli {
           value_parser = FormulaParser, allow_hyphen_values = true)]
     sl_formula: SlFormula,
 
-    /// The statistics words (see below); options may come before, between
-    /// or after them
+    /// The words (see below); options may come before, between or after
+    /// them
     #[arg(value_name = "WORDS")]
     words: Vec<String>,
 
@@ -91,8 +95,28 @@ enum Command {
     },
 }
 
+fn usage() -> String {
+    format!(
+        "cc_cdr_report [OPTIONS] queue|agent [NAME|all] [FROM] [TO] [INTERVAL] \
+         [node NODE|all] [table|json|csv]\n       \
+         cc_cdr_report [OPTIONS] {}\n       \
+         cc_cdr_report [OPTIONS] {}\n       \
+         cc_cdr_report completions <SHELL>",
+        rows::GRAMMAR.line(),
+        abandoned::GRAMMAR.line()
+    )
+}
+
 fn words_help() -> String {
-    format!("Statistics words, as after `cc_cdr stats` in fs_cli:\n  {USAGE}")
+    format!(
+        "Words:\n  \
+         {SYNTAX}\n      statistics, as after `cc_cdr stats` in fs_cli\n  \
+         {}\n      the rows of callcenter_cdr, every column, streamed (default csv)\n  \
+         {}\n      the callers to call back, as `cc_cdr abandoned` in fs_cli\n  \
+         {DATES_HELP}",
+        rows::GRAMMAR.line(),
+        abandoned::GRAMMAR.line()
+    )
 }
 
 /// A whole number of seconds, not negative.
@@ -213,11 +237,41 @@ fn main() -> ExitCode {
         Database::Sqlite(_) => {}
     }
     let words: Vec<&str> = cli.words.iter().map(String::as_str).collect();
-    let output = stats::run_on_database(&database, &settings, &words, stats::now());
+    let now = stats::now();
+    let tz = &settings.tz;
+    let out = || BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match words.split_first() {
+        Some((first, rest)) if first.eq_ignore_ascii_case("rows") => {
+            return exported(rows::run_on_database(&database, tz, rest, now, out()).map(|_| ()));
+        }
+        Some((first, rest)) if first.eq_ignore_ascii_case("abandoned") => {
+            return exported(abandoned::run_on_database(&database, tz, rest, now, out()));
+        }
+        _ => {}
+    }
+    let output = stats::run_on_database(&database, &settings, &words, now);
     if output.starts_with("-ERR") {
         eprint!("{output}");
         return ExitCode::from(2);
     }
     print!("{output}");
     ExitCode::SUCCESS
+}
+
+/// How an export ended: 0, or 2 with `-ERR` and why (as the statistics),
+/// or 1 when the output could not be written. A reader that stopped
+/// reading (`| head`) is no error.
+fn exported(result: Result<(), export::Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(export::Error::Write(e)) if e.kind() == IoErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e @ export::Error::Write(_)) => {
+            eprintln!("cc_cdr_report: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }

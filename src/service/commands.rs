@@ -16,6 +16,8 @@ pub enum Command {
     Replay,
     /// `stats ...`: the words after `stats`.
     Stats(Vec<String>),
+    /// `abandoned ...`: the words after `abandoned`.
+    Abandoned(Vec<String>),
 }
 
 /// One command: the words that name it, its arguments, what it does.
@@ -53,6 +55,11 @@ pub const COMMANDS: &[CommandDoc] = &[
         args: STATS_ARGS,
         meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent",
     },
+    CommandDoc {
+        words: "abandoned",
+        args: crate::export::abandoned::GRAMMAR.syntax,
+        meaning: "callers to call back: their last visit was not answered, nor any since",
+    },
 ];
 
 const STATS_ARGS: &str =
@@ -66,7 +73,8 @@ pub fn syntax() -> String {
             // `stats queue|agent ARGS`, once.
             Some(_) if parts.iter().any(|p| p.starts_with("stats ")) => {}
             Some(_) => parts.push(format!("stats queue|agent {}", c.args)),
-            None => parts.push(c.words.to_owned()),
+            None if c.args.is_empty() => parts.push(c.words.to_owned()),
+            None => parts.push(format!("{} {}", c.words, c.args)),
         }
     }
     parts.join(" | ")
@@ -109,7 +117,8 @@ pub fn help() -> String {
          FROM/TO: today, yesterday, now, 2026-11-23, '2026-11-23 08:00'.\n\
          Default: today, one row per queue or agent; node NODE: only that node's rows.\n  \
          e.g. cc_cdr stats queue 3000@default yesterday 1h\n       \
-         cc_cdr stats agent all today json\n\
+         cc_cdr stats agent all today json\n       \
+         cc_cdr abandoned today queue 3000@default\n\
          \n\
          Rows go to table callcenter_cdr of the database named by db-path (SQLite) or\n\
          db-dsn (PostgreSQL) in autoload_configs/cc_cdr.conf.xml. While the database\n\
@@ -129,6 +138,9 @@ pub fn parse(args: &str) -> Result<Command, String> {
         ["status"] => Ok(Command::Status),
         ["replay"] => Ok(Command::Replay),
         ["stats", rest @ ..] => Ok(Command::Stats(rest.iter().map(|w| w.to_string()).collect())),
+        ["abandoned", rest @ ..] => Ok(Command::Abandoned(
+            rest.iter().map(|w| w.to_string()).collect(),
+        )),
         [other, ..] => Err(format!(
             "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {}\n",
             other.escape_debug(),
@@ -151,6 +163,10 @@ mod tests {
         assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
         assert!(err.contains("USAGE: cc_cdr help | status | replay | stats"));
         assert_eq!(
+            parse("abandoned yesterday  csv"),
+            Ok(Command::Abandoned(vec!["yesterday".into(), "csv".into()]))
+        );
+        assert_eq!(
             parse("stats queue q1 today"),
             Ok(Command::Stats(vec![
                 "queue".into(),
@@ -166,7 +182,8 @@ mod tests {
         assert_eq!(
             syntax,
             "help | status | replay | stats queue|agent [NAME|all] [FROM] [TO] \
-             [15m|30m|1h|day|total] [node NODE|all] [table|json|csv]"
+             [15m|30m|1h|day|total] [node NODE|all] [table|json|csv] | \
+             abandoned [FROM] [TO] [queue NAME] [node NODE|all] [table|csv|json]"
         );
         let help = help();
         let completions: Vec<String> = completions().collect();

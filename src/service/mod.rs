@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{self, ColumnXml, Config};
+use crate::export::abandoned;
 use crate::logging::{Level, log};
 use crate::stats;
 use crate::store::dialect::Dialect;
@@ -128,6 +129,11 @@ impl Service {
                 // On its own read-only connection, while the writer writes.
                 let words: Vec<&str> = words.iter().map(String::as_str).collect();
                 stats::run_on_database(&self.database, &self.stats, &words, stats::now())
+            }
+            Ok(Command::Abandoned(words)) => {
+                // Likewise on its own connection.
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                abandoned::answer(&self.database, &self.stats.tz, &words, stats::now())
             }
             Err(usage) => usage,
         }

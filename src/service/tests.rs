@@ -43,6 +43,17 @@ fn starts_answers_and_stops_without_freeswitch() {
             .starts_with("-ERR unknown cc_cdr command")
     );
     assert!(service.api("stats queue all today").contains("offered"));
+    // The callback list, on its own connection too.
+    let list = service.api("abandoned today csv");
+    assert!(
+        list.starts_with("caller_id_number,caller_id_name,"),
+        "{list}"
+    );
+    let bad = service.api("abandoned agent x");
+    assert!(
+        bad.starts_with("-ERR unexpected 'agent'\nUSAGE: abandoned [FROM]"),
+        "{bad}"
+    );
     // The writer answers a replay on its channel, well within the timeout.
     assert_eq!(
         service.api("replay"),

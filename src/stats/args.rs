@@ -1,6 +1,7 @@
 //! The statistics arguments of `cc_cdr stats` and `cc_cdr_report`:
 //! `queue|agent [NAME|all] [FROM] [TO] [INTERVAL] [node NODE|all]
-//! [table|json|csv]`, with dates as people type them.
+//! [table|json|csv]`, with dates as people type them. The dates and the
+//! `KEYWORD VALUE` words are read here for the exports too (`export`).
 
 use super::{Interval, Request, Subject};
 use jiff::ToSpan;
@@ -8,18 +9,46 @@ use jiff::civil::{Date, DateTime, Time};
 
 use crate::tz::TimeZone;
 
-pub const USAGE: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] \
-[table|json|csv]\n  \
-FROM and TO: today, yesterday, now, 2026-11-23, '2026-11-23 08:00', 2026-11-23T08:00:00\n  \
+/// The syntax of the words after `stats`.
+pub const SYNTAX: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] \
+[node NODE|all] [table|json|csv]";
+
+/// How dates and `node` are read, wherever a command takes them.
+pub const DATES_HELP: &str = "FROM and TO: today, yesterday, now, 2026-11-23, \
+'2026-11-23 08:00', 2026-11-23T08:00:00\n  \
 FROM defaults to today; a day as TO includes that day; TO defaults to the end of FROM's day\n  \
 (or now, when FROM has a time)\n  \
 node NODE: only the rows that node wrote (its FreeSWITCH-Switchname); default: all nodes";
+
+/// The usage of `stats`: its syntax, then the dates.
+pub fn usage() -> String {
+    format!("{SYNTAX}\n  {DATES_HELP}")
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
     Csv,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        }
+    }
+
+    pub fn parse(lower: &str) -> Option<Format> {
+        match lower {
+            "table" => Some(Format::Table),
+            "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,43 +86,54 @@ fn parse_time(text: &str, date: Date) -> Option<DateTime> {
     Some(date.to_datetime(time))
 }
 
-/// Parses the words after `stats`. `now` is the present in Unix seconds.
-pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> {
-    let usage = |why: String| format!("{why}\nUSAGE: stats {USAGE}");
-    let (subject, rest) = match words.split_first() {
-        Some((w, rest)) if w.eq_ignore_ascii_case("queue") => (Subject::Queue, rest),
-        Some((w, rest)) if w.eq_ignore_ascii_case("agent") => (Subject::Agent, rest),
-        Some((w, _)) => return Err(usage(format!("-ERR expected queue or agent, not '{w}'"))),
-        None => return Err(usage("-ERR expected queue or agent".into())),
-    };
-    let today = tz.to_local(now).date();
-    let mut name: Option<Option<String>> = None;
-    let mut node: Option<Option<String>> = None;
-    let mut whens: Vec<When> = Vec::new();
-    let mut interval = None;
-    let mut format = None;
-    let mut i = 0;
-    while i < rest.len() {
-        let word = rest[i];
-        let lower = word.to_ascii_lowercase();
-        i += 1;
-        if lower == "node" {
-            // `node NODE`: the next word, whatever it looks like.
-            let Some(value) = rest.get(i) else {
-                return Err(usage("-ERR 'node' needs a node name (or all)".into()));
-            };
-            if node.is_some() {
-                return Err(usage(format!("-ERR a second node '{value}'")));
+/// Whether a word begins as `YYYY-MM-DD` does: a date typed wrong, not a
+/// name.
+fn looks_like_date(word: &str) -> bool {
+    word.len() >= 10
+        && word.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
             }
-            i += 1;
-            let all = value.eq_ignore_ascii_case("all") || *value == "*";
-            node = Some((!all).then(|| value.to_string()));
-            continue;
+        })
+}
+
+/// The FROM and TO among a command's words, in a time zone.
+pub struct Dates<'a> {
+    tz: &'a TimeZone,
+    now: i64,
+    today: Date,
+    whens: Vec<When>,
+}
+
+impl<'a> Dates<'a> {
+    /// `now` is the present in Unix seconds.
+    pub fn new(now: i64, tz: &'a TimeZone) -> Dates<'a> {
+        Dates {
+            tz,
+            now,
+            today: tz.to_local(now).date(),
+            whens: Vec::new(),
         }
-        let when = match lower.as_str() {
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.whens.is_empty()
+    }
+
+    /// Takes `words[*i]` if it is a date (with the time after it, as in
+    /// "2026-11-23 08:00", which arrives as two words) and moves `*i` past
+    /// it. An error for a word shaped like a date that is none, and for a
+    /// third date.
+    pub fn take(&mut self, words: &[&str], i: &mut usize) -> Result<bool, String> {
+        let word = words[*i];
+        let (tz, today) = (self.tz, self.today);
+        let mut used = 1;
+        let when = match word.to_ascii_lowercase().as_str() {
             "today" => Some(When::Day(today)),
             "yesterday" => Some(When::Day(today.saturating_sub(1.day()))),
-            "now" => Some(When::At(now)),
+            "now" => Some(When::At(self.now)),
             _ => {
                 let (date_part, time_part) = match word.split_once('T') {
                     Some((d, t)) => (d, Some(t)),
@@ -101,10 +141,9 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
                 };
                 parse_date(date_part).map(|date| {
                     let time = time_part.map(str::to_owned).or_else(|| {
-                        // "2026-11-23 08:00" arrives as two words.
-                        let next = rest.get(i)?;
+                        let next = words.get(*i + 1)?;
                         parse_time(next, date).map(|_| {
-                            i += 1;
+                            used = 2;
                             next.to_string()
                         })
                     });
@@ -115,59 +154,115 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
                 })
             }
         };
-        let looks_like_date = word.len() >= 10
-            && word.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
-                if i == 4 || i == 7 {
-                    *b == b'-'
-                } else {
-                    b.is_ascii_digit()
-                }
-            });
-        if when.is_none() && looks_like_date {
-            return Err(usage(format!("-ERR '{word}' is not a valid date")));
-        }
-        if let Some(when) = when {
-            if whens.len() == 2 {
-                return Err(usage(format!("-ERR a third date '{word}'")));
+        let Some(when) = when else {
+            if looks_like_date(word) {
+                return Err(format!("-ERR '{word}' is not a valid date"));
             }
-            whens.push(when);
-        } else if let Some(iv) = Interval::parse(&lower) {
+            return Ok(false);
+        };
+        if self.whens.len() == 2 {
+            return Err(format!("-ERR a third date '{word}'"));
+        }
+        self.whens.push(when);
+        *i += used;
+        Ok(true)
+    }
+
+    /// `[from, to)` in Unix seconds: FROM defaults to today; a day as TO
+    /// includes that day; TO defaults to the end of FROM's day, or to now
+    /// when FROM has a time.
+    pub fn range(&self) -> Result<(i64, i64), String> {
+        let tz = self.tz;
+        let start = |w: When| match w {
+            When::Day(d) => tz.day_start(d),
+            When::At(t) => t,
+        };
+        let end_of = |w: When| match w {
+            When::Day(d) => tz.day_end(d),
+            When::At(t) => t,
+        };
+        let (from, to) = match self.whens.as_slice() {
+            [] => (start(When::Day(self.today)), end_of(When::Day(self.today))),
+            [only @ When::Day(_)] => (start(*only), end_of(*only)),
+            [only @ When::At(_)] => (start(*only), self.now.max(start(*only) + 1)),
+            [a, b] => (start(*a), end_of(*b)),
+            _ => unreachable!("at most two dates"),
+        };
+        if to <= from {
+            return Err("-ERR TO must be after FROM".into());
+        }
+        Ok((from, to))
+    }
+}
+
+/// `KEYWORD VALUE` at `words[*i]` (`node fs1`, `queue sales@default`): the
+/// value is the next word, whatever it looks like; `all` or `*` means
+/// every one (`None` in `slot`). Moves `*i` past both.
+pub fn keyword_value(
+    keyword: &str,
+    words: &[&str],
+    i: &mut usize,
+    slot: &mut Option<Option<String>>,
+) -> Result<bool, String> {
+    if !words[*i].eq_ignore_ascii_case(keyword) {
+        return Ok(false);
+    }
+    let Some(value) = words.get(*i + 1) else {
+        return Err(format!("-ERR '{keyword}' needs a {keyword} name (or all)"));
+    };
+    if slot.is_some() {
+        return Err(format!("-ERR a second {keyword} '{value}'"));
+    }
+    *i += 2;
+    let all = value.eq_ignore_ascii_case("all") || *value == "*";
+    *slot = Some((!all).then(|| value.to_string()));
+    Ok(true)
+}
+
+/// Why a word that is nothing a command takes was refused.
+pub fn unexpected(word: &str) -> String {
+    if word.contains(':') || word.contains('-') {
+        format!("-ERR '{word}' is not a date (YYYY-MM-DD [HH:MM])")
+    } else {
+        format!("-ERR unexpected '{word}'")
+    }
+}
+
+/// Parses the words after `stats`. `now` is the present in Unix seconds.
+pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> {
+    let usage = |why: String| format!("{why}\nUSAGE: stats {}", usage());
+    let (subject, rest) = match words.split_first() {
+        Some((w, rest)) if w.eq_ignore_ascii_case("queue") => (Subject::Queue, rest),
+        Some((w, rest)) if w.eq_ignore_ascii_case("agent") => (Subject::Agent, rest),
+        Some((w, _)) => return Err(usage(format!("-ERR expected queue or agent, not '{w}'"))),
+        None => return Err(usage("-ERR expected queue or agent".into())),
+    };
+    let mut dates = Dates::new(now, tz);
+    let mut name: Option<Option<String>> = None;
+    let mut node: Option<Option<String>> = None;
+    let mut interval = None;
+    let mut format = None;
+    let mut i = 0;
+    while i < rest.len() {
+        if keyword_value("node", rest, &mut i, &mut node).map_err(usage)?
+            || dates.take(rest, &mut i).map_err(usage)?
+        {
+            continue;
+        }
+        let word = rest[i];
+        let lower = word.to_ascii_lowercase();
+        i += 1;
+        if let Some(iv) = Interval::parse(&lower) {
             interval = Some(iv);
-        } else if let Some(f) = match lower.as_str() {
-            "table" => Some(Format::Table),
-            "json" => Some(Format::Json),
-            "csv" => Some(Format::Csv),
-            _ => None,
-        } {
+        } else if let Some(f) = Format::parse(&lower) {
             format = Some(f);
-        } else if name.is_none() && whens.is_empty() {
+        } else if name.is_none() && dates.is_empty() {
             name = Some((lower != "all" && word != "*").then(|| word.to_owned()));
-        } else if word.contains(':') || word.contains('-') {
-            return Err(usage(format!(
-                "-ERR '{word}' is not a date (YYYY-MM-DD [HH:MM])"
-            )));
         } else {
-            return Err(usage(format!("-ERR unexpected '{word}'")));
+            return Err(usage(unexpected(word)));
         }
     }
-    let start = |w: When| match w {
-        When::Day(d) => tz.day_start(d),
-        When::At(t) => t,
-    };
-    let end_of = |w: When| match w {
-        When::Day(d) => tz.day_end(d),
-        When::At(t) => t,
-    };
-    let (from, to) = match whens.as_slice() {
-        [] => (start(When::Day(today)), end_of(When::Day(today))),
-        [only @ When::Day(_)] => (start(*only), end_of(*only)),
-        [only @ When::At(_)] => (start(*only), now.max(start(*only) + 1)),
-        [a, b] => (start(*a), end_of(*b)),
-        _ => unreachable!("at most two dates"),
-    };
-    if to <= from {
-        return Err(usage("-ERR TO must be after FROM".into()));
-    }
+    let (from, to) = dates.range().map_err(usage)?;
     Ok(Parsed {
         request: Request {
             subject,

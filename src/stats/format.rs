@@ -1,5 +1,6 @@
 //! Output of statistics: an aligned text table, JSON or CSV.
 
+use std::borrow::Cow;
 use std::io;
 
 use serde::{Serialize, Serializer};
@@ -141,11 +142,13 @@ pub fn json(t: &StatsTable, meta: &[(&str, String)]) -> String {
     text
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field, quoted as RFC 4180 says where it must be: around a comma,
+/// a quote or a line break, with quotes doubled.
+pub fn csv_field(s: &str) -> Cow<'_, str> {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
     } else {
-        s.to_owned()
+        Cow::Borrowed(s)
     }
 }
 
@@ -156,7 +159,7 @@ pub fn csv(t: &StatsTable) -> String {
     for row in &t.rows {
         let fields: Vec<String> = row
             .iter()
-            .map(|c| text(c).map_or_else(String::new, |s| csv_field(&s)))
+            .map(|c| text(c).map_or_else(String::new, |s| csv_field(&s).into_owned()))
             .collect();
         out.push_str(&fields.join(","));
         out.push('\n');

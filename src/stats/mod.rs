@@ -349,7 +349,7 @@ pub fn compute(
     Ok(StatsTable { columns, rows })
 }
 
-/// Runs a statistics command (`queue|agent ...`, see `args::USAGE`) on an
+/// Runs a statistics command (`queue|agent ...`, see `args::SYNTAX`) on an
 /// open database (any `Reader`: a `Connection` or `&Connection`, a
 /// `PgConn`) and returns its output, or a usage error. `now` is
 /// the present in Unix seconds.

@@ -18,25 +18,7 @@ use crate::store::{PgStore, SqliteStore};
 use testkit::TempDir;
 use testkit::pg_server::PgServer;
 
-/// Runs each named test, a `fn(Backend)`, on both backends.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $test() {
-                super::$test(super::Backend::Sqlite)
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $test() {
-                super::$test(super::Backend::Postgres)
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+testkit::on_both_backends!(
     service_level_counts_an_answer_at_exactly_t,
     short_abandons_leave_the_rates,
     every_service_level_formula,

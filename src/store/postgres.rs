@@ -22,6 +22,7 @@ use tokio_postgres::{Client, Config, Statement};
 use super::StoreError;
 use super::dialect::Dialect;
 use super::pg_tls;
+use super::reader::RowSink;
 use super::schema::{MIGRATIONS, add_column_sql, current_version};
 use super::statements::{AgentCache, Exec, Node, Statements, agents_changed, columns_written};
 use crate::domain::rows::ActivityKind;
@@ -31,6 +32,8 @@ use crate::logging::{Level, log};
 /// Key of the advisory lock that serialises schema changes across nodes.
 const MIGRATION_LOCK: i64 = 0x6363_5f63_6472; // "cc_cdr"
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows per FETCH of `PgConn::cursor_rows`: what an export holds at once.
+const CURSOR_ROWS: usize = 1000;
 
 /// The DSN without its password, for logs and `cc_cdr status`: in the
 /// URL's user info or query, or as a `password` key (quoted or not).
@@ -275,6 +278,70 @@ impl PgConn {
         rows.iter()
             .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
             .collect()
+    }
+
+    /// Rows of `sql` (with `$N` parameters) through a server-side cursor in
+    /// a read-only transaction, `CURSOR_ROWS` per FETCH, so that no more
+    /// than those are held at once, into `sink`.
+    pub fn cursor_rows(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), String> {
+        self.batch("BEGIN READ ONLY").map_err(|e| e.to_string())?;
+        let result = self.fetch_all(sql, params, sink);
+        if self.is_closed() {
+            return result;
+        }
+        // COMMIT closes the cursor; a failed transaction only rolls back.
+        let end = self.batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        result.and(end.map_err(|e| e.to_string()))
+    }
+
+    fn fetch_all(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), String> {
+        let pg = |e: tokio_postgres::Error| pg_error(e).to_string();
+        let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let client = &self.client;
+        let declare = format!("DECLARE cc_cdr_rows NO SCROLL CURSOR FOR {sql}");
+        self.runtime
+            .block_on(client.execute(declare.as_str(), &refs))
+            .map_err(pg)?;
+        // Prepared, a FETCH describes its columns even when no row comes.
+        let fetch = self
+            .runtime
+            .block_on(client.prepare(&format!("FETCH {CURSOR_ROWS} FROM cc_cdr_rows")))
+            .map_err(pg)?;
+        let names: Vec<String> = fetch
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        sink.columns(&names)?;
+        let mut values = Vec::with_capacity(names.len());
+        loop {
+            let rows = self
+                .runtime
+                .block_on(client.query(&fetch, &[]))
+                .map_err(pg)?;
+            for row in &rows {
+                values.clear();
+                for i in 0..row.len() {
+                    values.push(column_value(row, i).map_err(|e| e.to_string())?);
+                }
+                sink.row(&values)?;
+            }
+            if rows.len() < CURSOR_ROWS {
+                return Ok(());
+            }
+        }
     }
 
     /// Runs statements in order, pipelined: all are sent before any answer

@@ -1,5 +1,6 @@
-//! Reading for the statistics, on either backend: statements name their
-//! parameters `:name`, and rows come back as rusqlite values.
+//! Reading for the statistics and the exports, on either backend:
+//! statements name their parameters `:name`, and rows come back as
+//! rusqlite values.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -12,11 +13,41 @@ use super::Database;
 use super::dialect::Dialect;
 use super::postgres::PgConn;
 
-/// A connection the statistics read through.
+/// Where `Reader::for_each_row` puts the rows: the column names first,
+/// then each row. An `Err` stops the rows and is what `for_each_row`
+/// returns.
+pub trait RowSink {
+    fn columns(&mut self, names: &[String]) -> Result<(), String>;
+    fn row(&mut self, values: &[Value]) -> Result<(), String>;
+}
+
+/// The rows, kept (`Reader::query`).
+struct Collect(Vec<Vec<Value>>);
+
+impl RowSink for Collect {
+    fn columns(&mut self, _names: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> Result<(), String> {
+        self.0.push(values.to_vec());
+        Ok(())
+    }
+}
+
+/// A connection the statistics and the exports read through.
 pub trait Reader {
     fn dialect(&self) -> Dialect;
     /// The rows of `sql`, binding those of `params` it names.
     fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String>;
+    /// The rows of `sql` into `sink` one at a time, never all of them in
+    /// memory.
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[(&str, Value)],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), String>;
     /// Makes `Dialect::bucket_of` work over these interval starts, the last
     /// interval ending at `end` (SQLite: registers `cc_bucket`).
     fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String>;
@@ -31,7 +62,18 @@ impl<C: Borrow<Connection>> Reader for C {
     }
 
     fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        sqlite_query((*self).borrow(), sql, params)
+        let mut found = Collect(Vec::new());
+        sqlite_for_each((*self).borrow(), sql, params, &mut found)?;
+        Ok(found.0)
+    }
+
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[(&str, Value)],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), String> {
+        sqlite_for_each((*self).borrow(), sql, params, sink)
     }
 
     fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
@@ -39,30 +81,31 @@ impl<C: Borrow<Connection>> Reader for C {
     }
 }
 
-fn sqlite_query(
+fn sqlite_for_each(
     conn: &Connection,
     sql: &str,
     params: &[(&str, Value)],
-) -> Result<Vec<Vec<Value>>, String> {
+    sink: &mut dyn RowSink,
+) -> Result<(), String> {
     let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
-    let width = stmt.column_count();
     for (name, value) in params {
         if let Some(index) = stmt.parameter_index(name).map_err(|e| e.to_string())? {
             stmt.raw_bind_parameter(index, value.clone())
                 .map_err(|e| e.to_string())?;
         }
     }
-    let mut found = Vec::new();
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
+    sink.columns(&names)?;
+    let mut values = Vec::with_capacity(names.len());
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        found.push(
-            (0..width)
-                .map(|i| row.get::<_, Value>(i))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?,
-        );
+        values.clear();
+        for i in 0..names.len() {
+            values.push(row.get::<_, Value>(i).map_err(|e| e.to_string())?);
+        }
+        sink.row(&values)?;
     }
-    Ok(found)
+    Ok(())
 }
 
 fn sqlite_buckets(conn: &Connection, starts: &[i64], end: i64) -> Result<(), String> {
@@ -126,24 +169,40 @@ pub fn positional(sql: &str) -> (String, Vec<String>) {
     (out, names)
 }
 
+/// `sql` with `$N` parameters, and their values in number order.
+fn bound(sql: &str, params: &[(&str, Value)]) -> Result<(String, Vec<Value>), String> {
+    let (sql, names) = positional(sql);
+    let values: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| format!("no value for the parameter {name}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((sql, values))
+}
+
 impl Reader for PgConn {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
     fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        let (sql, names) = positional(sql);
-        let values: Vec<Value> = names
-            .iter()
-            .map(|name| {
-                params
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| format!("no value for the parameter {name}"))
-            })
-            .collect::<Result<_, _>>()?;
+        let (sql, values) = bound(sql, params)?;
         PgConn::query(self, &sql, &values).map_err(|e| e.to_string())
+    }
+
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[(&str, Value)],
+        sink: &mut dyn RowSink,
+    ) -> Result<(), String> {
+        let (sql, values) = bound(sql, params)?;
+        self.cursor_rows(&sql, &values, sink)
     }
 
     fn set_buckets(&mut self, _starts: &[i64], _end: i64) -> Result<(), String> {
@@ -204,5 +263,56 @@ mod tests {
         let mut boxed: Box<dyn Reader> = Box::new(Connection::open_in_memory().unwrap());
         check(boxed.as_mut(), 39, Value::Integer(2));
         check(boxed.as_mut(), 40, Value::Null);
+    }
+
+    /// Names, then rows in order; the rows stop at the sink's first `Err`,
+    /// which is what comes back.
+    #[test]
+    fn rows_one_at_a_time_until_the_sink_says_stop() {
+        struct Sink {
+            names: Vec<String>,
+            rows: Vec<Vec<Value>>,
+            stop_at: usize,
+        }
+        impl RowSink for Sink {
+            fn columns(&mut self, names: &[String]) -> Result<(), String> {
+                self.names = names.to_vec();
+                Ok(())
+            }
+            fn row(&mut self, values: &[Value]) -> Result<(), String> {
+                if self.rows.len() == self.stop_at {
+                    return Err("stop".into());
+                }
+                self.rows.push(values.to_vec());
+                Ok(())
+            }
+        }
+        let conn = Connection::open_in_memory().unwrap();
+        let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) \
+                   SELECT i, 'row ' || i AS label, NULL AS empty FROM n WHERE i >= :from";
+        let mut sink = Sink {
+            names: Vec::new(),
+            rows: Vec::new(),
+            stop_at: usize::MAX,
+        };
+        let from = [(":from", Value::Integer(2))];
+        (&conn).for_each_row(sql, &from, &mut sink).unwrap();
+        assert_eq!(sink.names, ["i", "label", "empty"]);
+        let firsts: Vec<&Value> = sink.rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(
+            firsts,
+            [2, 3, 4, 5].map(Value::Integer).iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            sink.rows[0][1..],
+            [Value::Text("row 2".into()), Value::Null]
+        );
+        sink.rows.clear();
+        sink.stop_at = 1;
+        assert_eq!(
+            (&conn).for_each_row(sql, &from, &mut sink),
+            Err("stop".to_owned())
+        );
+        assert_eq!(sink.rows.len(), 1);
     }
 }
