@@ -310,7 +310,10 @@ impl CcEvent {
     fn find<'a, I, V>(
         headers: I,
         wanted: &WantedVars,
-    ) -> ([Option<&'a [u8]>; Field::ALL.len()], Vec<(&'a [u8], &'a [u8])>)
+    ) -> (
+        [Option<&'a [u8]>; Field::ALL.len()],
+        Vec<(&'a [u8], &'a [u8])>,
+    )
     where
         I: IntoIterator<Item = (&'a [u8], V)>,
         V: HeaderValue<'a>,
