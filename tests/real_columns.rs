@@ -178,11 +178,6 @@ fn channel_variables_fill_their_columns_and_reload_changes_them() {
     let first = wait_row(&fs, "5551001", "1");
     assert_eq!(text(&first, "campaign").as_deref(), Some("spring-sale"));
     assert_eq!(text(&first, "campaign_v2"), None);
-    if std::env::var_os("CC_CDR_SHOW_ROWS").is_some() {
-        let mut shown: Vec<_> = first.iter().filter(|(_, v)| **v != Value::Null).collect();
-        shown.sort_by(|a, b| a.0.cmp(b.0));
-        println!("{shown:#?}");
-    }
     assert!(fs.stop(), "FreeSWITCH stops");
 }
 
@@ -196,9 +191,17 @@ fn recording_path_is_the_file_mod_callcenter_recorded() {
         eprintln!("skipped: no mod_sndfile to record .wav: recording_path_is_the_file");
         return;
     }
-    let mut fs = start(&install, &module, &[], &[]);
-    call(&fs, "q", "recorded", "5551003");
-    let row = wait_row(&fs, "5551003", "hangup_cause IS NOT NULL");
+    let mut fs = start(&install, &module, &[], COLUMNS);
+    // Through `qv-`: the recorded call has its columns too.
+    call(&fs, "qv", "recorded", "5551003");
+    let row = wait_row(&fs, "5551003", "survey IS NOT NULL");
+    assert_eq!(text(&row, "account").as_deref(), Some("ACC-5551003"));
+    assert_eq!(text(&row, "agent_site").as_deref(), Some("paris"));
+    if std::env::var_os("CC_CDR_SHOW_ROWS").is_some() {
+        let mut shown: Vec<_> = row.iter().filter(|(_, v)| **v != Value::Null).collect();
+        shown.sort_by(|a, b| a.0.cmp(b.0));
+        println!("{shown:#?}");
+    }
     assert_eq!(
         text(&row, "outcome").as_deref(),
         Some("answered"),
