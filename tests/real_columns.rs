@@ -30,6 +30,10 @@ const VARS_XML: &str = r#"
           <param name="moh-sound" value="silence_stream://-1"/>
           <param name="record-template" value="${recordings_dir}/${strftime(%Y-%m-%d)}-${uuid}.wav"/>
         </queue>
+        <queue name="empty@default">
+          <param name="strategy" value="longest-idle-agent"/>
+          <param name="moh-sound" value="silence_stream://-1"/>
+        </queue>
       </queues>
       <agents>
         <agent name="frank@default" type="callback" status="Available" max-no-answer="0"
@@ -72,10 +76,15 @@ fn start(
 
 /// A caller dialling `<prefix>-<queue>` as `number`.
 fn call(fs: &FreeSwitch, prefix: &str, queue: &str, number: &str) {
+    call_with(fs, prefix, queue, number, "");
+}
+
+/// [`call`] with more variables on the caller's leg, `,`-led.
+fn call_with(fs: &FreeSwitch, prefix: &str, queue: &str, number: &str, vars: &str) {
     let reply = fs
         .api(&format!(
             "originate {{loopback_bowout=false,origination_caller_id_number={number},\
-             origination_caller_id_name='Caller {number}'}}loopback/{prefix}-{queue}/default &park"
+             origination_caller_id_name='Caller {number}'{vars}}}loopback/{prefix}-{queue}/default &park"
         ))
         .expect("originate");
     assert!(reply.starts_with("+OK"), "originate: {reply}");
@@ -305,4 +314,63 @@ fn switches_with_different_columns_share_one_postgres() {
         assert!(!status.contains("REFUSING WRITES"), "{status}");
     }
     assert!(one.stop() && two.stop(), "both stop");
+}
+
+#[test]
+fn the_callback_list_in_fs_cli_after_a_scripted_mix() {
+    let test = "the_callback_list_in_fs_cli_after_a_scripted_mix";
+    let Some((install, module)) = setup(test) else {
+        return;
+    };
+    let mut fs = start(&install, &module, &[], &[]);
+    let give_up = ",execute_on_answer='sched_hangup +2 NORMAL_CLEARING'";
+    let finished = |number: &str, n: usize| {
+        wait_for(Duration::from_secs(90), || {
+            let rows = query_rows(
+                &fs.db_path,
+                &format!(
+                    "SELECT * FROM callcenter_cdr WHERE caller_id_number = '{number}' \
+                     AND closed_by <> 'open' AND hangup_cause IS NOT NULL"
+                ),
+            );
+            (rows.len() == n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{n} rows of {number}; log: {}", fs.log_file().display()))
+    };
+    // 5553001 gives up twice, then gets through; 5553002 gives up once.
+    call_with(&fs, "q", "empty", "5553001", give_up);
+    finished("5553001", 1);
+    call_with(&fs, "q", "empty", "5553002", give_up);
+    call_with(&fs, "q", "empty", "5553001", give_up);
+    finished("5553001", 2);
+    call(&fs, "q", "vars", "5553001");
+    finished("5553001", 3);
+    finished("5553002", 1);
+    // From yesterday: a run across midnight still sees every visit.
+    let list = fs.api("cc_cdr abandoned yesterday now csv").unwrap();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(
+            "caller_id_number,caller_id_name,queue_name,last_try,first_try,tries,\
+             last_wait_sec,total_wait_sec,last_outcome,uuid"
+        ),
+        "{list}"
+    );
+    assert_eq!(lines.len(), 2, "only 5553002, who was not reached: {list}");
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(
+        fields[..3],
+        ["5553002", "Caller 5553002", "empty@default"],
+        "{list}"
+    );
+    assert_eq!(fields[5], "1", "one try: {list}");
+    assert_eq!(fields[8], "abandoned", "{list}");
+    let wait: i64 = fields[6].parse().expect("a wait");
+    assert!((1..=4).contains(&wait), "waited about 2 s: {list}");
+    if std::env::var_os("CC_CDR_SHOW_ROWS").is_some() {
+        println!("{list}");
+        println!("{}", fs.api("cc_cdr abandoned").unwrap());
+    }
+    assert!(fs.stop(), "FreeSWITCH stops");
 }
