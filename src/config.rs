@@ -68,17 +68,12 @@ pub fn parse_columns(written: &[ColumnXml]) -> (Vec<CustomColumn>, Vec<String>) 
                 column.name
             )
         };
-        let taken: Vec<&str> = crate::store::schema::CDR_COLUMNS
-            .iter()
-            .copied()
-            .chain(columns.iter().map(|c| c.name.as_str()))
-            .collect();
-        let problem = name_problem(&name, &taken)
-            .map(|why| match columns.iter().any(|c| c.name == name) {
-                true => format!("'{name}' is given twice"),
-                false => why,
-            })
-            .or_else(|| variable_problem(variable));
+        let problem = if columns.iter().any(|c| c.name == name) {
+            Some(format!("'{name}' is given twice"))
+        } else {
+            name_problem(&name, crate::store::schema::CDR_COLUMNS)
+                .or_else(|| variable_problem(variable))
+        };
         let leg = Leg::parse(&column.leg);
         match (problem, leg) {
             (Some(why), _) => warnings.push(refuse(why)),

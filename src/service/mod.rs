@@ -243,13 +243,13 @@ fn open_store(
     stats: &stats::Settings,
     node: Node,
 ) -> Result<Store, String> {
-    let columns = config.columns.iter().map(|c| c.name.clone());
+    let columns: Vec<String> = config.columns.iter().map(|c| c.name.clone()).collect();
     match database {
         Database::Sqlite(path) => {
             let mut store = SqliteStore::open(path, config.synchronous, node)
                 .map_err(|e| format!("cc_cdr.conf param 'db-path': {e}"))?;
             store
-                .add_columns(config.columns.iter().map(|c| c.name.as_str()))
+                .add_columns(columns.iter().map(String::as_str))
                 .map_err(|e| format!("cannot add the <columns> to callcenter_cdr: {e}"))?;
             let views = stats::views::recreate_sql(stats, Dialect::Sqlite);
             store
@@ -264,7 +264,7 @@ fn open_store(
                 stats::views::recreate_sql(stats, Dialect::Postgres),
                 stats.tz.zone_name().map(str::to_owned),
             )
-            .with_columns(columns.collect()),
+            .with_columns(columns),
         )),
     }
 }

@@ -675,10 +675,7 @@ fn add_columns(
         }
         for name in names {
             if !known.contains(*name) {
-                // IF NOT EXISTS: a node of an older release may add one
-                // without the lock.
-                let sql = add_column_sql(name)?.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS");
-                conn.batch(&sql)?;
+                conn.batch(&add_column_sql(name, Dialect::Postgres)?)?;
                 known.insert((*name).to_owned());
                 added.push(*name);
             }

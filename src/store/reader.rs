@@ -38,8 +38,12 @@ impl RowSink for Collect {
 /// A connection the statistics and the exports read through.
 pub trait Reader {
     fn dialect(&self) -> Dialect;
-    /// The rows of `sql`, binding those of `params` it names.
-    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String>;
+    /// The rows of `sql`, binding those of `params` it names, all kept.
+    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
+        let mut found = Collect(Vec::new());
+        self.for_each_row(sql, params, &mut found)?;
+        Ok(found.0)
+    }
     /// The rows of `sql` into `sink` one at a time, never all of them in
     /// memory.
     fn for_each_row(
@@ -59,12 +63,6 @@ pub trait Reader {
 impl<C: Borrow<Connection>> Reader for C {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
-    }
-
-    fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
-        let mut found = Collect(Vec::new());
-        sqlite_for_each((*self).borrow(), sql, params, &mut found)?;
-        Ok(found.0)
     }
 
     fn for_each_row(
@@ -190,6 +188,7 @@ impl Reader for PgConn {
         Dialect::Postgres
     }
 
+    /// Without a cursor: the statistics' results are small.
     fn query(&mut self, sql: &str, params: &[(&str, Value)]) -> Result<Vec<Vec<Value>>, String> {
         let (sql, values) = bound(sql, params)?;
         PgConn::query(self, &sql, &values).map_err(|e| e.to_string())

@@ -5,6 +5,8 @@
 //! the database from version `n` to `n + 1`; they run in one transaction at
 //! open, so a database is never left half migrated.
 
+use super::dialect::Dialect;
+
 /// Every `callcenter_cdr` column, in table order: the 15 columns of the seed
 /// article's table first (same names, so that its users can switch), then the
 /// ones this module adds.
@@ -175,13 +177,20 @@ pub fn current_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// The DDL that adds the admin column `name` (text) to `callcenter_cdr`,
-/// in either dialect; refused for a name that is not a plain identifier
-/// or is built in (checked at configuration already: this guards the SQL
-/// against a spool file written by hand).
-pub fn add_column_sql(name: &str) -> Result<String, super::StoreError> {
-    match crate::domain::columns::name_problem(name, CDR_COLUMNS) {
-        Some(why) => Err(super::StoreError::BadColumn(why)),
-        None => Ok(format!("ALTER TABLE callcenter_cdr ADD COLUMN {name} TEXT")),
+/// The DDL that adds the admin column `name` (text) to `callcenter_cdr`;
+/// refused for a name that is not a plain identifier or is built in
+/// (checked at configuration already: this guards the SQL against a spool
+/// file written by hand). PostgreSQL's adds it only if missing: a node of
+/// an older release may add one without the migration lock.
+pub fn add_column_sql(name: &str, d: Dialect) -> Result<String, super::StoreError> {
+    if let Some(why) = crate::domain::columns::name_problem(name, CDR_COLUMNS) {
+        return Err(super::StoreError::BadColumn(why));
     }
+    let if_missing = match d {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => "IF NOT EXISTS ",
+    };
+    Ok(format!(
+        "ALTER TABLE callcenter_cdr ADD COLUMN {if_missing}{name} TEXT"
+    ))
 }

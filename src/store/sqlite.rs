@@ -94,7 +94,7 @@ impl SqliteStore {
         let mut added = Vec::new();
         for name in missing {
             if !present.iter().any(|p| p.eq_ignore_ascii_case(name)) && !added.contains(&name) {
-                tx.execute_batch(&add_column_sql(name)?)?;
+                tx.execute_batch(&add_column_sql(name, Dialect::Sqlite)?)?;
                 added.push(name);
             }
         }

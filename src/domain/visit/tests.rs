@@ -912,6 +912,28 @@ mod columns {
         CcEvent::from_pairs(source, &pairs)
     }
 
+    /// A `callcenter::info` event of the caller's channel.
+    fn member(seq: &str, action: &str, extra: &[(&str, &str)]) -> CcEvent {
+        let mut pairs = vec![("CC-Action", action)];
+        pairs.extend_from_slice(extra);
+        event(Source::Callcenter, seq, "member", &pairs)
+    }
+
+    /// `member-queue-end` after 1001 answered.
+    fn terminated(seq: &str, extra: &[(&str, &str)]) -> CcEvent {
+        let mut pairs = vec![("CC-Cause", "Terminated"), ("CC-Agent", "1001@default")];
+        pairs.extend_from_slice(extra);
+        member(seq, "member-queue-end", &pairs)
+    }
+
+    /// A `bridge-agent-*` event of 1001's channel.
+    fn bridge(seq: &str, action: &str, extra: &[(&str, &str)]) -> CcEvent {
+        let mut pairs = vec![("CC-Action", action)];
+        pairs.extend_from_slice(extra);
+        pairs.extend_from_slice(AGENT);
+        event(Source::Callcenter, seq, "agent", &pairs)
+    }
+
     fn assembler() -> Assembler {
         let mut asm = Assembler::new(AssemblerSettings::default());
         asm.set_columns(vec![
@@ -932,28 +954,14 @@ mod columns {
     #[test]
     fn values_are_the_channels_at_the_end_then_at_the_caller_hangup() {
         let mut asm = assembler();
-        let start = event(
-            Source::Callcenter,
+        let start = member(
             "10",
-            "member",
-            &[
-                ("CC-Action", "member-queue-start"),
-                ("variable_account_code", "A-1"),
-            ],
+            "member-queue-start",
+            &[("variable_account_code", "A-1")],
         );
-        let bridge = |seq, action, site| {
-            let mut extra = vec![("CC-Action", action), ("variable_site", site)];
-            extra.extend_from_slice(AGENT);
-            event(Source::Callcenter, seq, "agent", &extra)
-        };
-        let end = event(
-            Source::Callcenter,
+        let end = terminated(
             "40",
-            "member",
             &[
-                ("CC-Action", "member-queue-end"),
-                ("CC-Cause", "Terminated"),
-                ("CC-Agent", "1001@default"),
                 ("variable_account_code", "A-2"),
                 ("variable_cc_record_filename", "/rec/c1.wav"),
                 ("variable_site", "the caller's, not the agent's"),
@@ -972,9 +980,9 @@ mod columns {
         // Out of order: the agent's bridge end (seq 30) after the visit's end.
         for ev in [
             start,
-            bridge("20", "bridge-agent-start", "paris"),
+            bridge("20", "bridge-agent-start", &[("variable_site", "paris")]),
             end,
-            bridge("30", "bridge-agent-end", "lyon"),
+            bridge("30", "bridge-agent-end", &[("variable_site", "lyon")]),
             hangup,
         ] {
             asm.apply(&ev, 0);
@@ -1005,27 +1013,11 @@ mod columns {
     fn a_recording_the_channel_had_before_the_visit_is_not_its_own() {
         let mut asm = assembler();
         let earlier = ("variable_cc_record_filename", "/rec/first-visit.wav");
-        let start = event(
-            Source::Callcenter,
-            "10",
-            "member",
-            &[("CC-Action", "member-queue-start"), earlier],
-        );
-        let mut answer = vec![("CC-Action", "bridge-agent-start")];
-        answer.extend_from_slice(AGENT);
-        let answer = event(Source::Callcenter, "20", "agent", &answer);
-        let end = event(
-            Source::Callcenter,
-            "40",
-            "member",
-            &[
-                ("CC-Action", "member-queue-end"),
-                ("CC-Cause", "Terminated"),
-                ("CC-Agent", "1001@default"),
-                earlier,
-            ],
-        );
-        for ev in [start, answer, end] {
+        for ev in [
+            member("10", "member-queue-start", &[earlier]),
+            bridge("20", "bridge-agent-start", &[]),
+            terminated("40", &[earlier]),
+        ] {
             asm.apply(&ev, 0);
         }
         let rows = rows_of(asm.take_ops(LATER));
@@ -1044,18 +1036,11 @@ mod columns {
     fn an_abandoned_call_has_no_recording_and_no_agent_values() {
         let mut asm = assembler();
         for ev in [
-            event(
-                Source::Callcenter,
-                "10",
-                "member",
-                &[("CC-Action", "member-queue-start"), ("variable_site", "x")],
-            ),
-            event(
-                Source::Callcenter,
+            member("10", "member-queue-start", &[("variable_site", "x")]),
+            member(
                 "20",
-                "member",
+                "member-queue-end",
                 &[
-                    ("CC-Action", "member-queue-end"),
                     ("CC-Cause", "Cancel"),
                     ("CC-Cancel-Reason", "NONE"),
                     ("Hangup-Cause", "NORMAL_CLEARING"),
