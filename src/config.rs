@@ -42,6 +42,15 @@ pub struct Config {
     pub time_zone: String,
     /// The admin's own columns (`<columns>`), checked.
     pub columns: Vec<CustomColumn>,
+    /// The web server's address (`http-listen`); off when `None`.
+    pub http_listen: Option<std::net::SocketAddr>,
+    /// `http-auth` as written: `token:SECRET` or `basic:USER:PASSWORD`.
+    pub http_auth: Option<String>,
+    pub http_max_connections: usize,
+    pub http_request_timeout_ms: u64,
+    /// Per-agent series in `/metrics`.
+    pub metrics_per_agent: bool,
+    pub wallboard: crate::live::Thresholds,
 }
 
 /// One `<column name=… variable=… leg=…/>` as written, missing attributes
@@ -219,6 +228,58 @@ pub const PARAMS: &[ParamDoc] = &[
         meaning: "Time zone of statistics intervals: local (the switch's), UTC, an IANA name \
                   such as Europe/Paris, or a POSIX TZ string.",
     },
+    ParamDoc {
+        name: "http-listen",
+        default: "",
+        meaning: "Address and port of the web server (wallboard, history, JSON API, \
+                  /metrics), e.g. 127.0.0.1:8089. Empty: no web server. It binds only this \
+                  address.",
+    },
+    ParamDoc {
+        name: "http-auth",
+        default: "",
+        meaning: "Credentials the web server requires: token:SECRET (Authorization: Bearer \
+                  SECRET, or ?token=SECRET in the page's address) or basic:USER:PASSWORD \
+                  (HTTP basic auth). Empty: none; then bind a loopback or trusted address only.",
+    },
+    ParamDoc {
+        name: "http-max-connections",
+        default: "32",
+        meaning: "Most connections the web server holds at once; past it, new ones are \
+                  closed (1 to 1024).",
+    },
+    ParamDoc {
+        name: "http-request-timeout-ms",
+        default: "10000",
+        meaning: "Longest time one request may take, from its first byte to the answer; a \
+                  slower client is cut off (100 to 600000).",
+    },
+    ParamDoc {
+        name: "metrics-per-agent",
+        default: "false",
+        meaning: "Add per-agent series to /metrics (an agent label: one series per agent, \
+                  so only where the number of agents is bounded).",
+    },
+    ParamDoc {
+        name: "wallboard-sl-warn-pct",
+        default: "80",
+        meaning: "The wallboard shows today's service level amber below this (0 to 100).",
+    },
+    ParamDoc {
+        name: "wallboard-sl-alert-pct",
+        default: "60",
+        meaning: "The wallboard shows today's service level red below this (0 to 100).",
+    },
+    ParamDoc {
+        name: "wallboard-wait-warn-sec",
+        default: "30",
+        meaning: "The wallboard shows the longest wait amber from this many seconds.",
+    },
+    ParamDoc {
+        name: "wallboard-wait-alert-sec",
+        default: "60",
+        meaning: "The wallboard shows the longest wait red from this many seconds.",
+    },
 ];
 
 /// A problem with one parameter, always naming it.
@@ -262,6 +323,12 @@ impl Config {
             sl_formula: SlFormula::Offered,
             time_zone: "local".to_owned(),
             columns: Vec::new(),
+            http_listen: None,
+            http_auth: None,
+            http_max_connections: 32,
+            http_request_timeout_ms: 10_000,
+            metrics_per_agent: false,
+            wallboard: crate::live::Thresholds::default(),
         }
     }
 
@@ -394,16 +461,36 @@ impl Config {
                         }
                     }
                 }
-                "debug" => {
-                    config.debug = match parse_bool(value) {
-                        Some(b) => b,
-                        None => {
-                            warn(format!(
-                                "'{value}' is not true or false; using the default, false"
-                            ));
-                            false
-                        }
-                    }
+                "debug" => config.debug = boolean(value, &mut warn),
+                "metrics-per-agent" => config.metrics_per_agent = boolean(value, &mut warn),
+                "http-listen" if value.is_empty() => config.http_listen = None,
+                "http-listen" => match value.parse::<std::net::SocketAddr>() {
+                    Ok(addr) => config.http_listen = Some(addr),
+                    // The rows matter more than the wallboard: load without it.
+                    Err(_) => warn(format!(
+                        "'{value}' is not an address and port such as 127.0.0.1:8089; the web \
+                         server stays off"
+                    )),
+                },
+                "http-auth" if value.is_empty() => config.http_auth = None,
+                "http-auth" => config.http_auth = Some(value.to_owned()),
+                "http-max-connections" => {
+                    config.http_max_connections = ranged(value, 1, 1024, 32, &mut warn) as usize
+                }
+                "http-request-timeout-ms" => {
+                    config.http_request_timeout_ms = ranged(value, 100, 600_000, 10_000, &mut warn)
+                }
+                "wallboard-sl-warn-pct" => {
+                    config.wallboard.sl_warn_pct = ranged(value, 0, 100, 80, &mut warn) as i64
+                }
+                "wallboard-sl-alert-pct" => {
+                    config.wallboard.sl_alert_pct = ranged(value, 0, 100, 60, &mut warn) as i64
+                }
+                "wallboard-wait-warn-sec" => {
+                    config.wallboard.wait_warn_sec = ranged(value, 1, 86_400, 30, &mut warn) as i64
+                }
+                "wallboard-wait-alert-sec" => {
+                    config.wallboard.wait_alert_sec = ranged(value, 1, 86_400, 60, &mut warn) as i64
                 }
                 _ => warn("unknown parameter, ignored".to_owned()),
             }
@@ -445,6 +532,15 @@ pub fn parse_bool(value: &str) -> Option<bool> {
         "no" | "off" | "false" | "f" | "disabled" | "inactive" | "disallow" => Some(false),
         _ => v.parse::<i64>().ok().map(|n| n != 0),
     }
+}
+
+fn boolean(value: &str, warn: &mut impl FnMut(String)) -> bool {
+    parse_bool(value).unwrap_or_else(|| {
+        warn(format!(
+            "'{value}' is not true or false; using the default, false"
+        ));
+        false
+    })
 }
 
 fn ranged(value: &str, min: u64, max: u64, default: u64, warn: &mut impl FnMut(String)) -> u64 {

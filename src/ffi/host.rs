@@ -99,10 +99,12 @@ pub fn api_output(command: &CStr, args: &CStr) -> Option<String> {
     text.filter(|_| status == sys::switch_status_t::SWITCH_STATUS_SUCCESS)
 }
 
-/// mod_callcenter's `callcenter_config agent list`, if it is loaded.
-pub fn callcenter_agent_list() -> Option<String> {
+/// mod_callcenter's `callcenter_config ARGS` (`agent list`, `tier list`,
+/// ...), if it is loaded.
+pub fn callcenter_config(args: &str) -> Option<String> {
     if !module_loaded(c"mod_callcenter") {
         return None;
     }
-    api_output(c"callcenter_config", c"agent list")
+    let args = std::ffi::CString::new(args).ok()?;
+    api_output(c"callcenter_config", &args)
 }

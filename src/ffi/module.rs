@@ -87,7 +87,7 @@ fn host() -> Host {
         core_uuid,
         cc_instance_id,
         callcenter_agents: xml::callcenter_agents(),
-        agent_list: Some(host::callcenter_agent_list),
+        callcenter: Some(host::callcenter_config),
     }
 }
 

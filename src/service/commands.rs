@@ -18,6 +18,11 @@ pub enum Command {
     Stats(Vec<String>),
     /// `abandoned ...`: the words after `abandoned`.
     Abandoned(Vec<String>),
+    /// `live [queue NAME] [json]`.
+    Live {
+        queue: Option<String>,
+        json: bool,
+    },
 }
 
 /// One command: the words that name it, its arguments, what it does.
@@ -54,6 +59,11 @@ pub const COMMANDS: &[CommandDoc] = &[
         words: "stats agent",
         args: STATS_ARGS,
         meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent",
+    },
+    CommandDoc {
+        words: "live",
+        args: "[queue NAME] [table|json]",
+        meaning: "the wallboard now: callers waiting and talking, agents, today so far",
     },
     CommandDoc {
         words: "abandoned",
@@ -141,12 +151,39 @@ pub fn parse(args: &str) -> Result<Command, String> {
         ["abandoned", rest @ ..] => Ok(Command::Abandoned(
             rest.iter().map(|w| w.to_string()).collect(),
         )),
+        ["live", rest @ ..] => parse_live(rest),
         [other, ..] => Err(format!(
             "-ERR unknown cc_cdr command '{}'\nUSAGE: cc_cdr {}\n",
             other.escape_debug(),
             syntax()
         )),
     }
+}
+
+fn parse_live(words: &[&str]) -> Result<Command, String> {
+    let mut queue = None;
+    let mut json = false;
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        match word.to_ascii_lowercase().as_str() {
+            "queue" => match rest.next() {
+                Some(name) => queue = Some(name.to_string()),
+                None => return Err(live_usage("queue needs a NAME")),
+            },
+            "json" => json = true,
+            "table" => json = false,
+            _ => return Err(live_usage(&format!("unexpected '{}'", word.escape_debug()))),
+        }
+    }
+    Ok(Command::Live { queue, json })
+}
+
+fn live_usage(why: &str) -> String {
+    let live = COMMANDS
+        .iter()
+        .find(|c| c.words == "live")
+        .map_or("", |c| c.args);
+    format!("-ERR {why}\nUSAGE: cc_cdr live {live}\n")
 }
 
 #[cfg(test)]
@@ -162,6 +199,23 @@ mod tests {
         let err = parse("drop table %s%n").unwrap_err();
         assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
         assert!(err.contains("USAGE: cc_cdr help | status | replay | stats"));
+        assert_eq!(
+            parse("live queue q1@default json"),
+            Ok(Command::Live {
+                queue: Some("q1@default".into()),
+                json: true
+            })
+        );
+        assert!(
+            parse("live queue")
+                .unwrap_err()
+                .contains("USAGE: cc_cdr live")
+        );
+        assert!(
+            parse("live bogus")
+                .unwrap_err()
+                .starts_with("-ERR unexpected 'bogus'")
+        );
         assert_eq!(
             parse("abandoned yesterday  csv"),
             Ok(Command::Abandoned(vec!["yesterday".into(), "csv".into()]))
@@ -183,6 +237,7 @@ mod tests {
             syntax,
             "help | status | replay | stats queue|agent [NAME|all] [FROM] [TO] \
              [15m|30m|1h|day|total] [node NODE|all] [table|json|csv] | \
+             live [queue NAME] [table|json] | \
              abandoned [FROM] [TO] [queue NAME] [node NODE|all] [table|csv|json]"
         );
         let help = help();

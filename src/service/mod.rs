@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{self, ColumnXml, Config};
 use crate::export::abandoned;
+use crate::live::{Live, LiveSettings};
 use crate::logging::{Level, log};
 use crate::stats;
 use crate::store::dialect::Dialect;
@@ -40,8 +41,8 @@ pub struct Host {
     pub cc_instance_id: Option<String>,
     /// `(name, wrap-up-time)` of the agents in callcenter.conf.
     pub callcenter_agents: Vec<(String, String)>,
-    /// mod_callcenter's agent list, where the host can run it.
-    pub agent_list: Option<agent_sync::AgentList>,
+    /// mod_callcenter's `callcenter_config`, where the host can run it.
+    pub callcenter: Option<agent_sync::CallcenterApi>,
 }
 
 /// A running load: the writer and what `cc_cdr` needs to answer.
@@ -54,6 +55,7 @@ pub struct Service {
     database: Database,
     spool_path: PathBuf,
     stats: stats::Settings,
+    live: Live,
     started: Instant,
 }
 
@@ -86,20 +88,34 @@ impl Service {
         config.wrap_up_secs = config::wrap_up_times(&host.callcenter_agents);
         let stats = config.stats_settings();
         let database = config.database();
-        let store = open_store(&config, &database, &stats, node_identity(&config, host))?;
+        let node = node_identity(&config, host);
+        let live = Live::new(LiveSettings {
+            stats: stats.clone(),
+            thresholds: config.wallboard,
+            node: node.name.clone(),
+            per_agent_metrics: config.metrics_per_agent,
+        });
+        let store = open_store(&config, &database, &stats, node)?;
         let counters = Arc::new(Counters::default());
-        let (ingress, writer) = writer::spawn(&config, store, counters.clone())
-            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        let agent_sync = match host.agent_list {
-            Some(list) => match agent_sync::AgentSync::start(list, ingress.clone()) {
-                Ok(sync) => Some(sync),
-                Err(e) => {
-                    // The writer stops once its every Ingress is dropped.
-                    drop(ingress);
-                    let _ = writer.join();
-                    return Err(format!("cannot start the agent snapshot thread: {e}"));
+        let (ingress, writer) = writer::spawn_with_live(
+            &config,
+            store,
+            counters.clone(),
+            Some((live.clone(), database.clone())),
+        )
+        .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        let agent_sync = match host.callcenter {
+            Some(api) => {
+                match agent_sync::AgentSync::start(api, ingress.clone(), Some(live.clone())) {
+                    Ok(sync) => Some(sync),
+                    Err(e) => {
+                        // The writer stops once its every Ingress is dropped.
+                        drop(ingress);
+                        let _ = writer.join();
+                        return Err(format!("cannot start the agent snapshot thread: {e}"));
+                    }
                 }
-            },
+            }
             None => None,
         };
         let service = Service {
@@ -109,6 +125,7 @@ impl Service {
             spool_path: Spool::beside(&config.spool_base()).path().to_owned(),
             database,
             stats,
+            live,
             started: Instant::now(),
         };
         Ok((service, ingress))
@@ -135,8 +152,30 @@ impl Service {
                 let words: Vec<&str> = words.iter().map(String::as_str).collect();
                 abandoned::answer(&self.database, &self.stats.tz, &words, stats::now())
             }
+            Ok(Command::Live { queue, json }) => self.live_answer(queue.as_deref(), json),
             Err(usage) => usage,
         }
+    }
+
+    /// `cc_cdr live`: the board now, as a table or JSON.
+    fn live_answer(&self, queue: Option<&str>, json: bool) -> String {
+        let view = crate::live::render::view(
+            &self.live.board(),
+            &self.live.tiers(),
+            &self.live.settings,
+            crate::writer::alive::now_us(),
+            queue,
+        );
+        if json {
+            crate::live::render::json(&view)
+        } else {
+            crate::live::render::table(&view)
+        }
+    }
+
+    /// The live view, for the web server.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     fn status(&self) -> StatusReport {

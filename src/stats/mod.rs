@@ -13,6 +13,7 @@ pub mod agent_time;
 pub mod args;
 pub mod format;
 pub mod metrics;
+pub mod today;
 pub mod views;
 
 use std::collections::BTreeMap;
@@ -125,6 +126,53 @@ impl SlFormula {
             }
         }
     }
+}
+
+/// The counts a service level and an abandon rate are made of, for the
+/// Rust twin of the SQL formulas (the live view's today so far).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlCounts {
+    pub offered: i64,
+    pub answered: i64,
+    pub abandoned: i64,
+    pub short_abandoned: i64,
+    pub answered_within_sl: i64,
+    pub abandoned_within_sl: i64,
+}
+
+impl SlFormula {
+    /// The percentage `sql` computes, over counts in memory; `None` where
+    /// there is nothing to divide by (SQL's NULLIF).
+    pub fn percent(self, c: &SlCounts) -> Option<f64> {
+        let (numerator, denominator) = match self {
+            SlFormula::Offered => (c.answered_within_sl, c.offered - c.short_abandoned),
+            SlFormula::Answered => (c.answered_within_sl, c.answered),
+            SlFormula::AnsweredAbandoned => (c.answered_within_sl, c.answered + c.abandoned),
+            SlFormula::ExcludeEarlyAbandons => (
+                c.answered_within_sl,
+                c.answered + c.abandoned - c.abandoned_within_sl,
+            ),
+            SlFormula::EarlyAbandonsPositive => (
+                c.answered_within_sl + c.abandoned_within_sl,
+                c.answered + c.abandoned,
+            ),
+        };
+        ratio_pct(numerator, denominator)
+    }
+}
+
+impl SlCounts {
+    /// The `abandon_rate_pct` metric, over counts in memory.
+    pub fn abandon_rate_pct(&self) -> Option<f64> {
+        ratio_pct(
+            self.abandoned - self.short_abandoned,
+            self.offered - self.short_abandoned,
+        )
+    }
+}
+
+fn ratio_pct(numerator: i64, denominator: i64) -> Option<f64> {
+    (denominator != 0).then(|| 100.0 * numerator as f64 / denominator as f64)
 }
 
 /// Thresholds and presentation shared by every statistic.

@@ -811,3 +811,50 @@ fn node_is_a_pair_of_words_anywhere() {
         assert!(err.contains("[node NODE|all]"), "{err}");
     }
 }
+
+#[test]
+fn the_rust_twins_of_the_service_level_and_abandon_rate_formulas_agree_with_their_sql() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let abandon_sql = metrics::QUEUE
+        .iter()
+        .find(|m| m.name == "abandon_rate_pct")
+        .unwrap()
+        .sql;
+    let cases = [
+        (10, 7, 2, 1, 5, 1),
+        (4, 0, 4, 4, 0, 4),
+        (0, 0, 0, 0, 0, 0),
+        (9, 3, 5, 0, 2, 3),
+        (1, 1, 0, 0, 1, 0),
+    ];
+    for (offered, answered, abandoned, short, within, abandoned_within) in cases {
+        let counts = SlCounts {
+            offered,
+            answered,
+            abandoned,
+            short_abandoned: short,
+            answered_within_sl: within,
+            abandoned_within_sl: abandoned_within,
+        };
+        let eval = |formula: &str| -> Option<f64> {
+            conn.query_row(
+                &format!(
+                    "SELECT {formula} FROM (SELECT {offered} AS offered, {answered} AS answered, \
+                     {abandoned} AS abandoned, {short} AS short_abandoned, {within} AS \
+                     answered_within_sl, {abandoned_within} AS abandoned_within_sl)"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        for formula in SlFormula::ALL {
+            assert_eq!(
+                formula.percent(&counts),
+                eval(formula.sql()),
+                "{formula:?} {counts:?}"
+            );
+        }
+        assert_eq!(counts.abandon_rate_pct(), eval(abandon_sql), "{counts:?}");
+    }
+}

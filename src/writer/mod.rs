@@ -33,6 +33,9 @@ use spool::{EventSpool, Spool, events_spool_path};
 
 use crate::domain::rows::{RunEnd, StoreOp};
 use crate::domain::visit::Assembler;
+use crate::live::seed::Seeder;
+use crate::live::{Live, LiveState};
+use crate::store::Database;
 use alive::{Heartbeat, heartbeat_path, now_us};
 pub use backoff::{RETRY, RETRY_MAX, retry_after};
 pub use ingress::{Counters, Ingress};
@@ -98,6 +101,16 @@ pub fn spawn(
     store: Store,
     counters: Arc<Counters>,
 ) -> std::io::Result<(Ingress, WriterHandle)> {
+    spawn_with_live(config, store, counters, None)
+}
+
+/// `spawn`, feeding a live view.
+pub fn spawn_with_live(
+    config: &Config,
+    store: Store,
+    counters: Arc<Counters>,
+    live: Option<(Live, Database)>,
+) -> std::io::Result<(Ingress, WriterHandle)> {
     let (sender, receiver) = sync_channel(config.queue_size);
     // The overflow only holds events until the spooler writes them out.
     let (overflow, overflow_receiver) = sync_channel::<CcEvent>(config.queue_size.max(10_000));
@@ -141,6 +154,11 @@ pub fn spawn(
         retry_at: None,
         failures_in_a_row: 0,
         last_error_logged: None,
+        live: live.map(|(live, database)| LiveFeed {
+            state: LiveState::new(live, now_us()),
+            database: Some(database),
+            seeder: None,
+        }),
     };
     let (control, control_receiver) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -242,6 +260,16 @@ struct Worker {
     /// doubles with each, up to `RETRY_MAX`.
     failures_in_a_row: u32,
     last_error_logged: Option<Instant>,
+    live: Option<LiveFeed>,
+}
+
+/// The live view the writer feeds, and the thread that reads today's rows
+/// for it (started once this run's closing of a dead run is written).
+struct LiveFeed {
+    state: LiveState,
+    /// Taken when the reading thread starts.
+    database: Option<Database>,
+    seeder: Option<Seeder>,
 }
 
 impl Worker {
@@ -258,6 +286,7 @@ impl Worker {
             Err(e) => self.failed(&e.to_string()),
         }
         self.close_dead_run();
+        self.start_seeder();
         let mut last_flush = Instant::now();
         loop {
             // Take what is waiting, without blocking, but keep flushing on
@@ -299,6 +328,7 @@ impl Worker {
             let replay_requested = !answers.is_empty();
             if replay_requested || last_flush.elapsed() >= self.next_flush_in() {
                 let ops = self.assembler.take_ops(self.now());
+                self.feed_live(&ops);
                 self.pending.extend(ops);
                 self.flush(replay_requested);
                 self.beat();
@@ -308,6 +338,7 @@ impl Worker {
                     let _ = answer.send(());
                 }
             }
+            self.tick_live();
             if drained {
                 // Sleep until the next flush rather than wake for each event:
                 // a sender then never has to wake this thread, which keeps
@@ -379,8 +410,43 @@ impl Worker {
         let ops = self
             .assembler
             .close_run(self.now(), how, Some(at_us.div_euclid(1_000_000)));
+        self.feed_live(&ops);
         self.pending.extend(ops);
         self.pending.push(StoreOp::CloseRun { how, at_us });
+    }
+
+    fn start_seeder(&mut self) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        let Some(database) = live.database.take() else {
+            return;
+        };
+        match Seeder::start(database, live.state.live().clone()) {
+            Ok(seeder) => live.seeder = Some(seeder),
+            Err(e) => log(
+                Level::Error,
+                &format!(
+                    "live view: cannot start the thread that reads today's rows: {e}; today's \
+                     counts hold this load's calls only"
+                ),
+            ),
+        }
+    }
+
+    fn feed_live(&mut self, ops: &[StoreOp]) {
+        let now = self.now();
+        if let Some(live) = &mut self.live {
+            live.state.on_ops(ops, now);
+        }
+    }
+
+    /// Publishes the live view's board (if it has changed).
+    fn tick_live(&mut self) {
+        let now = self.now();
+        if let Some(live) = &mut self.live {
+            live.state.tick(now_us(), now);
+        }
     }
 
     fn beat(&mut self) {
@@ -401,6 +467,9 @@ impl Worker {
 
     fn take_in(&mut self, event: &CcEvent) {
         self.apply(event);
+        if let Some(live) = &mut self.live {
+            live.state.on_event(event);
+        }
         self.counters.events_processed.fetch_add(1, Relaxed);
     }
 
@@ -498,6 +567,9 @@ impl Worker {
     }
 
     fn shut_down(&mut self) {
+        if let Some(seeder) = self.live.as_mut().and_then(|l| l.seeder.take()) {
+            seeder.stop();
+        }
         if let Some(spooler) = take_spooler(&self.spooler) {
             if spooler.join().is_err() {
                 log(Level::Crit, "the overflow spooler panicked");
