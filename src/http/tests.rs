@@ -31,7 +31,7 @@ impl Site for FakeSite {
     fn stats(&self, words: &[String]) -> Result<String, String> {
         self.asked.lock().unwrap().push(words.to_vec());
         if words.first().is_some_and(|w| w == "bad") {
-            return Err("-ERR expected queue or agent, not 'bad'\n".into());
+            return Err("-ERR expected queue, agent or waits, not 'bad'\n".into());
         }
         Ok("{\"meta\":{},\"rows\":[]}".into())
     }

@@ -56,6 +56,11 @@ pub const COMMANDS: &[CommandDoc] = &[
         meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent",
     },
     CommandDoc {
+        words: "stats waits",
+        args: "[NAME|all] [FROM] [TO] [node NODE|all] [table|json|csv]",
+        meaning: "answered and abandoned visits per queue by range of wait",
+    },
+    CommandDoc {
         words: "abandoned",
         args: crate::export::abandoned::GRAMMAR.syntax,
         meaning: "callers to call back: their last visit was not answered, nor any since",
