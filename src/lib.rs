@@ -17,6 +17,7 @@ pub mod domain;
 pub mod export;
 #[allow(unsafe_code)]
 mod ffi;
+pub mod http;
 pub mod live;
 pub mod logging;
 pub mod service;

@@ -144,7 +144,7 @@ fn options_may_come_anywhere_and_the_last_counts() {
     // The statistics' own errors, as in fs_cli.
     let out = report(&["--db", db, "queues"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("-ERR expected queue or agent"));
+    assert!(text(&out.stderr).starts_with("-ERR expected queue, agent or waits"));
 }
 
 /// A new, empty database, as the module creates it.

@@ -97,7 +97,7 @@ enum Command {
 
 fn usage() -> String {
     format!(
-        "cc_cdr_report [OPTIONS] queue|agent [NAME|all] [FROM] [TO] [INTERVAL] \
+        "cc_cdr_report [OPTIONS] queue|agent|waits [NAME|all] [FROM] [TO] [INTERVAL] \
          [node NODE|all] [table|json|csv]\n       \
          cc_cdr_report [OPTIONS] {}\n       \
          cc_cdr_report [OPTIONS] {}\n       \

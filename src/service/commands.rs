@@ -61,6 +61,11 @@ pub const COMMANDS: &[CommandDoc] = &[
         meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent",
     },
     CommandDoc {
+        words: "stats waits",
+        args: "[NAME|all] [FROM] [TO] [node NODE|all] [table|json|csv]",
+        meaning: "answered and abandoned visits per queue by range of wait",
+    },
+    CommandDoc {
         words: "live",
         args: "[queue NAME] [table|json]",
         meaning: "the wallboard now: callers waiting and talking, agents, today so far",

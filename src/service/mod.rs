@@ -7,6 +7,7 @@
 pub mod agent_sync;
 pub mod commands;
 pub mod status;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -47,6 +48,8 @@ pub struct Host {
 
 /// A running load: the writer and what `cc_cdr` needs to answer.
 pub struct Service {
+    /// The web server, if `http-listen` is set: stopped first at unload.
+    web: Mutex<Option<crate::http::HttpServer>>,
     /// Taken by `stop`; a replay holds it while it waits for the answer.
     writer: Mutex<Option<WriterHandle>>,
     /// Stopped first at unload: it holds an `Ingress` of its own.
@@ -118,7 +121,17 @@ impl Service {
             }
             None => None,
         };
+        let web = web::start(
+            &config,
+            web::WebSite {
+                live: live.clone(),
+                database: database.clone(),
+                stats: stats.clone(),
+                counters: counters.clone(),
+            },
+        );
         let service = Service {
+            web: Mutex::new(web),
             writer: Mutex::new(Some(writer)),
             agent_sync: Mutex::new(agent_sync),
             counters,
@@ -226,6 +239,10 @@ impl Service {
     /// service then answers only help.
     pub fn stop(&self) -> String {
         let counters = &self.counters;
+        let web = self.web.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(web) = web {
+            web.stop();
+        }
         let sync = self
             .agent_sync
             .lock()

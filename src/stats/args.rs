@@ -1,5 +1,5 @@
 //! The statistics arguments of `cc_cdr stats` and `cc_cdr_report`:
-//! `queue|agent [NAME|all] [FROM] [TO] [INTERVAL] [node NODE|all]
+//! `queue|agent|waits [NAME|all] [FROM] [TO] [INTERVAL] [node NODE|all]
 //! [table|json|csv]`, with dates as people type them. The dates and the
 //! `KEYWORD VALUE` words are read here for the exports too (`export`).
 
@@ -10,7 +10,7 @@ use jiff::civil::{Date, DateTime, Time};
 use crate::tz::TimeZone;
 
 /// The syntax of the words after `stats`.
-pub const SYNTAX: &str = "queue|agent [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] \
+pub const SYNTAX: &str = "queue|agent|waits [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] \
 [node NODE|all] [table|json|csv]";
 
 /// How dates and `node` are read, wherever a command takes them.
@@ -22,8 +22,11 @@ node NODE: only the rows that node wrote (its FreeSWITCH-Switchname); default: a
 
 /// The usage of `stats`: its syntax, then the dates.
 pub fn usage() -> String {
-    format!("{SYNTAX}\n  {DATES_HELP}")
+    format!("{SYNTAX}\n  {WAITS_HELP}\n  {DATES_HELP}")
 }
+
+/// What `waits` counts.
+pub const WAITS_HELP: &str = "waits: answered and abandoned visits per queue by wait (0-5, 5-10, ... 300+ s), over the whole range (no interval)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -234,8 +237,13 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
     let (subject, rest) = match words.split_first() {
         Some((w, rest)) if w.eq_ignore_ascii_case("queue") => (Subject::Queue, rest),
         Some((w, rest)) if w.eq_ignore_ascii_case("agent") => (Subject::Agent, rest),
-        Some((w, _)) => return Err(usage(format!("-ERR expected queue or agent, not '{w}'"))),
-        None => return Err(usage("-ERR expected queue or agent".into())),
+        Some((w, rest)) if w.eq_ignore_ascii_case("waits") => (Subject::Waits, rest),
+        Some((w, _)) => {
+            return Err(usage(format!(
+                "-ERR expected queue, agent or waits, not '{w}'"
+            )));
+        }
+        None => return Err(usage("-ERR expected queue, agent or waits".into())),
     };
     let mut dates = Dates::new(now, tz);
     let mut name: Option<Option<String>> = None;
@@ -270,7 +278,11 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
             node: node.flatten(),
             from,
             to,
-            interval: interval.unwrap_or(Interval::Total),
+            // `waits` is over the whole range: an interval given is ignored.
+            interval: match subject {
+                Subject::Waits => Interval::Total,
+                _ => interval.unwrap_or(Interval::Total),
+            },
             now,
         },
         format: format.unwrap_or(Format::Table),

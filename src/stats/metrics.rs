@@ -328,5 +328,7 @@ pub fn metrics_of(subject: Subject) -> &'static [Metric] {
     match subject {
         Subject::Queue => QUEUE,
         Subject::Agent => AGENT,
+        // Not metrics over intervals: `waits` has its own query.
+        Subject::Waits => &[],
     }
 }

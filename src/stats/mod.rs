@@ -15,6 +15,7 @@ pub mod format;
 pub mod metrics;
 pub mod today;
 pub mod views;
+pub mod waits;
 
 use std::collections::BTreeMap;
 
@@ -197,11 +198,25 @@ impl Default for Settings {
     }
 }
 
-/// Queue statistics or agent statistics.
+/// Queue statistics, agent statistics, or the queues' waits by range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Subject {
     Queue,
     Agent,
+    /// Answered and abandoned visits per range of wait (`waits`), over the
+    /// whole range: no intervals.
+    Waits,
+}
+
+impl Subject {
+    /// The word that names it in `stats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Queue => "queue",
+            Subject::Agent => "agent",
+            Subject::Waits => "waits",
+        }
+    }
 }
 
 /// What to compute: `[from, to)` in Unix seconds.
@@ -313,6 +328,9 @@ pub fn compute(
     settings: &Settings,
     request: &Request,
 ) -> Result<StatsTable, String> {
+    if request.subject == Subject::Waits {
+        return waits::compute(reader, request);
+    }
     let buckets = buckets(request.from, request.to, request.interval, &settings.tz);
     let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
     let end = buckets.last().map_or(i64::MIN, |b| b.end);
@@ -365,12 +383,12 @@ pub fn compute(
             &buckets,
             by_name.keys(),
         )?),
-        Subject::Queue => None,
+        Subject::Queue | Subject::Waits => None,
     };
 
     let name_column = match request.subject {
-        Subject::Queue => "queue",
         Subject::Agent => "agent",
+        Subject::Queue | Subject::Waits => "queue",
     };
     let mut columns = vec![name_column, "interval"];
     columns.extend(set.iter().filter(|m| m.shown).map(|m| m.name));
@@ -397,7 +415,7 @@ pub fn compute(
     Ok(StatsTable { columns, rows })
 }
 
-/// Runs a statistics command (`queue|agent ...`, see `args::SYNTAX`) on an
+/// Runs a statistics command (`queue|agent|waits ...`, see `args::SYNTAX`) on an
 /// open database (any `Reader`: a `Connection` or `&Connection`, a
 /// `PgConn`) and returns its output, or a usage error. `now` is
 /// the present in Unix seconds.
@@ -420,10 +438,7 @@ fn report(
     let request = &parsed.request;
     let table = compute(reader, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
     let local = |t: i64| tz::format(settings.tz.to_local(t))[..16].to_owned();
-    let subject = match request.subject {
-        Subject::Queue => "queue",
-        Subject::Agent => "agent",
-    };
+    let subject = request.subject.as_str();
     Ok(match parsed.format {
         args::Format::Table => format!(
             "{subject} statistics, {} to {} ({}), by {}, {}; service level: {} within {} s; \

@@ -28,6 +28,7 @@ testkit::on_both_backends!(
     agent_time_counts_only_the_part_inside_the_range,
     views_give_the_same_numbers_as_the_command,
     a_node_filter_keeps_that_nodes_rows_only,
+    waits_count_each_finished_visit_in_its_range_of_wait,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -857,4 +858,134 @@ fn the_rust_twins_of_the_service_level_and_abandon_rate_formulas_agree_with_thei
         }
         assert_eq!(counts.abandon_rate_pct(), eval(abandon_sql), "{counts:?}");
     }
+}
+
+fn waits_count_each_finished_visit_in_its_range_of_wait(backend: Backend) {
+    let mut rows = Vec::new();
+    // A pair on each side of every boundary: lower bounds are inclusive.
+    for (i, wait) in [
+        0, 4, 5, 9, 10, 19, 20, 29, 30, 59, 60, 119, 120, 299, 300, 5000,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        rows.push(visit(
+            &format!("a{i}"),
+            "q",
+            10 + i as i64,
+            "answered",
+            wait,
+        ));
+    }
+    rows.push(visit("x1", "q", 100, "abandoned", 3));
+    rows.push(visit("x2", "q", 101, "abandoned", 300));
+    rows.push(visit("t", "q", 102, "timeout", 30));
+    let mut open = visit("o", "q", 103, "abandoned", 3);
+    open.closed_by = Some("open");
+    rows.push(open);
+    // Entered the day before, answered within this one: not this day's.
+    rows.push(visit("y", "q", -5, "answered", 10));
+    rows.push(visit("r", "r", 200, "abandoned", 12));
+    let Some(d) = db("waits", backend, upserts(rows)) else {
+        return;
+    };
+    let t = compute(
+        d.reader().as_mut(),
+        &settings(),
+        &request(Subject::Waits, DAY, DAY + 86400, Interval::Total),
+    )
+    .unwrap();
+    assert_eq!(t.columns, ["queue", "wait", "answered", "abandoned"]);
+    let got: Vec<(String, String, i64, i64)> = (0..t.rows.len())
+        .map(|i| {
+            let text = |name| match column(&t, i, name) {
+                Cell::Text(s) => s,
+                other => panic!("{other:?}"),
+            };
+            (
+                text("queue"),
+                text("wait"),
+                int(&t, i, "answered"),
+                int(&t, i, "abandoned"),
+            )
+        })
+        .collect();
+    let expect = |queue: &str, counts: [(i64, i64); 8]| {
+        waits::RANGES
+            .iter()
+            .zip(counts)
+            .map(|((_, _, label), (a, b))| (queue.to_owned(), label.to_string(), a, b))
+            .collect::<Vec<_>>()
+    };
+    let mut want = expect(
+        "q",
+        [
+            (2, 1),
+            (2, 0),
+            (2, 0),
+            (2, 0),
+            (2, 0),
+            (2, 0),
+            (2, 0),
+            (2, 1),
+        ],
+    );
+    want.extend(expect(
+        "r",
+        [
+            (0, 0),
+            (0, 0),
+            (0, 1),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+        ],
+    ));
+    assert_eq!(got, want);
+
+    // The command: JSON as the other subjects give it, an interval ignored.
+    let out = run(
+        d.reader().as_mut(),
+        &settings(),
+        &["waits", "r", "2026-11-23", "1h", "json"],
+        DAY + HOUR,
+    )
+    .unwrap();
+    assert!(out.contains("\"subject\": \"waits\""), "{out}");
+    assert!(out.contains("\"interval\": \"total\""), "{out}");
+    assert!(
+        out.contains("{\"queue\": \"r\", \"wait\": \"10-20\", \"answered\": 0, \"abandoned\": 1}"),
+        "{out}"
+    );
+    assert!(!out.contains("\"q\""), "{out}");
+    // A queue asked for by name shows every range, even with no visit.
+    let none = compute(
+        d.reader().as_mut(),
+        &settings(),
+        &Request {
+            name: Some("empty".into()),
+            ..request(Subject::Waits, DAY, DAY + 86400, Interval::Total)
+        },
+    )
+    .unwrap();
+    assert_eq!(none.rows.len(), waits::RANGES.len());
+}
+
+#[test]
+fn waits_take_the_words_of_the_other_subjects() {
+    let tz = TimeZone::utc();
+    let p = args::parse(
+        &["waits", "all", "yesterday", "15m", "node", "fs1", "csv"],
+        DAY,
+        &tz,
+    )
+    .unwrap();
+    assert_eq!(p.request.subject, Subject::Waits);
+    assert_eq!(p.request.interval, Interval::Total, "no intervals");
+    assert_eq!(p.request.node.as_deref(), Some("fs1"));
+    assert_eq!(p.format, Format::Csv);
+    let err = args::parse(&["wait"], DAY, &tz).unwrap_err();
+    assert!(err.contains("USAGE: stats queue|agent|waits"), "{err}");
 }

@@ -65,8 +65,8 @@ pub fn definitions(settings: &Settings, dialect: Dialect) -> Vec<(String, String
 
 fn name_of(subject: Subject) -> &'static str {
     match subject {
-        Subject::Queue => "queue",
         Subject::Agent => "agent",
+        Subject::Queue | Subject::Waits => "queue",
     }
 }
 

@@ -1,0 +1,2 @@
+// Placeholder: the history script.
+"use strict";

@@ -1,0 +1,2 @@
+// Placeholder: the wallboard script.
+"use strict";
