@@ -409,9 +409,9 @@ impl LiveState {
     /// the day's counts only, not in the counters since load. A row this
     /// run has counted itself is newer than the one read: it stays.
     pub fn seed(&mut self, visits: Vec<CdrRow>, offers: Vec<AttemptRow>, now: u64) {
-        let settings = self.live.settings.stats.clone();
+        let settings = self.live.settings.clone();
         for row in &visits {
-            if self.today.visit_if_new(row, &settings, now) {
+            if self.today.visit_if_new(row, &settings.stats, now) {
                 self.note_abandoned(row);
             }
         }
@@ -544,8 +544,8 @@ impl LiveState {
             return;
         }
         self.board.callers.remove(&key);
-        let settings = self.live.settings.stats.clone();
-        if self.today.visit(row, &settings, now) {
+        let settings = self.live.settings.clone();
+        if self.today.visit(row, &settings.stats, now) {
             self.note_abandoned(row);
             self.count_since_load(row);
         }
