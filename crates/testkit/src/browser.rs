@@ -283,4 +283,211 @@ lines\", source: http://h/p.js (7)
     fn no_console_lines_in_plain_logs() {
         assert!(parse_console("[1:1:1/1:ERROR:dbus/bus.cc:405] no bus\n").is_empty());
     }
+
+    /// The module's pages (`src/http/assets`) served on the routes the
+    /// module serves them at, with its CSP, and `/api/live` and
+    /// `/api/stats` answered from `fixtures/web` (or `/api/live` failing).
+    mod site {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+
+        const CSP: &str =
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'";
+
+        fn file(dir: &str, name: &str) -> Vec<u8> {
+            let path = format!("{}/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        }
+
+        fn answer(path: &str, live_fails: bool) -> (u16, &'static str, Vec<u8>) {
+            let assets = "../../src/http/assets";
+            let (route, query) = path.split_once('?').unwrap_or((path, ""));
+            let param = |k: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let html = "text/html; charset=utf-8";
+            let js = "text/javascript; charset=utf-8";
+            let json = "application/json";
+            match route {
+                "/" => (200, html, file(assets, "index.html")),
+                "/history" => (200, html, file(assets, "history.html")),
+                "/assets/style.css" => (200, "text/css; charset=utf-8", file(assets, "style.css")),
+                "/assets/wallboard.js" => (200, js, file(assets, "wallboard.js")),
+                "/assets/history.js" => (200, js, file(assets, "history.js")),
+                "/api/live" if live_fails => (503, "text/plain", b"down".to_vec()),
+                "/api/live" => (200, json, file("fixtures/web", "live.json")),
+                "/api/stats" => {
+                    let name = match (&param("subject")[..], &param("interval")[..]) {
+                        ("queue", "total") => "stats-queue-total.json",
+                        ("queue", _) => "stats-queue-1h.json",
+                        ("waits", _) => "stats-waits.json",
+                        ("agent", _) => "stats-agent-total.json",
+                        _ => return (400, "text/plain", b"bad subject".to_vec()),
+                    };
+                    (200, json, file("fixtures/web", name))
+                }
+                _ => (404, "text/plain", b"not found".to_vec()),
+            }
+        }
+
+        fn serve(mut stream: TcpStream, live_fails: bool) {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head);
+            let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+            let (status, kind, body) = answer(&path, live_fails);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                 Content-Security-Policy: {CSP}\r\nX-Content-Type-Options: nosniff\r\n\
+                 Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+
+        /// Serves until the test process ends; returns `http://127.0.0.1:PORT`.
+        pub fn start(live_fails: bool) -> String {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    std::thread::spawn(move || serve(stream, live_fails));
+                }
+            });
+            base
+        }
+    }
+
+    fn chromium() -> Option<Chromium> {
+        let found = Chromium::find();
+        if found.is_none() {
+            println!("skipped: no Chromium (set CHROMIUM or install Debian's chromium)");
+        }
+        found
+    }
+
+    fn assert_quiet(page: &Page) {
+        assert!(
+            page.console.is_empty(),
+            "console messages:\n{}",
+            page.console_text()
+        );
+    }
+
+    /// The part of the DOM from the element with `id` to the next chart
+    /// panel (or the end).
+    fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+        let start = dom
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no #{id} in the DOM"));
+        let rest = &dom[start..];
+        let end = rest[1..]
+            .find("class=\"chart-panel")
+            .map_or(rest.len(), |e| e + 1);
+        &rest[..end]
+    }
+
+    #[test]
+    fn the_wallboard_shows_the_live_queues_agents_and_abandoned_callers_as_text() {
+        let Some(chromium) = chromium() else { return };
+        let base = site::start(false);
+        let page = chromium.dump_dom(&format!("{base}/"), 3000).unwrap();
+        assert_quiet(&page);
+        let dom = &page.dom;
+        let tile = dom
+            .find("data-queue=\"support@default\"")
+            .map(|at| &dom[at..])
+            .expect("the support tile");
+        assert!(
+            tile.contains("<span class=\"value waiting\">3</span>"),
+            "{tile}"
+        );
+        assert!(tile.contains("class=\"value longest-wait"), "{tile}");
+        assert!(dom.contains(
+            "<tr class=\"agent\" data-agent=\"1004@default\" data-activity=\"on_break\">"
+        ));
+        assert!(dom.contains("<td class=\"break-reason\" data-label=\"Break\">lunch</td>"));
+        assert!(section(dom, "abandoned").contains("5554002"));
+        assert!(dom.contains("data-state=\"ok\""), "the status line is ok");
+        // The hostile caller, queue and agent names are text, never markup.
+        assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(!dom.contains("<img src=\"x\""), "{dom}");
+        assert!(!dom.contains("<img src=x"), "an element made of a name");
+    }
+
+    #[test]
+    fn the_wallboard_says_when_the_connection_is_lost() {
+        let Some(chromium) = chromium() else { return };
+        let base = site::start(true);
+        let page = chromium.dump_dom(&format!("{base}/"), 2500).unwrap();
+        assert_quiet(&page);
+        assert!(page.dom.contains("data-state=\"lost\""), "{}", page.dom);
+        assert!(
+            page.dom.contains("connection lost (HTTP 503)"),
+            "{}",
+            page.dom
+        );
+    }
+
+    #[test]
+    fn the_history_page_draws_a_mark_in_every_chart() {
+        let Some(chromium) = chromium() else { return };
+        let base = site::start(false);
+        let page = chromium.dump_dom(&format!("{base}/history"), 4000).unwrap();
+        assert_quiet(&page);
+        for id in [
+            "chart-calls",
+            "chart-sl",
+            "chart-asa",
+            "chart-waits",
+            "chart-occupancy",
+        ] {
+            let chart = section(&page.dom, id);
+            assert!(chart.contains("<svg"), "#{id} has no svg: {chart}");
+            assert!(chart.contains("class=\"mark"), "#{id} has no mark: {chart}");
+        }
+        // The queue picker is filled from the data, names as text.
+        assert!(
+            page.dom
+                .contains("<option value=\"support@default\">support@default</option>")
+        );
+        assert!(page.dom.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(!page.dom.contains("<img src=x"));
+    }
+
+    /// Screenshots to look at: into `$CC_CDR_SHOTS` when set (kept), else
+    /// a temporary directory.
+    #[test]
+    fn the_pages_can_be_photographed_at_tv_desktop_and_phone_sizes() {
+        let Some(chromium) = chromium() else { return };
+        let base = site::start(false);
+        let temp = TempDir::new("shots");
+        let dir =
+            std::env::var_os("CC_CDR_SHOTS").map_or_else(|| temp.path().to_owned(), PathBuf::from);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (path, name, w, h) in [
+            ("/", "wallboard-1600x900.png", 1600, 900),
+            ("/", "wallboard-phone-400x800.png", 400, 800),
+            ("/history", "history-1280x900.png", 1280, 900),
+        ] {
+            let png = dir.join(name);
+            let page = chromium
+                .screenshot(&format!("{base}{path}"), &png, w, h, 3000)
+                .unwrap();
+            assert_quiet(&page);
+            let bytes = std::fs::read(&png).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{name} is no PNG");
+        }
+    }
 }
