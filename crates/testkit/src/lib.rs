@@ -2,12 +2,14 @@
 //! throwaway FreeSWITCH (`harness`) and PostgreSQL (`pg_server`), an event
 //! socket client (`esl`), sample call-center traffic (`scenarios`), event
 //! recording (`capture`), copies of captured events with their own UUIDs and
-//! times (`synth`), temporary directories (`temp_dir`), and
+//! times (`synth`), temporary directories (`temp_dir`), headless Chromium
+//! for the web pages (`browser`), and
 //! `on_both_backends!`.
 //!
 //! It knows nothing of the module's types, so the product's own unit tests
 //! can use it as a dev-dependency without a second copy of the product.
 
+pub mod browser;
 pub mod capture;
 pub mod esl;
 pub mod harness;
