@@ -90,7 +90,11 @@ fn ended(i: usize, queue: &str, at: i64) -> Vec<StoreOp> {
             attempt_no: 1,
             queue_name: Some(queue.to_owned()),
             offered_epoch: Some(at + 2),
-            result: Some(if answered { "answered" } else { "caller_cancel" }),
+            result: Some(if answered {
+                "answered"
+            } else {
+                "caller_cancel"
+            }),
             ..AttemptRow::default()
         })),
     ]
@@ -118,7 +122,9 @@ fn main() {
     };
     let live = Live::new(settings);
     let mut state = LiveState::new(live.clone(), now_us);
-    let queue_names: Vec<String> = (0..queues).map(|q| format!("queue{q:03}@default")).collect();
+    let queue_names: Vec<String> = (0..queues)
+        .map(|q| format!("queue{q:03}@default"))
+        .collect();
     let mut tiers = String::from("queue|agent|state|level|position\n");
     let mut seq = 1;
     let activities = [
@@ -204,8 +210,14 @@ fn main() {
         text.len(),
         text.lines().count()
     );
-    println!("  /api/live (cc_cdr live json): {json_us:.0} µs, {} bytes", json.len());
-    println!("  cc_cdr live (table): {table_us:.0} µs, {} bytes", table.len());
+    println!(
+        "  /api/live (cc_cdr live json): {json_us:.0} µs, {} bytes",
+        json.len()
+    );
+    println!(
+        "  cc_cdr live (table): {table_us:.0} µs, {} bytes",
+        table.len()
+    );
     println!("  writer, per ended visit (row + offer): {per_visit_ns:.0} ns");
     println!("  writer, per agent status change: {per_event_ns:.0} ns");
 }

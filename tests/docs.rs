@@ -110,3 +110,13 @@ fn readme_lists_every_cc_cdr_command_as_fs_cli_knows_it() {
         commands::retry_schedule()
     );
 }
+
+#[test]
+fn readme_lists_every_prometheus_metric_family() {
+    for family in mod_cc_cdr::live::metrics::FAMILIES {
+        assert!(
+            README.contains(&format!("| `{family}` |")),
+            "README lacks the metric row of {family}"
+        );
+    }
+}
