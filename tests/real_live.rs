@@ -8,7 +8,8 @@
 //! caller name as text. Then the agent becomes Available, answers them in
 //! turn (they move to talking), and today's counts equal `cc_cdr stats`.
 //! The server refuses a wrong token, a POST and an oversized request, and
-//! the switch keeps running. Without FreeSWITCH the test prints one
+//! the switch keeps running. After `reload mod_cc_cdr` the server is back
+//! on its address with today's counts read from the database. Without FreeSWITCH the test prints one
 //! "skipped" line; without Prometheus or Chromium those parts do.
 
 mod common;
@@ -468,5 +469,17 @@ fn the_live_view_agrees_in_fs_cli_json_metrics_prometheus_and_the_browser() {
         "{metrics}"
     );
     check_history(addr, &screenshot_dir(&fs.dir));
+
+    // A reload: the server comes back on its address, and today's counts
+    // are read back from the database.
+    let reply = fs.api("reload mod_cc_cdr").unwrap();
+    assert!(reply.contains("+OK"), "reload: {reply}");
+    let reloaded = wait_for(Duration::from_secs(60), || {
+        let (status, body) = get(addr, "/api/live");
+        let q = queue_of(&json(&body));
+        (status == 200 && q["today"]["answered"] == 2).then_some(q)
+    })
+    .expect("after the reload, /api/live has today's two answered calls again");
+    assert_eq!(reloaded["today"]["offered"], done["today"]["offered"]);
     assert!(fs.stop(), "FreeSWITCH stops cleanly");
 }

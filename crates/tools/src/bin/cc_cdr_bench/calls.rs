@@ -14,7 +14,11 @@
 //! /proc) is counted from the first originate until every call has ended and
 //! every consumer of the configuration has caught up.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use testkit::esl::EslClient;
@@ -37,6 +41,9 @@ usage: cc_cdr_bench calls [--rate N] [--secs S] [--agents A] [--with CONFIG...] 
   --with CONFIG...    configurations, run one after the other (default: all):
                         none        mod_cc_cdr unloaded, no other consumer (the baseline)
                         cc_cdr      mod_cc_cdr
+                        cc_cdr_web  mod_cc_cdr with its web server (http-listen) and a wallboard
+                                    open (GET /api/live and /metrics every 1 s), plus a 50 ms
+                                    poller of /api/live that measures the live view's lag
                         cdr_sqlite  mod_cdr_sqlite (mod_cc_cdr unloaded)
                         seed        the seed article's ESL script (mod_cc_cdr unloaded)
                         all         the four above
@@ -58,6 +65,8 @@ struct Config {
     cc_cdr: bool,
     cdr_sqlite: bool,
     seed: bool,
+    /// mod_cc_cdr's web server on, a wallboard open, the live view's lag measured.
+    web: bool,
 }
 
 impl Config {
@@ -73,11 +82,16 @@ impl Config {
             cc_cdr: false,
             cdr_sqlite: false,
             seed: false,
+            web: false,
         };
         if text != "none" {
             for part in text.split('+') {
                 match part {
                     "cc_cdr" => config.cc_cdr = true,
+                    "cc_cdr_web" => {
+                        config.cc_cdr = true;
+                        config.web = true;
+                    }
                     "cdr_sqlite" => config.cdr_sqlite = true,
                     "seed" => config.seed = true,
                     _ => return Err(format!("--with: unknown configuration '{part}'")),
@@ -238,6 +252,8 @@ struct RunResult {
     /// Every call ended and every consumer caught up before the timeout.
     settled: bool,
     settle_note: String,
+    /// With `cc_cdr_web`: what the pollers saw.
+    web: Option<WebResult>,
 }
 
 impl RunResult {
@@ -245,6 +261,290 @@ impl RunResult {
     fn lost(&self, rows: Option<u64>) -> Option<u64> {
         Some(self.visits?.saturating_sub(rows?))
     }
+}
+
+/// What the web pollers of a `cc_cdr_web` run saw.
+#[derive(Clone, Debug, Default)]
+struct WebResult {
+    /// Wallboard: GET /api/live and /metrics every second.
+    wallboard_ok: u64,
+    wallboard_failed: u64,
+    wallboard_bytes: u64,
+    /// The 50 ms lag poller's GETs of /api/live and how long each took.
+    polls: u64,
+    polls_failed: u64,
+    poll_ms: Vec<f64>,
+    /// Per call, in ms: originate sent → first poll showing its caller in a
+    /// queue's `callers`; → first poll showing it `talking`.
+    seen_ms: Vec<f64>,
+    talking_ms: Vec<f64>,
+    /// Per call, in ms: the poll where the caller is gone minus (the first
+    /// poll showing it talking + talk-secs): roughly how late the live view
+    /// drops an ended call (its detection lag of `talking` cancels out only
+    /// if the two lags are alike).
+    gone_late_ms: Vec<f64>,
+    /// Calls placed that no poll showed.
+    never_seen: u64,
+    calls: u64,
+    talk_secs: u32,
+}
+
+/// One caller's times as the lag poller saw them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    first: Option<Instant>,
+    talking: Option<Instant>,
+    gone: Option<Instant>,
+}
+
+/// The web side of a `cc_cdr_web` run: the pollers' threads.
+struct WebPollers {
+    stop: Arc<AtomicBool>,
+    wallboard: std::thread::JoinHandle<(u64, u64, u64)>,
+    lag: std::thread::JoinHandle<(u64, u64, Vec<f64>, Vec<Seen>)>,
+}
+
+/// A free port on 127.0.0.1 for the web server.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("a free port: {e}"))
+}
+
+/// GET `path` over one HTTP/1.1 connection (`Connection: close`): the body
+/// of a 200 answer.
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.split(' ').nth(1) == Some("200")).then(|| body.to_owned())
+}
+
+/// The end of the JSON array or object opening at `open` in `text` (the
+/// index of its closing bracket).
+fn json_close(text: &[u8], open: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in text.iter().enumerate().skip(open) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A string field of a flat JSON object.
+fn json_str<'a>(object: &'a str, field: &str) -> Option<&'a str> {
+    let key = format!("\"{field}\":\"");
+    let start = object.find(&key)? + key.len();
+    let len = object[start..].find('"')?;
+    Some(&object[start..start + len])
+}
+
+/// `(caller_id_number, state)` of every caller in every queue's `callers`
+/// of an /api/live answer.
+fn live_callers(json: &str) -> Vec<(&str, &str)> {
+    let bytes = json.as_bytes();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = json[from..].find("\"callers\":[") {
+        let open = from + at + "\"callers\":".len();
+        let Some(close) = json_close(bytes, open) else {
+            break;
+        };
+        let mut i = open + 1;
+        while i < close {
+            if bytes[i] == b'{' {
+                let Some(end) = json_close(bytes, i) else {
+                    break;
+                };
+                let object = &json[i..=end];
+                if let (Some(number), Some(state)) = (
+                    json_str(object, "caller_id_number"),
+                    json_str(object, "state"),
+                ) {
+                    found.push((number, state));
+                }
+                i = end;
+            }
+            i += 1;
+        }
+        from = close;
+    }
+    found
+}
+
+impl WebPollers {
+    /// Starts the wallboard (GET /api/live and /metrics every second) and
+    /// the 50 ms lag poller, which maps callers to calls by their caller id
+    /// number (`prefix` and the call's index in 6 digits).
+    fn start(addr: SocketAddr, prefix: String, calls: usize) -> WebPollers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wallboard = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed, mut bytes) = (0, 0, 0);
+                let start = Instant::now();
+                let mut tick = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    for path in ["/api/live", "/metrics"] {
+                        match http_get(addr, path) {
+                            Some(body) => {
+                                ok += 1;
+                                bytes += body.len() as u64;
+                            }
+                            None => failed += 1,
+                        }
+                    }
+                    tick += 1;
+                    let due = start + Duration::from_secs(tick.into());
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                (ok, failed, bytes)
+            })
+        };
+        let lag = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = vec![Seen::default(); calls];
+                let (mut polls, mut failed, mut poll_ms) = (0, 0, Vec::new());
+                let mut present = vec![false; calls];
+                let start = Instant::now();
+                let mut tick = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    let answer = http_get(addr, "/api/live");
+                    let at = Instant::now();
+                    polls += 1;
+                    poll_ms.push((at - sent).as_secs_f64() * 1000.0);
+                    match answer {
+                        Some(body) => {
+                            let mut now_present = vec![false; calls];
+                            for (number, state) in live_callers(&body) {
+                                let Some(i) = number
+                                    .strip_prefix(prefix.as_str())
+                                    .and_then(|n| n.parse::<usize>().ok())
+                                    .filter(|&i| i < calls)
+                                else {
+                                    continue;
+                                };
+                                now_present[i] = true;
+                                let s = &mut seen[i];
+                                s.first.get_or_insert(at);
+                                if state == "talking" {
+                                    s.talking.get_or_insert(at);
+                                }
+                            }
+                            for (i, s) in seen.iter_mut().enumerate() {
+                                if present[i] && !now_present[i] && s.gone.is_none() {
+                                    s.gone = Some(at);
+                                }
+                            }
+                            present = now_present;
+                        }
+                        None => failed += 1,
+                    }
+                    tick += 1;
+                    let due = start + Duration::from_millis(50 * u64::from(tick));
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                (polls, failed, poll_ms, seen)
+            })
+        };
+        WebPollers {
+            stop,
+            wallboard,
+            lag,
+        }
+    }
+
+    /// Stops the pollers; their figures against the originates' send times.
+    fn finish(self, sent: &[Option<Instant>], talk_secs: u32) -> WebResult {
+        self.stop.store(true, Ordering::Relaxed);
+        let (wallboard_ok, wallboard_failed, wallboard_bytes) =
+            self.wallboard.join().unwrap_or_default();
+        let (polls, polls_failed, poll_ms, seen) = self.lag.join().unwrap_or_default();
+        let mut result = WebResult {
+            wallboard_ok,
+            wallboard_failed,
+            wallboard_bytes,
+            polls,
+            polls_failed,
+            poll_ms,
+            talk_secs,
+            ..WebResult::default()
+        };
+        let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
+        for (s, sent) in seen.iter().zip(sent) {
+            let Some(sent) = *sent else { continue };
+            result.calls += 1;
+            let Some(first) = s.first else {
+                result.never_seen += 1;
+                continue;
+            };
+            result.seen_ms.push(ms(sent, first));
+            if let Some(talking) = s.talking {
+                result.talking_ms.push(ms(sent, talking));
+                if let Some(gone) = s.gone {
+                    let end = talking + Duration::from_secs(talk_secs.into());
+                    let late = if gone >= end {
+                        ms(end, gone)
+                    } else {
+                        -ms(gone, end)
+                    };
+                    result.gone_late_ms.push(late);
+                }
+            }
+        }
+        result
+    }
+}
+
+fn max_of(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NAN, f64::max)
+}
+
+/// `median / max ms (n)` of some lags.
+fn lag_cell(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "-".into();
+    }
+    format!(
+        "{:.0} / {:.0} ms (n={})",
+        median(values),
+        max_of(values),
+        values.len()
+    )
 }
 
 fn api(esl: &mut EslClient, command: &str) -> Result<String, String> {
@@ -310,6 +610,7 @@ fn place_calls(
     count: usize,
     prefix: &str,
     start: Instant,
+    sent: Arc<Mutex<Vec<Option<Instant>>>>,
 ) -> Result<(u64, u64, Duration), String> {
     let mut esl = EslClient::connect(
         &format!("127.0.0.1:{port}"),
@@ -330,8 +631,14 @@ fn place_calls(
             "bgapi originate {{loopback_bowout=false,origination_caller_id_number={prefix}{i:06},\
              origination_caller_id_name=load}}loopback/q-load/default &park"
         );
+        let at = Instant::now();
         match esl.api(&command) {
-            Ok(reply) if reply.starts_with("+OK") => placed += 1,
+            Ok(reply) if reply.starts_with("+OK") => {
+                placed += 1;
+                if let Some(slot) = sent.lock().expect("not poisoned").get_mut(i) {
+                    *slot = Some(at);
+                }
+            }
             Ok(_) => refused += 1,
             Err(e) => return Err(format!("originate {i}: {e}")),
         }
@@ -348,8 +655,16 @@ fn run_once(
     run: usize,
     ticks: f64,
 ) -> Result<RunResult, String> {
+    let web_addr = if config.web {
+        Some(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
+    } else {
+        None
+    };
     let options = Options {
         callcenter_xml: callcenter_xml(opts.agents, opts.talk_secs, opts.answer_delay_ms),
+        cc_cdr_params: web_addr
+            .map(|a| vec![("http-listen".to_owned(), a.to_string())])
+            .unwrap_or_default(),
         ..Options::default()
     };
     let mut fs =
@@ -390,6 +705,12 @@ fn run_once(
         )?),
         None => None,
     };
+    if let Some(addr) = web_addr {
+        wait_for(Duration::from_secs(30), || {
+            http_get(addr, "/api/live").map(|_| ())
+        })
+        .ok_or_else(|| format!("no answer from the web server at {addr}"))?;
+    }
     let pid = fs.pid();
     if !wait_quiet(pid, ticks) {
         eprintln!("  (FreeSWITCH did not settle below 5 % CPU within 30 s; measuring anyway)");
@@ -399,10 +720,13 @@ fn run_once(
     let sessions_before = sessions_since_startup(&mut esl).unwrap_or(0);
     let cpu_before = CpuSample::read(pid).ok_or("cannot read FreeSWITCH's /proc stat")?;
     let seed_cpu_before = seed.as_ref().and_then(SeedScript::cpu);
+    let sent = Arc::new(Mutex::new(vec![None; opts.calls()]));
+    let pollers = web_addr.map(|addr| WebPollers::start(addr, prefix.clone(), opts.calls()));
     let start = Instant::now();
     let placer = {
         let (port, rate, count, prefix) = (fs.esl_port, opts.rate, opts.calls(), prefix.clone());
-        std::thread::spawn(move || place_calls(port, rate, count, &prefix, start))
+        let sent = sent.clone();
+        std::thread::spawn(move || place_calls(port, rate, count, &prefix, start, sent))
     };
     let (placed, refused, max_lag) = placer
         .join()
@@ -457,6 +781,7 @@ fn run_once(
     .is_some();
     let wall = start.elapsed();
     let cpu_after = CpuSample::read(pid).ok_or("cannot read FreeSWITCH's /proc stat")?;
+    let web = pollers.map(|p| p.finish(&sent.lock().expect("not poisoned"), opts.talk_secs));
     let seed_cpu_after = seed.as_ref().and_then(SeedScript::cpu);
 
     let sessions = sessions_since_startup(&mut esl)
@@ -475,6 +800,7 @@ fn run_once(
         wall,
         settled,
         settle_note: if settled { String::new() } else { note },
+        web,
         ..RunResult::default()
     };
     if config.cc_cdr {
@@ -572,6 +898,33 @@ fn print_run(config: &Config, run: usize, runs: usize, r: &RunResult) {
                 kinds.join(", ")
             },
             r.seed_cpu.map_or("-".into(), |s| format!("{s:.2}"))
+        );
+    }
+    if let Some(w) = &r.web {
+        println!(
+            "    wallboard: {} GETs ok, {} failed, {:.1} MB; lag poller: {} GETs of /api/live \
+             ({} failed), each {:.1} ms median, {:.0} ms max",
+            w.wallboard_ok,
+            w.wallboard_failed,
+            w.wallboard_bytes as f64 / 1e6,
+            w.polls,
+            w.polls_failed,
+            if w.poll_ms.is_empty() {
+                f64::NAN
+            } else {
+                median(&w.poll_ms)
+            },
+            max_of(&w.poll_ms)
+        );
+        println!(
+            "    live view lag (median / max): originate sent -> caller in /api/live {}; \
+             -> talking {}; gone after talking + {} s {}; {} of {} calls never seen",
+            lag_cell(&w.seen_ms),
+            lag_cell(&w.talking_ms),
+            w.talk_secs,
+            lag_cell(&w.gone_late_ms),
+            w.never_seen,
+            w.calls
         );
     }
     let threads: Vec<String> = r
@@ -710,5 +1063,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ],
         &rows,
     );
+    for (config, rs) in opts.configs.iter().zip(&results) {
+        let webs: Vec<&WebResult> = rs.iter().filter_map(|r| r.web.as_ref()).collect();
+        if webs.is_empty() {
+            continue;
+        }
+        let all = |f: fn(&WebResult) -> &Vec<f64>| -> Vec<f64> {
+            webs.iter().flat_map(|w| f(w).iter().copied()).collect()
+        };
+        println!(
+            "{}: live view lag over all {} run(s) (median / max, n = calls): originate sent -> \
+             caller in /api/live {}; -> talking {}; gone after talking + {} s {}; \
+             never seen {} of {}",
+            config.name,
+            webs.len(),
+            lag_cell(&all(|w| &w.seen_ms)),
+            lag_cell(&all(|w| &w.talking_ms)),
+            opts.talk_secs,
+            lag_cell(&all(|w| &w.gone_late_ms)),
+            webs.iter().map(|w| w.never_seen).sum::<u64>(),
+            webs.iter().map(|w| w.calls).sum::<u64>()
+        );
+    }
     Ok(())
 }
