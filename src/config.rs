@@ -51,6 +51,8 @@ pub struct Config {
     /// Per-agent series in `/metrics`.
     pub metrics_per_agent: bool,
     pub wallboard: crate::live::Thresholds,
+    /// The live view of every node sharing the database (`live-nodes all`).
+    pub live_all_nodes: bool,
 }
 
 /// One `<column name=… variable=… leg=…/>` as written, missing attributes
@@ -261,6 +263,13 @@ pub const PARAMS: &[ParamDoc] = &[
                   so only where the number of agents is bounded).",
     },
     ParamDoc {
+        name: "live-nodes",
+        default: "this",
+        meaning: "The live view of this node only (this), or of every node writing to the \
+                  same database (all: their calls in progress, agents and today's counts, \
+                  read every second on a thread of the module's own).",
+    },
+    ParamDoc {
         name: "wallboard-sl-warn-pct",
         default: "80",
         meaning: "The wallboard shows today's service level amber below this (0 to 100).",
@@ -329,6 +338,7 @@ impl Config {
             http_request_timeout_ms: 10_000,
             metrics_per_agent: false,
             wallboard: crate::live::Thresholds::default(),
+            live_all_nodes: false,
         }
     }
 
@@ -463,6 +473,18 @@ impl Config {
                 }
                 "debug" => config.debug = boolean(value, &mut warn),
                 "metrics-per-agent" => config.metrics_per_agent = boolean(value, &mut warn),
+                "live-nodes" => {
+                    config.live_all_nodes = match value.to_ascii_lowercase().as_str() {
+                        "this" => false,
+                        "all" => true,
+                        _ => {
+                            warn(format!(
+                                "'{value}' is not this or all; using the default, this"
+                            ));
+                            false
+                        }
+                    }
+                }
                 "http-listen" if value.is_empty() => config.http_listen = None,
                 "http-listen" => match value.parse::<std::net::SocketAddr>() {
                     Ok(addr) => config.http_listen = Some(addr),

@@ -362,3 +362,103 @@ fn todays_live_counts_equal_the_statistics_of_today_on_postgresql() {
         store.write(ops).unwrap();
     });
 }
+
+#[test]
+fn with_every_node_the_live_view_shows_the_other_nodes_calls_agents_and_todays_counts() {
+    let Some(server) = common::postgres("the live view of every node") else {
+        return;
+    };
+    let dsn = server.create_database("live_nodes").unwrap();
+    let database = Database::Postgres(dsn.clone());
+    let now_us = mod_cc_cdr::writer::alive::now_us();
+    let now = now_us / 1_000_000;
+    let tz = TimeZone::named("UTC").unwrap();
+    let date = tz.to_local(now).date();
+    let day = (tz.day_start(date), tz.day_end(date));
+    let other = Node {
+        name: "fs2".into(),
+        instance: "fs2-instance".into(),
+    };
+    // fs1 (this node) and fs2 each write half the mix; fs2 has a caller
+    // waiting now and an agent on break.
+    let mut mine = PgStore::new(&dsn, node(), String::new(), Some("UTC".into()));
+    let mut theirs = PgStore::new(&dsn, other, String::new(), Some("UTC".into()));
+    let batches = mix(day.0, now, 0x1234_5678);
+    let live = Live::new(settings());
+    let mut state = LiveState::new(live.clone(), now_us);
+    for (i, batch) in batches.iter().enumerate() {
+        if i % 2 == 0 {
+            mine.write(batch).unwrap();
+            state.on_ops(batch, 1);
+        } else {
+            theirs.write(batch).unwrap();
+        }
+    }
+    let waiting = CdrRow {
+        member_uuid: "m-fs2".into(),
+        uuid: Some("u-fs2".into()),
+        queue_name: Some("remote@default".into()),
+        caller_id_number: Some("5559999".into()),
+        queue_entered_epoch: Some(now - 42),
+        closed_by: Some("open"),
+        ..CdrRow::default()
+    };
+    theirs
+        .write(&[
+            StoreOp::Upsert(Box::new(waiting)),
+            StoreOp::AgentChange(mod_cc_cdr::domain::rows::AgentChange {
+                agent: "zoe@default".into(),
+                kind: mod_cc_cdr::domain::rows::ActivityKind::Status,
+                value: "On Break".into(),
+                reason: None,
+                at_us: now_us - 5_000_000,
+            }),
+        ])
+        .unwrap();
+    state.tick(now_us, 1);
+    let alone = view(&live.board(), &live.tiers(), &live.settings, now_us, None);
+    assert!(!alone.queues.iter().any(|q| q.queue == "remote@default"));
+
+    let others = mod_cc_cdr::live::cluster::read(&database, &live.settings, now_us).unwrap();
+    live.set_others(others);
+    let all = view(&live.board(), &live.tiers(), &live.settings, now_us, None);
+    let remote = all
+        .queues
+        .iter()
+        .find(|q| q.queue == "remote@default")
+        .expect("fs2's queue");
+    assert_eq!(remote.waiting, 1);
+    assert_eq!(remote.longest_wait_sec, Some(42));
+    let zoe = all
+        .agents
+        .iter()
+        .find(|a| a.agent == "zoe@default")
+        .expect("fs2's agent");
+    assert_eq!(zoe.activity, "on_break");
+    // Today's counts are every node's: the statistics with node all.
+    let mut reader = reader::open(&database, Some("UTC")).unwrap();
+    let request = Request {
+        subject: Subject::Queue,
+        name: None,
+        node: None,
+        from: day.0,
+        to: day.1,
+        interval: Interval::Total,
+        now,
+    };
+    let table = stats::compute(reader.as_mut(), &settings().stats, &request).unwrap();
+    let offered = table.columns.iter().position(|c| *c == "offered").unwrap();
+    let total: i64 = table
+        .rows
+        .iter()
+        .map(|r| match r[offered] {
+            stats::Cell::Int(n) => n,
+            _ => 0,
+        })
+        .sum();
+    let live_total: i64 = all.queues.iter().map(|q| q.today.offered).sum();
+    assert!(total > 0);
+    assert_eq!(live_total, total, "today's offered of every node");
+    let this_only: i64 = alone.queues.iter().map(|q| q.today.offered).sum();
+    assert!(this_only < total, "this node alone had fewer");
+}

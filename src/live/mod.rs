@@ -12,6 +12,7 @@
 //! longest wait grows between two events).
 
 pub mod callcenter;
+pub mod cluster;
 pub mod metrics;
 pub mod render;
 pub mod seed;
@@ -283,6 +284,8 @@ pub struct LiveShared {
     members: Mutex<Vec<Member>>,
     /// Today's rows read from the database at load, likewise.
     seed: Mutex<Option<Seed>>,
+    /// The other nodes (`live-nodes all`), as last read.
+    others: Mutex<Option<Arc<cluster::Others>>>,
 }
 
 /// Today's ended visits and offers with a result, from the database.
@@ -303,13 +306,37 @@ impl Live {
         }
     }
 
-    /// The latest board.
+    /// The latest board, with the other nodes merged in when they are
+    /// read (`live-nodes all`).
     pub fn board(&self) -> Arc<Board> {
-        self.shared
+        let board = self
+            .shared
             .board
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        let others = self
+            .shared
+            .others
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match others {
+            None => board,
+            Some(others) => {
+                let mut merged = (*board).clone();
+                others.merge_into(&mut merged);
+                Arc::new(merged)
+            }
+        }
+    }
+
+    pub fn set_others(&self, others: cluster::Others) {
+        *self.shared.others.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(others));
+    }
+
+    pub fn clear_others(&self) {
+        *self.shared.others.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     pub fn tiers(&self) -> Arc<Tiers> {

@@ -50,6 +50,8 @@ pub struct Host {
 pub struct Service {
     /// The web server, if `http-listen` is set: stopped first at unload.
     web: Mutex<Option<crate::http::HttpServer>>,
+    /// Reads the other nodes for the live view (`live-nodes all`).
+    cluster: Mutex<Option<crate::live::cluster::ClusterReader>>,
     /// Taken by `stop`; a replay holds it while it waits for the answer.
     writer: Mutex<Option<WriterHandle>>,
     /// Stopped first at unload: it holds an `Ingress` of its own.
@@ -121,6 +123,23 @@ impl Service {
             }
             None => None,
         };
+        let cluster = if config.live_all_nodes {
+            match crate::live::cluster::ClusterReader::start(database.clone(), live.clone()) {
+                Ok(reader) => Some(reader),
+                Err(e) => {
+                    log(
+                        Level::Error,
+                        &format!(
+                            "cc_cdr.conf param 'live-nodes': cannot start the thread that reads \
+                             the other nodes: {e}; the live view shows this node"
+                        ),
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let web = web::start(
             &config,
             web::WebSite {
@@ -131,6 +150,7 @@ impl Service {
             },
         );
         let service = Service {
+            cluster: Mutex::new(cluster),
             web: Mutex::new(web),
             writer: Mutex::new(Some(writer)),
             agent_sync: Mutex::new(agent_sync),
@@ -242,6 +262,14 @@ impl Service {
         let web = self.web.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(web) = web {
             web.stop();
+        }
+        let cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(cluster) = cluster {
+            cluster.stop();
         }
         let sync = self
             .agent_sync

@@ -126,3 +126,68 @@ impl RowSink for Offers<'_> {
         Ok(())
     }
 }
+
+const OPEN_VISITS: &str = "SELECT member_uuid, uuid, queue_name, caller_id_number, caller_id_name, \
+    queue_entered_epoch, agent_name, answer_epoch FROM callcenter_cdr \
+    WHERE closed_by = 'open' AND queue_entered_epoch >= :from \
+    AND (CAST(:node AS TEXT) IS NULL OR node <> :node)";
+
+const OPEN_AGENT_INTERVALS: &str = "SELECT agent_name, kind, value, start_us FROM agent_activity \
+    WHERE end_us IS NULL AND kind IN ('status', 'state') \
+    AND (CAST(:node AS TEXT) IS NULL OR node <> :node) ORDER BY start_us";
+
+/// The visits in progress (`closed_by = 'open'`, entered since `from`)
+/// that nodes other than `node` wrote, as rows.
+pub fn open_visits_of_others(
+    reader: &mut dyn Reader,
+    node: &str,
+    from: i64,
+    visit: &mut dyn FnMut(CdrRow),
+) -> Result<(), String> {
+    let params = [
+        (":from", Value::Integer(from)),
+        (":node", Value::Text(node.to_owned())),
+    ];
+    reader.for_each_row(OPEN_VISITS, &params, &mut OpenVisits(visit))
+}
+
+/// The agents' status and state intervals still open that nodes other
+/// than `node` wrote: (agent, kind, value, start µs), oldest first.
+pub fn open_agent_intervals_of_others(
+    reader: &mut dyn Reader,
+    node: &str,
+) -> Result<Vec<(String, String, String, i64)>, String> {
+    let params = [(":node", Value::Text(node.to_owned()))];
+    let rows = reader.query(OPEN_AGENT_INTERVALS, &params)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((text(&r[0])?, text(&r[1])?, text(&r[2])?, int(&r[3])?)))
+        .collect())
+}
+
+struct OpenVisits<'a>(&'a mut dyn FnMut(CdrRow));
+
+impl RowSink for OpenVisits<'_> {
+    fn columns(&mut self, _names: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn row(&mut self, v: &[Value]) -> Result<(), String> {
+        let [member, uuid, queue, number, name, entered, agent, answer] = v else {
+            return Err("unexpected columns".to_owned());
+        };
+        (self.0)(CdrRow {
+            member_uuid: text(member).unwrap_or_default(),
+            uuid: text(uuid),
+            queue_name: text(queue),
+            caller_id_number: text(number),
+            caller_id_name: text(name),
+            queue_entered_epoch: int(entered),
+            agent_name: text(agent),
+            answer_epoch: int(answer),
+            closed_by: Some(ClosedBy::Open.as_str()),
+            ..CdrRow::default()
+        });
+        Ok(())
+    }
+}
