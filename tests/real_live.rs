@@ -9,7 +9,8 @@
 //! turn (they move to talking), and today's counts equal `cc_cdr stats`.
 //! The server refuses a wrong token, a POST and an oversized request, and
 //! the switch keeps running. After `reload mod_cc_cdr` the server is back
-//! on its address with today's counts read from the database. Without FreeSWITCH the test prints one
+//! on its address with today's counts read from the database. And with
+//! `live-nodes all`, one switch's view shows another's caller and counts. Without FreeSWITCH the test prints one
 //! "skipped" line; without Prometheus or Chromium those parts do.
 
 mod common;
@@ -482,4 +483,53 @@ fn the_live_view_agrees_in_fs_cli_json_metrics_prometheus_and_the_browser() {
     .expect("after the reload, /api/live has today's two answered calls again");
     assert_eq!(reloaded["today"]["offered"], done["today"]["offered"]);
     assert!(fs.stop(), "FreeSWITCH stops cleanly");
+}
+
+#[test]
+fn with_live_nodes_all_one_switch_shows_the_callers_and_counts_of_another() {
+    let test = "with_live_nodes_all_one_switch_shows_the_callers_and_counts_of_another";
+    let Some((install, module)) = setup(test) else {
+        return;
+    };
+    let Some(pg) = common::postgres(test) else {
+        return;
+    };
+    let dsn = pg.dsn();
+    let start = |params: Vec<(String, String)>| {
+        let options = Options {
+            callcenter_xml: XML.to_owned(),
+            cc_cdr_params: params,
+            cc_cdr_columns: Vec::new(),
+        };
+        FreeSwitch::start(&install, &module, &options).expect("FreeSWITCH starts")
+    };
+    let mut watching = start(vec![
+        ("db-dsn".into(), dsn.clone()),
+        ("live-nodes".into(), "all".into()),
+        ("flush-interval-ms".into(), "100".into()),
+    ]);
+    let mut serving = start(vec![
+        ("db-dsn".into(), dsn.clone()),
+        ("flush-interval-ms".into(), "100".into()),
+    ]);
+    call(&serving, "5553001", "Remote Caller");
+    wait_for(Duration::from_secs(60), || {
+        (queue_of(&fs_cli_live(&watching))["waiting"] == 1).then_some(())
+    })
+    .expect("the other switch's caller waits in this switch's live view");
+    assert_eq!(queue_of(&fs_cli_live(&serving))["waiting"], 1);
+
+    let reply = serving
+        .api("callcenter_config agent set status wanda@default Available")
+        .unwrap();
+    assert!(reply.starts_with("+OK"), "{reply}");
+    let done = wait_for(Duration::from_secs(90), || {
+        let q = queue_of(&fs_cli_live(&watching));
+        (q["waiting"] == 0 && q["today"]["answered"] == 1).then_some(q)
+    })
+    .expect("the other switch's answered call counts in this switch's today");
+    assert_eq!(done["today"]["offered"], 1);
+    // The serving switch's own view is its own.
+    assert_eq!(queue_of(&fs_cli_live(&serving))["today"]["answered"], 1);
+    assert!(watching.stop() && serving.stop(), "both stop cleanly");
 }
