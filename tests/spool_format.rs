@@ -55,6 +55,10 @@ fn full_row(outcome: Outcome, closed_by: ClosedBy) -> CdrRow {
         transferred_to: Some("sofia/internal/2000@example.com".into()),
         // Added after the first release: see `later_values_round_trip`.
         recording_path: None,
+        queue_position: None,
+        exit_position: None,
+        exit_key: None,
+        hangup_by: None,
         columns: Vec::new(),
     }
 }

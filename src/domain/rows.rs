@@ -125,6 +125,17 @@ pub struct CdrRow {
     pub transferred_to: Option<String>,
     /// The file mod_callcenter recorded the call to (`record-template`).
     pub recording_path: Option<String>,
+    /// The caller's place in the queue when it entered (1 = first): the
+    /// callers of that queue still waiting then, plus one. mod_callcenter
+    /// reports no position; the assembler counts the visits it holds.
+    pub queue_position: Option<i64>,
+    /// The caller's place when it left the queue unanswered.
+    pub exit_position: Option<i64>,
+    /// The key of `cc_exit_keys` the caller pressed (`cc_exit_key`).
+    pub exit_key: Option<String>,
+    /// Whose leg hung up first on an answered call: `caller` or `agent`
+    /// (the earlier `Caller-Channel-Hangup-Time`, in microseconds).
+    pub hangup_by: Option<&'static str>,
     /// The admin's columns (`<columns>`): name, and the variable's value
     /// (`None`: not known, the value already written stays).
     pub columns: Vec<(String, Option<String>)>,
@@ -247,6 +258,9 @@ pub enum StoreOp {
         start_us: i64,
         secs: u64,
     },
+    /// Lines of Asterisk's queue_log for the `queue_log` table, written in
+    /// the same transaction as the rows of their batch.
+    QueueLog(Vec<QueueLogLine>),
     /// A run of this node ended at `at_us`: its rows still `open` are closed
     /// as `how` (with `at_us` as the end of what has none), its offers
     /// without a result are `interrupted`, and its agent intervals still open
@@ -326,4 +340,45 @@ impl AttemptResult {
             AttemptResult::NoAnswer | AttemptResult::Busy | AttemptResult::Rejected
         )
     }
+}
+
+/// Who hung up first on an answered call (`hangup_by` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HangupBy {
+    Caller,
+    Agent,
+}
+
+impl HangupBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupBy::Caller => "caller",
+            HangupBy::Agent => "agent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<HangupBy> {
+        [HangupBy::Caller, HangupBy::Agent]
+            .into_iter()
+            .find(|h| h.as_str() == text)
+    }
+}
+
+/// One line of Asterisk's queue_log:
+/// `time|callid|queuename|agent|event|data1|..|data5`. `time_us` is when
+/// the fact happened; the file writes whole seconds, the `queue_log` table
+/// microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueLogLine {
+    pub time_us: i64,
+    /// The caller channel's UUID (`callcenter_cdr.uuid`), or `NONE`.
+    pub callid: String,
+    /// The queue as the `queue-log-queue` template names it, or `NONE`.
+    pub queue: String,
+    /// The agent as the `queue-log-agent` template names it, or `NONE`.
+    pub agent: String,
+    /// The verb: ENTERQUEUE, CONNECT, COMPLETECALLER...
+    pub event: String,
+    /// data1 .. data5, as many as the verb has (at most 5).
+    pub data: Vec<String>,
 }

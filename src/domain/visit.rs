@@ -1000,6 +1000,10 @@ impl Visit {
                 .count() as i64,
             closed_by: Some(self.closed_by.unwrap_or(ClosedBy::Open).as_str()),
             recording_path: self.recording(answer.is_some()),
+            queue_position: None,
+            exit_position: None,
+            exit_key: None,
+            hangup_by: None,
             columns: columns
                 .iter()
                 .enumerate()

@@ -521,6 +521,7 @@ impl LiveState {
         for op in ops {
             match op {
                 StoreOp::Upsert(row) => self.on_row(row, now),
+                StoreOp::QueueLog(_) => {}
                 StoreOp::Attempt(attempt) => self.on_attempt(attempt, now),
                 StoreOp::WrapUp {
                     agent,

@@ -287,6 +287,7 @@ impl Statements {
                         ],
                     )?;
                 }
+                StoreOp::QueueLog(_) => {}
                 StoreOp::CloseRun { how, at_us } => {
                     let node = || Value::Text(node.name.clone());
                     let how = || Value::Text(how.closed_by().as_str().to_owned());

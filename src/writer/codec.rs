@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::domain::columns::name_problem;
 use crate::domain::event::{CcEvent, Field, Source, WantedVars};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
-use crate::domain::rows::{AttemptResult, RunEnd, StoreOp};
+use crate::domain::rows::{AttemptResult, QueueLogLine, RunEnd, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
 use crate::store::schema::CDR_COLUMNS;
 
@@ -89,6 +89,8 @@ enum OpLine<'a> {
         start_us: i64,
         secs: i64,
     },
+    /// Added with the queue_log table.
+    QueueLog { lines: Vec<QueueLogEntry<'a>> },
     /// Added after the first release: `how` is `shutdown` or `crash`.
     CloseRun {
         how: Cow<'a, str>,
@@ -97,6 +99,17 @@ enum OpLine<'a> {
 }
 
 type Text<'a> = Option<Cow<'a, str>>;
+
+/// One queue_log line of a `queue_log` operation.
+#[derive(Serialize, Deserialize)]
+struct QueueLogEntry<'a> {
+    time_us: i64,
+    callid: Cow<'a, str>,
+    queue: Cow<'a, str>,
+    agent: Cow<'a, str>,
+    event: Cow<'a, str>,
+    data: Vec<Cow<'a, str>>,
+}
 
 #[derive(Serialize, Deserialize)]
 struct UpsertLine<'a> {
@@ -316,6 +329,19 @@ impl<'a> From<&'a StoreOp> for OpLine<'a> {
                 // As the first release wrote it; reads back clamped at 0.
                 secs: *secs as i64,
             },
+            StoreOp::QueueLog(lines) => OpLine::QueueLog {
+                lines: lines
+                    .iter()
+                    .map(|l| QueueLogEntry {
+                        time_us: l.time_us,
+                        callid: Cow::Borrowed(&l.callid),
+                        queue: Cow::Borrowed(&l.queue),
+                        agent: Cow::Borrowed(&l.agent),
+                        event: Cow::Borrowed(&l.event),
+                        data: l.data.iter().map(|d| Cow::Borrowed(d.as_str())).collect(),
+                    })
+                    .collect(),
+            },
             StoreOp::CloseRun { how, at_us } => OpLine::CloseRun {
                 how: Cow::Borrowed(how.closed_by().as_str()),
                 at_us: *at_us,
@@ -358,6 +384,10 @@ impl TryFrom<OpLine<'_>> for StoreOp {
                 resumed: r.resumed.unwrap_or(0) != 0,
                 transferred_to: owned(r.transferred_to),
                 recording_path: owned(r.recording_path),
+                queue_position: None,
+                exit_position: None,
+                exit_key: None,
+                hangup_by: None,
                 columns: r
                     .columns
                     .into_values()
@@ -402,6 +432,19 @@ impl TryFrom<OpLine<'_>> for StoreOp {
                 start_us,
                 secs: secs.max(0) as u64,
             },
+            OpLine::QueueLog { lines } => StoreOp::QueueLog(
+                lines
+                    .into_iter()
+                    .map(|l| QueueLogLine {
+                        time_us: l.time_us,
+                        callid: l.callid.into_owned(),
+                        queue: l.queue.into_owned(),
+                        agent: l.agent.into_owned(),
+                        event: l.event.into_owned(),
+                        data: l.data.into_iter().map(Cow::into_owned).collect(),
+                    })
+                    .collect(),
+            ),
             OpLine::CloseRun { how, at_us } => StoreOp::CloseRun {
                 how: [RunEnd::Shutdown, RunEnd::Crash]
                     .into_iter()
