@@ -9,24 +9,41 @@ use crate::domain::rows::QueueLogLine;
 
 /// How much of the end of an existing file is read to find its last time.
 const TAIL_BYTES: u64 = 64 * 1024;
+/// Lines kept in memory while the file cannot take them; past this the
+/// oldest go (counted): `cc_cdr_report queue-log` rewrites any range.
+const MAX_UNWRITTEN: usize = 200_000;
 
 pub struct QueueLogFile {
     path: PathBuf,
     file: Option<File>,
     /// Lines that could not be written (the disk full, the directory gone):
     /// kept, in order, and written first when the file works again.
-    unwritten: Vec<String>,
+    unwritten: std::collections::VecDeque<String>,
+    /// Lines dropped because too many waited.
+    pub dropped: u64,
 }
 
 impl QueueLogFile {
-    /// Opens (or creates) the file for appending.
-    pub fn open(path: &Path) -> std::io::Result<QueueLogFile> {
-        let file = open_append(path)?;
-        Ok(QueueLogFile {
+    /// The file at `path`, opened at the first write (and again after an
+    /// error).
+    pub fn new(path: &Path) -> QueueLogFile {
+        QueueLogFile {
             path: path.to_owned(),
-            file: Some(file),
-            unwritten: Vec::new(),
-        })
+            file: None,
+            unwritten: Default::default(),
+            dropped: 0,
+        }
+    }
+
+    /// Opens (or creates) the file for appending now.
+    pub fn open(path: &Path) -> std::io::Result<QueueLogFile> {
+        let mut file = QueueLogFile::new(path);
+        file.file = Some(open_append(path)?);
+        Ok(file)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -57,6 +74,10 @@ impl QueueLogFile {
     pub fn append(&mut self, lines: &[QueueLogLine]) -> std::io::Result<()> {
         self.unwritten
             .extend(lines.iter().map(|l| super::render(l) + "\n"));
+        while self.unwritten.len() > MAX_UNWRITTEN {
+            self.unwritten.pop_front();
+            self.dropped += 1;
+        }
         if self.unwritten.is_empty() {
             return Ok(());
         }
@@ -66,7 +87,7 @@ impl QueueLogFile {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        let text: String = self.unwritten.concat();
+        let text: String = self.unwritten.iter().map(String::as_str).collect();
         match file.write_all(text.as_bytes()).and_then(|()| file.flush()) {
             Ok(()) => {
                 self.unwritten.clear();

@@ -73,6 +73,16 @@ impl Names {
         })
     }
 
+    /// Replaces the agent template (checked by [`Names::new`]).
+    pub fn set_agent(&mut self, template: &str) {
+        self.agent = template.to_owned();
+    }
+
+    /// Replaces the queue template (checked by [`Names::new`]).
+    pub fn set_queue(&mut self, template: &str) {
+        self.queue = template.to_owned();
+    }
+
     pub fn agent(&self, agent: &str) -> String {
         expand(&self.agent, "agent", agent)
     }

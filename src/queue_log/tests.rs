@@ -254,9 +254,9 @@ fn the_file_time_never_goes_back() {
     };
     let first = e.on_ops(&[ops_of(&visit("m2", 1020))], 1);
     let second = e.on_ops(&[ops_of(&late)], 2);
-    assert_eq!(first[0].time_us, 1020_000_000);
+    assert_eq!(first[0].time_us, 1_020_000_000);
     assert!(
-        second.iter().all(|l| l.time_us >= 1020_000_000),
+        second.iter().all(|l| l.time_us >= 1_020_000_000),
         "{second:?}"
     );
     assert_eq!(second.last().map(|l| l.event.as_str()), Some("ABANDON"));
