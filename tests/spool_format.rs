@@ -476,7 +476,7 @@ fn later_values_round_trip() {
         .iter()
         .map(|f| (f.header_name(), "/var/rec/x.wav"))
         .collect();
-    assert_eq!(later_fields.len(), 1, "cc_record_filename");
+    assert_eq!(later_fields.len(), 2, "cc_record_filename, cc_exit_key");
     let event = CcEvent::from_pairs(Source::Callcenter, &later_fields);
     assert_eq!(codec::decode_event(&codec::encode_event(&event)), Ok(event));
 }
