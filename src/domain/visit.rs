@@ -721,6 +721,14 @@ impl Visit {
     /// up when the agent left (a transfer: `member-queue-end` says so with
     /// a hangup time of 0, or only the agent's hangup is known). A known
     /// caller hangup against an agent still up or unknown is the caller's.
+    ///
+    /// Not who hung up: FreeSWITCH stamps a channel's hangup time when the
+    /// channel's own thread reaches its hangup, so when the agent hangs up
+    /// the caller (hung up by `hangup_after_bridge`) can carry the earlier
+    /// time. Every captured call whose agent hung up reads as the caller's
+    /// (0 to 20 ms apart); the caller's channel's `bridge_hangup_cause`,
+    /// set when the agent's leg went down while bridged, would tell them
+    /// apart.
     fn hangup_by(&self) -> Option<HangupBy> {
         let answer = self.connected_answer()?;
         match (self.caller_hangup_us, answer.agent_hangup_us) {

@@ -278,7 +278,9 @@ fn the_exit_key_is_the_one_pressed() {
 
 /// Each case's rows, in queue entry order: queue, and who hung up first
 /// (the earlier `Caller-Channel-Hangup-Time` of the caller's channel and
-/// of the agent's, as captured).
+/// of the agent's, as captured). Where a case's README has the agent's leg
+/// killed, the times still put the caller first (`Visit::hangup_by`):
+/// only a transfer or a conference the agent left reads as the agent's.
 #[test]
 fn who_hung_up_first_in_the_hard_cases() {
     type Case = (
@@ -316,7 +318,7 @@ fn who_hung_up_first_in_the_hard_cases() {
             "02_attended_transfer_external.events",
             &[("xfer@default", Some("agent"))],
         ),
-        // 20 ms before the agent.
+        // 20 ms before the agent, whose leg the case killed.
         ("02_three_way.events", &[("xfer@default", Some("caller"))]),
         (
             "04_two_queues.events",

@@ -891,8 +891,12 @@ fn an_event_without_the_callers_session_joins_its_visit() {
 #[test]
 fn the_answered_calls_say_who_hung_up_first() {
     let rows = assemble(&six_calls());
-    // 5550001's caller hung up at ...417.097550, alice at ...417.117570;
-    // 5550004 and dave in the same microsecond, which counts as the caller.
+    // By the hangup times: 5550001's caller at ...417.097550, alice at
+    // ...417.117570; 5550004 and dave in the same microsecond, which counts
+    // as the caller. In the scenario the agents hung up (`sched_hangup` on
+    // their legs): FreeSWITCH stamps each channel's hangup when its own
+    // thread gets to it, so the leg that hung up first can carry the later
+    // time (see `Visit::hangup_by`).
     for (cid, by) in [
         ("5550001", Some("caller")),
         ("5550002", None),
@@ -904,7 +908,7 @@ fn the_answered_calls_say_who_hung_up_first() {
         assert_eq!(row_of(&rows, cid).hangup_by, by, "{cid}");
     }
     // Both answered calls of the mixed run: the two legs in the same
-    // microsecond.
+    // microsecond (the agents hung up here too).
     let rows = assemble(&events_from_capture(MIXED_RUN));
     let answered: Vec<_> = rows
         .iter()
