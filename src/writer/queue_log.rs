@@ -53,10 +53,9 @@ impl QueueLogOut {
 
     /// At the start of a run: the file, what the last unload left, and
     /// the agents' sessions as the database holds them.
-    pub fn start(&mut self, now: u64, database: &crate::store::Database) {
-        let now_us = crate::writer::alive::now_us();
+    pub fn start(&mut self, now: u64, database: &crate::store::Database, node: &str) {
         let seeded = crate::store::reader::open(database, None).and_then(|mut reader| {
-            crate::store::reader::status_intervals_for_queue_log(reader.as_mut(), now_us, now_us)
+            crate::store::queue_log_rows::current_sessions(reader.as_mut(), node)
         });
         match seeded {
             Ok(intervals) => self.emitter.seed_agents(&intervals),
@@ -79,7 +78,10 @@ impl QueueLogOut {
                 &format!(
                     "queue_log: {n} calls the last unload cut are followed again{}",
                     if bad > 0 {
-                        format!("; {bad} unreadable lines of {} ignored", self.pending.display())
+                        format!(
+                            "; {bad} unreadable lines of {} ignored",
+                            self.pending.display()
+                        )
                     } else {
                         String::new()
                     }
@@ -214,8 +216,7 @@ pub fn open_visits_of_node(
             open.from = Some(open.from.map_or(entered, |f: i64| f.min(entered)));
             open.to = Some(open.to.map_or(entered + 1, |t: i64| t.max(entered + 1)));
         }
-        open.keys
-            .insert((member, uuid.unwrap_or_default()));
+        open.keys.insert((member, uuid.unwrap_or_default()));
     }
     Ok(open)
 }
@@ -232,13 +233,24 @@ pub fn closed_visits(
     database: &crate::store::Database,
     node: &str,
     open: &OpenVisits,
-) -> Result<Vec<(crate::domain::rows::CdrRow, Vec<crate::domain::rows::AttemptRow>)>, String> {
+) -> Result<
+    Vec<(
+        crate::domain::rows::CdrRow,
+        Vec<crate::domain::rows::AttemptRow>,
+    )>,
+    String,
+> {
     let (Some(from), Some(to)) = (open.from, open.to) else {
         return Ok(Vec::new());
     };
     let mut reader = crate::store::reader::open(database, None)?;
-    let visits =
-        crate::store::reader::visits_for_queue_log(reader.as_mut(), from, to, None, Some(node))?;
+    let visits = crate::store::queue_log_rows::visits_for_queue_log(
+        reader.as_mut(),
+        from,
+        to,
+        None,
+        Some(node),
+    )?;
     Ok(visits
         .into_iter()
         .filter(|(row, _)| {
