@@ -105,6 +105,21 @@ impl Emitter {
     /// from the last run that are now known to be over.
     pub fn on_ops(&mut self, ops: &[StoreOp], now: u64) -> Vec<QueueLogLine> {
         let mut lines: Vec<(Order, QueueLogLine)> = Vec::new();
+        // An offer the unload cut (held) that this batch ends for real is
+        // no longer held: its closing row may come first in the batch, and
+        // closing writes the held offers, which would write the cut offer
+        // (ended at the unload) and then skip the real one as written.
+        for op in ops {
+            if let StoreOp::Attempt(a) = op {
+                if a.result.is_some_and(|r| r != "interrupted") {
+                    if let Some(t) = self.visits.get_mut(&key(&a.member_uuid, a.uuid.as_deref())) {
+                        t.held.retain(|h| {
+                            (&h.agent_name, h.attempt_no) != (&a.agent_name, a.attempt_no)
+                        });
+                    }
+                }
+            }
+        }
         for op in ops {
             match op {
                 StoreOp::Upsert(row) => self.on_row(row, now, &mut lines),
