@@ -419,3 +419,96 @@ fn every_capture_gives_the_same_lines_on_postgres() {
         "queue_log lines per verb (PostgreSQL): {counts:?}"
     ));
 }
+
+/// Every caller that entered has as many closing lines as ENTERQUEUEs.
+fn all_closed(file: &[QueueLogLine]) -> bool {
+    let mut open: HashMap<&str, i64> = HashMap::new();
+    for l in file.iter().filter(|l| l.callid != NONE) {
+        let n = open.entry(&l.callid).or_default();
+        if l.event == "ENTERQUEUE" {
+            *n += 1;
+        } else if CLOSING_VERBS.contains(&l.event.as_str()) {
+            *n -= 1;
+        }
+    }
+    open.values().all(|n| *n == 0)
+}
+
+/// A reload in the middle of calls: the first run's unload leaves the calls
+/// it cut in `<spool base>.queue_log.pending`, the next load goes on with
+/// them, and the file says what one uninterrupted run says.
+#[test]
+fn a_reload_that_cuts_calls_goes_on_with_them_in_the_next_load() {
+    let mut cut_calls = 0;
+    let mut restored_total = 0;
+    for name in ["six_calls", "mixed_run"] {
+        let events = capture(name);
+        // The grace after which a call the reload cut, gone without news,
+        // is closed from its row: short here, where no channel exists.
+        let short_grace = |mut config: Config| {
+            config.assembler.hangup_grace_secs = 1;
+            config
+        };
+        let whole_dir = TempDir::new(&format!("qlog_whole_{name}"));
+        let whole = short_grace(config(whole_dir.path(), None));
+        run(&whole, &events);
+        let whole_file = file_lines(&file_of(&whole));
+        let reference = regenerated(&whole.database(), &whole, &whole_file);
+        assert_same_but_time(&whole_file, &reference, name);
+        for eighth in 1..8 {
+            let at = events.len() * eighth / 8;
+            let what = format!("{name} reloaded after {at} of {} events", events.len());
+            let dir = TempDir::new(&format!("qlog_reload_{name}_{eighth}"));
+            let config = short_grace(config(dir.path(), None));
+            run(&config, &events[..at]);
+            // src/writer/queue_log.rs, `pending_path`.
+            let mut pending = config.spool_base().into_os_string();
+            pending.push(".queue_log.pending");
+            let pending = PathBuf::from(pending);
+            let first = file_lines(&file_of(&config));
+            if !all_closed(&first) {
+                cut_calls += 1;
+                assert!(
+                    pending.exists(),
+                    "{what}: the cut calls are left to the next load"
+                );
+            }
+            // The calls cut: the file's lines for visits not closed.
+            let saved = |pending: &Path| {
+                std::fs::read_to_string(pending)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("\"closed\":false"))
+                    .count()
+            };
+            restored_total += saved(&pending);
+
+            let (ingress, writer, _) = start(&config);
+            for event in &events[at..] {
+                ingress.submit(event.clone());
+            }
+            wait(&format!("{what}: every call closed"), || {
+                all_closed(&file_lines(&file_of(&config)))
+            });
+            drop(ingress);
+            writer.join().unwrap();
+            assert_eq!(saved(&pending), 0, "{what}: no call left to a third load");
+            let file = file_lines(&file_of(&config));
+            assert_eq!(
+                &file[..first.len()],
+                first.as_slice(),
+                "{what}: the first run's lines stay"
+            );
+            assert_well_formed(&file, Some(&visits_per_callid(&whole.database())), &what);
+            assert_file_is_table(&file, &table_lines(&config.database()), &what);
+            assert_same_but_time(&file, &reference, &what);
+        }
+    }
+    say(&format!(
+        "reloads: {cut_calls} cut calls in progress, {restored_total} calls left to the next load"
+    ));
+    assert!(
+        cut_calls >= 4,
+        "the splits cut calls in progress: {cut_calls}"
+    );
+}
