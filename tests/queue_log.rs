@@ -512,3 +512,174 @@ fn a_reload_that_cuts_calls_goes_on_with_them_in_the_next_load() {
         "the splits cut calls in progress: {cut_calls}"
     );
 }
+
+/// The switch stopped with the calls the unload cut: the next load, with
+/// no event of them (and no channel), closes each once after the grace,
+/// after the lines the first run wrote.
+#[test]
+fn calls_the_unload_cut_close_once_after_the_grace_when_nothing_more_comes() {
+    let mut closed_after_grace = 0;
+    for name in ["six_calls", "mixed_run"] {
+        let events = capture(name);
+        for quarter in 1..4 {
+            let at = events.len() * quarter / 4;
+            let what = format!("{name} stopped after {at} of {} events", events.len());
+            let dir = TempDir::new(&format!("qlog_stopped_{name}_{quarter}"));
+            let config = Config {
+                assembler: mod_cc_cdr::domain::visit::AssemblerSettings {
+                    hangup_grace_secs: 1,
+                    ..Default::default()
+                },
+                ..config(dir.path(), None)
+            };
+            run(&config, &events[..at]);
+            let first = file_lines(&file_of(&config));
+            if all_closed(&first) {
+                continue;
+            }
+            let (ingress, writer, _) = start(&config);
+            wait(&format!("{what}: every call closed"), || {
+                all_closed(&file_lines(&file_of(&config)))
+            });
+            drop(ingress);
+            writer.join().unwrap();
+            let file = file_lines(&file_of(&config));
+            assert_eq!(&file[..first.len()], first.as_slice(), "{what}");
+            let added = &file[first.len()..];
+            assert!(
+                added
+                    .iter()
+                    .any(|l| CLOSING_VERBS.contains(&l.event.as_str())),
+                "{what}: closing lines after the first run's: {added:?}"
+            );
+            closed_after_grace += added
+                .iter()
+                .filter(|l| CLOSING_VERBS.contains(&l.event.as_str()))
+                .count();
+            assert_well_formed(&file, Some(&visits_per_callid(&config.database())), &what);
+            assert_file_is_table(&file, &table_lines(&config.database()), &what);
+        }
+    }
+    say(&format!(
+        "stopped switch: {closed_after_grace} cut calls closed after the grace"
+    ));
+    assert!(closed_after_grace > 0);
+}
+
+/// The database refuses writes while the calls go on (`down` .. `up`): the
+/// file gets every line meanwhile, and once the database works again the
+/// table holds every line once, in order.
+fn through_an_outage(
+    what: &str,
+    config: &Config,
+    events: &[CcEvent],
+    reference: &[QueueLogLine],
+    down: &mut dyn FnMut(),
+    up: &mut dyn FnMut(),
+) {
+    let (ingress, writer, counters) = start(config);
+    // Up first: the load's own reads done.
+    assert!(
+        writer.replay(Duration::from_secs(60)),
+        "{what}: the writer answers"
+    );
+    down();
+    for event in events {
+        ingress.submit(event.clone());
+    }
+    wait(
+        &format!("{what}: the file's lines while the database is down"),
+        || file_lines(&file_of(config)).len() >= reference.len(),
+    );
+    wait(&format!("{what}: the rows in the spool"), || {
+        counters.spooled_ops.load(Relaxed) > 0
+    });
+    assert!(
+        counters.write_failures.load(Relaxed) > 0,
+        "{what}: writes refused"
+    );
+    let file = file_lines(&file_of(config));
+    assert_same_but_time(&file, reference, what);
+    up();
+    assert!(
+        writer.replay(Duration::from_secs(60)),
+        "{what}: the writer answers"
+    );
+    wait(&format!("{what}: the spool replayed"), || {
+        counters.spooled_ops.load(Relaxed) == 0
+    });
+    drop(ingress);
+    writer.join().unwrap();
+    let file = file_lines(&file_of(config));
+    assert_eq!(
+        file.len(),
+        reference.len(),
+        "{what}: no line more at the unload"
+    );
+    assert_well_formed(&file, Some(&visits_per_callid(&config.database())), what);
+    assert_file_is_table(&file, &table_lines(&config.database()), what);
+}
+
+/// What one run without trouble writes of `events`: the lines regenerated
+/// from its rows.
+fn reference_of(name: &str, events: &[CcEvent]) -> Vec<QueueLogLine> {
+    let dir = TempDir::new(&format!("qlog_reference_{name}"));
+    let config = config(dir.path(), None);
+    run(&config, events);
+    let file = file_lines(&file_of(&config));
+    regenerated(&config.database(), &config, &file)
+}
+
+#[test]
+fn a_locked_database_misses_no_line_of_the_table_and_the_file_none_meanwhile() {
+    for name in ["six_calls", "mixed_run"] {
+        let events = capture(name);
+        let reference = reference_of(name, &events);
+        let dir = TempDir::new(&format!("qlog_locked_{name}"));
+        let config = config(dir.path(), None);
+        // Another process holds the database.
+        let blocker = std::cell::RefCell::new(None::<Connection>);
+        through_an_outage(
+            &format!("{name}, SQLite locked"),
+            &config,
+            &events,
+            &reference,
+            &mut || {
+                let conn = Connection::open(&config.db_path).unwrap();
+                conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                *blocker.borrow_mut() = Some(conn);
+            },
+            &mut || {
+                let conn = blocker.borrow_mut().take().unwrap();
+                let rows: i64 = conn
+                    .query_row("SELECT count(*) FROM queue_log", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(rows, 0, "{name}: no line in the table while it is locked");
+                conn.execute_batch("ROLLBACK").unwrap();
+            },
+        );
+    }
+}
+
+#[test]
+fn postgres_down_misses_no_line_of_the_table_and_the_file_none_meanwhile() {
+    let Some(pg) = postgres("queue_log_outage") else {
+        return;
+    };
+    let pg = std::cell::RefCell::new(pg);
+    for (i, name) in ["six_calls", "mixed_run"].into_iter().enumerate() {
+        let events = capture(name);
+        let reference = reference_of(&format!("pg_{name}"), &events);
+        let dsn = pg.borrow().create_database(&format!("outage_{i}")).unwrap();
+        let dir = TempDir::new(&format!("qlog_pg_down_{name}"));
+        let config = config(dir.path(), Some(&dsn));
+        through_an_outage(
+            &format!("{name}, PostgreSQL down"),
+            &config,
+            &events,
+            &reference,
+            &mut || pg.borrow_mut().stop().unwrap(),
+            &mut || pg.borrow_mut().restart().unwrap(),
+        );
+    }
+}
