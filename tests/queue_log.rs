@@ -683,3 +683,117 @@ fn postgres_down_misses_no_line_of_the_table_and_the_file_none_meanwhile() {
         );
     }
 }
+
+/// A run that dies (FreeSWITCH killed) leaves its heartbeat, its open rows
+/// and its lines: the next load closes those calls as `crash`, and their
+/// closing lines come once, after the dead run's lines: ABANDON for a
+/// caller still waiting, COMPLETE* for one talking.
+#[test]
+fn the_calls_a_dead_run_left_close_once_in_the_next_load() {
+    let (mut waiting, mut talking) = (0, 0);
+    for name in ["six_calls", "mixed_run"] {
+        let events = capture(name);
+        for eighth in 1..8 {
+            let at = events.len() * eighth / 8;
+            let what = format!("{name}, killed after {at} of {} events", events.len());
+            let live = TempDir::new(&format!("qlog_killed_{name}_{eighth}"));
+            let live_config = config(live.path(), None);
+            let (ingress, writer, counters) = start(&live_config);
+            for event in &events[..at] {
+                ingress.submit(event.clone());
+            }
+            wait(&format!("{what}: events taken"), || {
+                counters.events_processed.load(Relaxed) == at as u64
+            });
+            // Written now (a replay flushes).
+            assert!(writer.replay(Duration::from_secs(60)), "{what}: answers");
+
+            // The killed switch: the files as they are while it runs.
+            let dead = TempDir::new(&format!("qlog_dead_{name}_{eighth}"));
+            let config = config(dead.path(), None);
+            Connection::open(&live_config.db_path)
+                .unwrap()
+                .execute(
+                    "VACUUM INTO ?1",
+                    [config.db_path.to_string_lossy().as_ref()],
+                )
+                .unwrap();
+            for file in ["cc_cdr.db.alive", "queue_log"] {
+                std::fs::copy(live.path().join(file), dead.path().join(file))
+                    .unwrap_or_else(|e| panic!("{what}: {file}: {e}"));
+            }
+            drop(ingress);
+            writer.join().unwrap();
+
+            let dead_lines = file_lines(&file_of(&config));
+            assert_file_is_table(&dead_lines, &table_lines(&config.database()), &what);
+            let open: Vec<(String, bool)> = Connection::open(&config.db_path)
+                .unwrap()
+                .prepare(
+                    "SELECT COALESCE(uuid, member_uuid), answer_epoch IS NOT NULL \
+                     FROM callcenter_cdr WHERE closed_by = 'open' \
+                     AND queue_entered_epoch IS NOT NULL",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+
+            let (ingress, writer, _) = start(&config);
+            wait(&format!("{what}: the dead run's calls closed"), || {
+                all_closed(&file_lines(&file_of(&config)))
+            });
+            drop(ingress);
+            writer.join().unwrap();
+            let file = file_lines(&file_of(&config));
+            assert_eq!(
+                &file[..dead_lines.len()],
+                dead_lines.as_slice(),
+                "{what}: the dead run's lines stay"
+            );
+            let last_dead = dead_lines.last().map_or(i64::MIN, |l| l.time_us);
+            for (callid, answered) in &open {
+                let closing: Vec<(usize, &QueueLogLine)> = file
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| {
+                        l.callid == *callid && CLOSING_VERBS.contains(&l.event.as_str())
+                    })
+                    .collect();
+                assert_eq!(
+                    closing.len(),
+                    1,
+                    "{what}: {callid} closes once: {closing:?}"
+                );
+                let (i, line) = closing[0];
+                assert!(
+                    i >= dead_lines.len() && line.time_us >= last_dead,
+                    "{what}: {callid} closes after the dead run's lines: {i} {line:?}"
+                );
+                if *answered {
+                    talking += 1;
+                    assert!(
+                        ["COMPLETECALLER", "COMPLETEAGENT"].contains(&line.event.as_str()),
+                        "{what}: {callid} was talking: {line:?}"
+                    );
+                } else {
+                    waiting += 1;
+                    assert_eq!(line.event, "ABANDON", "{what}: {callid} was waiting");
+                }
+            }
+            assert_well_formed(&file, Some(&visits_per_callid(&config.database())), &what);
+            assert_file_is_table(&file, &table_lines(&config.database()), &what);
+        }
+    }
+    say(&format!(
+        "crashes: {waiting} waiting calls closed with ABANDON, {talking} talking with COMPLETE*"
+    ));
+    assert!(
+        waiting > 0 && talking > 0,
+        "{waiting} waiting, {talking} talking"
+    );
+}
