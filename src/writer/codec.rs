@@ -90,7 +90,9 @@ enum OpLine<'a> {
         secs: i64,
     },
     /// Added with the queue_log table.
-    QueueLog { lines: Vec<QueueLogEntry<'a>> },
+    QueueLog {
+        lines: Vec<QueueLogEntry<'a>>,
+    },
     /// Added after the first release: `how` is `shutdown` or `crash`.
     CloseRun {
         how: Cow<'a, str>,
