@@ -53,6 +53,11 @@ pub struct Config {
     pub wallboard: crate::live::Thresholds,
     /// The live view of every node sharing the database (`live-nodes all`).
     pub live_all_nodes: bool,
+    /// Asterisk's queue_log: a file (`queue-log-path`), the `queue_log`
+    /// table (`queue-log-table`), and how names are written.
+    pub queue_log_path: Option<PathBuf>,
+    pub queue_log_table: bool,
+    pub queue_log_names: crate::queue_log::Names,
 }
 
 /// One `<column name=… variable=… leg=…/>` as written, missing attributes
@@ -270,6 +275,31 @@ pub const PARAMS: &[ParamDoc] = &[
                   read every second on a thread of the module's own).",
     },
     ParamDoc {
+        name: "queue-log-path",
+        default: "",
+        meaning: "Append Asterisk's queue_log to this file (an absolute path in an existing \
+                  directory), one line per queue event, flushed with each write of rows; \
+                  `cc_cdr reopen` reopens it for logrotate. Empty: no file.",
+    },
+    ParamDoc {
+        name: "queue-log-table",
+        default: "false",
+        meaning: "Write the same queue_log lines to the table queue_log of the module's \
+                  database, in the transaction of their rows (Asterisk's realtime columns).",
+    },
+    ParamDoc {
+        name: "queue-log-agent",
+        default: "Agent/${agent}",
+        meaning: "How an agent is named in the queue_log: ${agent} (1001@default), \
+                  ${agent_user} (1001) and ${agent_domain} (default) are replaced.",
+    },
+    ParamDoc {
+        name: "queue-log-queue",
+        default: "${queue}",
+        meaning: "How a queue is named in the queue_log: ${queue} (support@default), \
+                  ${queue_name} (support) and ${queue_domain} (default) are replaced.",
+    },
+    ParamDoc {
         name: "wallboard-sl-warn-pct",
         default: "80",
         meaning: "The wallboard shows today's service level amber below this (0 to 100).",
@@ -339,6 +369,9 @@ impl Config {
             metrics_per_agent: false,
             wallboard: crate::live::Thresholds::default(),
             live_all_nodes: false,
+            queue_log_path: None,
+            queue_log_table: false,
+            queue_log_names: crate::queue_log::Names::default(),
         }
     }
 
@@ -513,6 +546,38 @@ impl Config {
                 }
                 "wallboard-wait-alert-sec" => {
                     config.wallboard.wait_alert_sec = ranged(value, 1, 86_400, 60, &mut warn) as i64
+                }
+                "queue-log-path" if value.is_empty() => config.queue_log_path = None,
+                "queue-log-path" => {
+                    let path = Path::new(value);
+                    if !path.is_absolute() || !path.parent().is_some_and(Path::is_dir) {
+                        // The rows matter more than the queue_log: load
+                        // without it, and say so loudly.
+                        warn(format!(
+                            "'{value}' is not an absolute path in an existing directory; no \
+                             queue_log file is written"
+                        ));
+                    } else if path.is_dir() {
+                        warn(format!(
+                            "'{value}' is a directory; no queue_log file is written"
+                        ));
+                    } else {
+                        config.queue_log_path = Some(path.to_owned());
+                    }
+                }
+                "queue-log-table" => config.queue_log_table = boolean(value, &mut warn),
+                "queue-log-agent" | "queue-log-queue" => {
+                    let agent = name == "queue-log-agent";
+                    let (a, q) = if agent {
+                        (value, crate::queue_log::DEFAULT_QUEUE_TEMPLATE)
+                    } else {
+                        (crate::queue_log::DEFAULT_AGENT_TEMPLATE, value)
+                    };
+                    match crate::queue_log::Names::new(a, q) {
+                        Ok(_) if agent => config.queue_log_names.set_agent(value),
+                        Ok(_) => config.queue_log_names.set_queue(value),
+                        Err(e) => warn(format!("{e}; using the default")),
+                    }
                 }
                 _ => warn("unknown parameter, ignored".to_owned()),
             }

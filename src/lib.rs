@@ -20,6 +20,7 @@ mod ffi;
 pub mod http;
 pub mod live;
 pub mod logging;
+pub mod queue_log;
 pub mod service;
 pub mod stats;
 pub mod store;

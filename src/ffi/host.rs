@@ -99,6 +99,15 @@ pub fn api_output(command: &CStr, args: &CStr) -> Option<String> {
     text.filter(|_| status == sys::switch_status_t::SWITCH_STATUS_SUCCESS)
 }
 
+/// Whether FreeSWITCH has a channel of this UUID (`uuid_exists`). From a
+/// thread of the module's own.
+pub fn channel_exists(uuid: &str) -> bool {
+    let Ok(uuid) = std::ffi::CString::new(uuid) else {
+        return false;
+    };
+    api_output(c"uuid_exists", &uuid).is_some_and(|answer| answer.trim() == "true")
+}
+
 /// mod_callcenter's `callcenter_config ARGS` (`agent list`, `tier list`,
 /// ...), if it is loaded.
 pub fn callcenter_config(args: &str) -> Option<String> {

@@ -88,6 +88,7 @@ fn host() -> Host {
         cc_instance_id,
         callcenter_agents: xml::callcenter_agents(),
         callcenter: Some(host::callcenter_config),
+        channel_exists: Some(host::channel_exists),
     }
 }
 

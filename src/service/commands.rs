@@ -14,6 +14,8 @@ pub enum Command {
     Status,
     /// Write the spool to the database now.
     Replay,
+    /// Reopen the queue_log file (after logrotate moved it).
+    Reopen,
     /// `stats ...`: the words after `stats`.
     Stats(Vec<String>),
     /// `abandoned ...`: the words after `abandoned`.
@@ -49,6 +51,11 @@ pub const COMMANDS: &[CommandDoc] = &[
         args: "",
         meaning: "write the spool (rows kept while the database refused writes) to the \
                   database now, instead of at the next retry",
+    },
+    CommandDoc {
+        words: "reopen",
+        args: "",
+        meaning: "reopen the queue_log file (queue-log-path), for logrotate",
     },
     CommandDoc {
         words: "stats queue",
@@ -152,6 +159,7 @@ pub fn parse(args: &str) -> Result<Command, String> {
         [] | ["help"] => Ok(Command::Help),
         ["status"] => Ok(Command::Status),
         ["replay"] => Ok(Command::Replay),
+        ["reopen"] => Ok(Command::Reopen),
         ["stats", rest @ ..] => Ok(Command::Stats(rest.iter().map(|w| w.to_string()).collect())),
         ["abandoned", rest @ ..] => Ok(Command::Abandoned(
             rest.iter().map(|w| w.to_string()).collect(),

@@ -44,6 +44,8 @@ pub struct Host {
     pub callcenter_agents: Vec<(String, String)>,
     /// mod_callcenter's `callcenter_config`, where the host can run it.
     pub callcenter: Option<agent_sync::CallcenterApi>,
+    /// Whether a channel of this UUID exists, where the host can tell.
+    pub channel_exists: Option<fn(&str) -> bool>,
 }
 
 /// A running load: the writer and what `cc_cdr` needs to answer.
@@ -102,11 +104,12 @@ impl Service {
         });
         let store = open_store(&config, &database, &stats, node)?;
         let counters = Arc::new(Counters::default());
-        let (ingress, writer) = writer::spawn_with_live(
+        let (ingress, writer) = writer::spawn_in_host(
             &config,
             store,
             counters.clone(),
             Some((live.clone(), database.clone())),
+            host.channel_exists,
         )
         .map_err(|e| format!("cannot start the writer thread: {e}"))?;
         let agent_sync = match host.callcenter {
@@ -175,6 +178,7 @@ impl Service {
             Ok(Command::Help) => commands::help(),
             Ok(Command::Status) => status::format_status(&self.status()),
             Ok(Command::Replay) => self.replay(),
+            Ok(Command::Reopen) => self.reopen(),
             Ok(Command::Stats(words)) => {
                 // On its own read-only connection, while the writer writes.
                 let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -252,6 +256,19 @@ impl Service {
             trouble.as_deref(),
             done,
         )
+    }
+
+    /// Asks the writer to reopen the queue_log file; it answers on a
+    /// channel, with a timeout.
+    fn reopen(&self) -> String {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let answer = match writer.as_ref() {
+            Some(w) => w.reopen_queue_log(REPLAY_TIMEOUT),
+            None => Err("-ERR the module is stopping".to_owned()),
+        };
+        let mut text = answer.unwrap_or_else(|e| e);
+        text.push('\n');
+        text
     }
 
     /// Lets the writer drain, commit and stop, and says what it did. Call

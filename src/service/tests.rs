@@ -21,6 +21,7 @@ fn host(dir: &TempDir) -> Host {
         cc_instance_id: Some("  ".into()),
         callcenter_agents: vec![("alice@default".into(), "5".into())],
         callcenter: None,
+        channel_exists: None,
     }
 }
 

@@ -96,6 +96,14 @@ impl Store {
     }
 
     /// Writes a batch in one transaction. Returns the rows upserted.
+    /// The node whose rows this store writes.
+    pub fn node(&self) -> &Node {
+        match self {
+            Store::Sqlite(store) => store.node(),
+            Store::Postgres(store) => store.node(),
+        }
+    }
+
     pub fn write(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
         match self {
             Store::Sqlite(store) => store.write(ops),

@@ -424,6 +424,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// The node whose rows this store writes.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
     /// A store that connects on first use: a node whose database is down at
     /// start keeps its rows in the spool, as when it goes down later.
     pub fn new(dsn: &str, node: Node, views_sql: String, time_zone: Option<String>) -> PgStore {

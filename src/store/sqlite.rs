@@ -32,6 +32,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The node whose rows this store writes.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
     /// Opens (creating with mode 0640 if needed) and migrates the database.
     pub fn open(
         path: &Path,

@@ -66,6 +66,8 @@ pub fn rejected_events_path(spool_base: &Path) -> PathBuf {
 enum Control {
     /// Write the spool now, then answer.
     Replay(Sender<()>),
+    /// Reopen the queue_log file (logrotate moved it), then answer.
+    ReopenQueueLog(Sender<Result<String, String>>),
 }
 
 impl WriterHandle {
@@ -79,6 +81,19 @@ impl WriterHandle {
         // It may be asleep until its next flush.
         self.thread.thread().unpark();
         answered.recv_timeout(timeout).is_ok()
+    }
+
+    /// Asks the writer to reopen the queue_log file, and waits up to
+    /// `timeout` for its answer (`+OK ...` or `-ERR ...`).
+    pub fn reopen_queue_log(&self, timeout: Duration) -> Result<String, String> {
+        let (answer, answered) = std::sync::mpsc::channel();
+        if self.control.send(Control::ReopenQueueLog(answer)).is_err() {
+            return Err("-ERR the writer is not running".to_owned());
+        }
+        self.thread.thread().unpark();
+        answered
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| Err("-ERR the writer did not answer in time".to_owned()))
     }
 
     /// Waits for the writer to end: it drains and stops once every
@@ -110,6 +125,18 @@ pub fn spawn_with_live(
     store: Store,
     counters: Arc<Counters>,
     live: Option<(Live, Database)>,
+) -> std::io::Result<(Ingress, WriterHandle)> {
+    spawn_in_host(config, store, counters, live, None)
+}
+
+/// `spawn_with_live`, in a switch that can say whether a channel still
+/// exists (for the queue_log of calls a reload cut).
+pub fn spawn_in_host(
+    config: &Config,
+    store: Store,
+    counters: Arc<Counters>,
+    live: Option<(Live, Database)>,
+    channel_exists: Option<fn(&str) -> bool>,
 ) -> std::io::Result<(Ingress, WriterHandle)> {
     let (sender, receiver) = sync_channel(config.queue_size);
     // The overflow only holds events until the spooler writes them out.
@@ -159,6 +186,11 @@ pub fn spawn_with_live(
             database: Some(database),
             seeder: None,
         }),
+        queue_log: queue_log::QueueLogOut::new(
+            config,
+            channel_exists.map(|f| Box::new(f) as queue_log::ChannelExists),
+        ),
+        database: config.database(),
     };
     let (control, control_receiver) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -261,6 +293,9 @@ struct Worker {
     failures_in_a_row: u32,
     last_error_logged: Option<Instant>,
     live: Option<LiveFeed>,
+    queue_log: Option<queue_log::QueueLogOut>,
+    /// Where the rows go, for the reads the queue_log needs at load.
+    database: Database,
 }
 
 /// The live view the writer feeds, and the thread that reads today's rows
@@ -284,6 +319,9 @@ impl Worker {
             Ok(Some(what)) => log(Level::Notice, &what),
             Ok(None) => {}
             Err(e) => self.failed(&e.to_string()),
+        }
+        if let Some(queue_log) = &mut self.queue_log {
+            queue_log.start(self.started.elapsed().as_secs());
         }
         self.close_dead_run();
         self.start_seeder();
@@ -321,15 +359,26 @@ impl Worker {
             if self.counters.panic_writer.swap(false, Relaxed) {
                 panic!("injected into the writer's loop");
             }
-            let answers: Vec<Sender<()>> = control
-                .try_iter()
-                .map(|Control::Replay(answer)| answer)
-                .collect();
+            let mut answers: Vec<Sender<()>> = Vec::new();
+            for asked in control.try_iter() {
+                match asked {
+                    Control::Replay(answer) => answers.push(answer),
+                    Control::ReopenQueueLog(answer) => {
+                        let result = match &mut self.queue_log {
+                            Some(queue_log) => queue_log.reopen(),
+                            None => Err("-ERR the queue_log is off (no queue-log-path or \
+                                         queue-log-table)"
+                                .to_owned()),
+                        };
+                        // The asker may have given up waiting.
+                        let _ = answer.send(result);
+                    }
+                }
+            }
             let replay_requested = !answers.is_empty();
             if replay_requested || last_flush.elapsed() >= self.next_flush_in() {
                 let ops = self.assembler.take_ops(self.now());
-                self.feed_live(&ops);
-                self.pending.extend(ops);
+                self.queue_ops(ops);
                 self.flush(replay_requested);
                 self.beat();
                 last_flush = Instant::now();
@@ -410,9 +459,19 @@ impl Worker {
         let ops = self
             .assembler
             .close_run(self.now(), how, Some(at_us.div_euclid(1_000_000)));
-        self.feed_live(&ops);
-        self.pending.extend(ops);
+        self.queue_ops(ops);
         self.pending.push(StoreOp::CloseRun { how, at_us });
+    }
+
+    /// Hands the assembler's operations to the live view and the
+    /// queue_log, and queues them (with the queue_log table's lines) for
+    /// the store.
+    fn queue_ops(&mut self, ops: Vec<StoreOp>) {
+        self.feed_live(&ops);
+        let now = self.now();
+        let lines = self.queue_log.as_mut().and_then(|q| q.lines(&ops, now));
+        self.pending.extend(ops);
+        self.pending.extend(lines);
     }
 
     fn start_seeder(&mut self) {
@@ -579,6 +638,9 @@ impl Worker {
         // What this run holds ends now: calls in progress, and the agents'
         // intervals, so that no time is counted while the switch is down.
         self.end_run(RunEnd::Shutdown, now_us());
+        if let Some(queue_log) = &mut self.queue_log {
+            queue_log.save();
+        }
         for attempt in 1..=3 {
             self.flush(true);
             if self.pending.is_empty() {
@@ -812,6 +874,7 @@ impl Worker {
 
 pub mod alive;
 mod backoff;
+mod queue_log;
 pub mod codec;
 mod ingress;
 pub mod spool;

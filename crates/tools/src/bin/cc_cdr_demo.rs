@@ -49,8 +49,15 @@ fn live(install: &Installation) -> Result<(), String> {
         install.prefix.display(),
         module.display()
     );
+    // Beside FreeSWITCH's directory, which is made at the start.
+    let queue_log =
+        std::env::temp_dir().join(format!("cc_cdr_demo_{}.queue_log", std::process::id()));
     let options = Options {
         callcenter_xml: CALLCENTER_XML.to_owned(),
+        cc_cdr_params: vec![(
+            "queue-log-path".to_owned(),
+            queue_log.display().to_string(),
+        )],
         ..Options::default()
     };
     let mut fs = FreeSwitch::start(install, &module, &options).map_err(|e| e.to_string())?;
@@ -87,7 +94,16 @@ fn live(install: &Installation) -> Result<(), String> {
     println!("\nfs_cli> cc_cdr status");
     print!("{}", fs.api("cc_cdr status").map_err(|e| e.to_string())?);
     let conn = open(&fs.db_path).ok_or("cannot open the CDR database")?;
-    print_report(&conn, &fs.db_path)
+    print_report(&conn, &fs.db_path)?;
+    println!(
+        "\nThe queue_log for QueueMetrics, Wazo, QPanel... (queue-log-path {}):",
+        queue_log.display()
+    );
+    match std::fs::read_to_string(&queue_log) {
+        Ok(text) => print!("{text}"),
+        Err(e) => println!("  cannot read it: {e}"),
+    }
+    Ok(())
 }
 
 fn print_agents(fs: &FreeSwitch) {

@@ -1,0 +1,410 @@
+//! The live queue_log: the writer hands every batch of store operations
+//! to the [`Emitter`], which returns the lines whose facts first appear in
+//! it, named and in time order.
+//!
+//! Each visit is followed as the store merges its row, so that a line is
+//! written once: ENTERQUEUE when the entry is known, a ring's line when the
+//! offer's result is, CONNECT at the answer, the closing line when the
+//! visit closes. A visit the module's unload cut (`closed_by = shutdown`)
+//! is not closed in the queue_log: FreeSWITCH may still be running (a
+//! `reload`), and the next load goes on with it. Its state is kept in a
+//! file ([`Emitter::save`]); the next load closes it from that state only
+//! once its caller's channel is gone without any new event for it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use super::agents::{AgentSessions, StatusInterval, named};
+use super::{Names, Order, attempt_line, closing_line, connect_line, enter_line, sort};
+use crate::domain::rows::{ActivityKind, AttemptRow, CdrRow, QueueLogLine, StoreOp};
+
+/// A closed visit is forgotten this long after its last row: later rows
+/// of it (a late event) then write no second line.
+const FORGET_AFTER_SECS: u64 = 600;
+/// How often a visit restored from the last run is looked for.
+const CHECK_EVERY_SECS: u64 = 2;
+
+type Key = (String, String);
+
+fn key(member_uuid: &str, uuid: Option<&str>) -> Key {
+    (member_uuid.to_owned(), uuid.unwrap_or_default().to_owned())
+}
+
+#[derive(Clone, Debug, Default)]
+struct Tracked {
+    /// The row as the store holds it (merged the same way).
+    row: CdrRow,
+    entered: bool,
+    connected: bool,
+    closed: bool,
+    /// `(agent, attempt_no)` of the offers whose line is written.
+    rung: HashSet<(String, i64)>,
+    /// Offers the unload cut (`interrupted`): their RINGCANCELED waits,
+    /// as the closing line does, for the visit to end for good.
+    held: Vec<AttemptRow>,
+    /// Restored from the last run, and no row of it since.
+    restored: bool,
+    /// When (writer seconds) the restored visit's channel was found gone.
+    gone_at: Option<u64>,
+    touched: u64,
+}
+
+/// Does the caller's channel (by UUID) still exist in FreeSWITCH?
+pub type ChannelExists = Box<dyn Fn(&str) -> bool + Send>;
+
+pub struct Emitter {
+    names: Names,
+    visits: HashMap<Key, Tracked>,
+    agents: AgentSessions,
+    /// The time of the last line handed out: lines never go back in time.
+    last_us: i64,
+    channel_exists: Option<ChannelExists>,
+    /// How long a restored visit's channel must be gone before it is
+    /// closed from its stored state (`hangup-grace-sec`: the events of its
+    /// end, if any, come within it).
+    grace_secs: u64,
+    last_check: u64,
+}
+
+impl Emitter {
+    pub fn new(names: Names, grace_secs: u64) -> Emitter {
+        Emitter {
+            names,
+            visits: HashMap::new(),
+            agents: AgentSessions::default(),
+            last_us: i64::MIN,
+            channel_exists: None,
+            grace_secs,
+            last_check: 0,
+        }
+    }
+
+    pub fn set_channel_exists(&mut self, check: ChannelExists) {
+        self.channel_exists = Some(check);
+    }
+
+    /// The agents' sessions as the database holds them (each agent's
+    /// status intervals back to its last logout): the next change of each
+    /// continues from there.
+    pub fn seed_agents(&mut self, intervals: &[StatusInterval]) {
+        self.agents = AgentSessions::from_intervals(intervals);
+    }
+
+    /// Lines written before this run end at `secs`: nothing earlier is
+    /// written after them.
+    pub fn continue_after(&mut self, secs: i64) {
+        self.last_us = self.last_us.max(secs.saturating_mul(1_000_000));
+    }
+
+    /// Visits being followed (for `cc_cdr status`).
+    pub fn followed(&self) -> usize {
+        self.visits.len()
+    }
+
+    /// The lines of one batch of operations, then those of visits restored
+    /// from the last run that are now known to be over.
+    pub fn on_ops(&mut self, ops: &[StoreOp], now: u64) -> Vec<QueueLogLine> {
+        let mut lines: Vec<(Order, QueueLogLine)> = Vec::new();
+        for op in ops {
+            match op {
+                StoreOp::Upsert(row) => self.on_row(row, now, &mut lines),
+                StoreOp::Attempt(attempt) => self.on_attempt(attempt, now, &mut lines),
+                StoreOp::AgentChange(change) if change.kind == ActivityKind::Status => {
+                    let found = self.agents.change(
+                        &change.agent,
+                        &change.value,
+                        change.reason,
+                        change.at_us,
+                    );
+                    lines.extend(
+                        found
+                            .into_iter()
+                            .map(|(o, l)| (o, named(l, &change.agent, &self.names))),
+                    );
+                }
+                _ => {}
+            }
+        }
+        self.check_restored(now, &mut lines);
+        self.visits
+            .retain(|_, t| !(t.closed && now.saturating_sub(t.touched) > FORGET_AFTER_SECS));
+        self.hand_out(lines)
+    }
+
+    fn hand_out(&mut self, mut lines: Vec<(Order, QueueLogLine)>) -> Vec<QueueLogLine> {
+        sort(&mut lines);
+        lines
+            .into_iter()
+            .map(|(_, mut line)| {
+                line.time_us = line.time_us.max(self.last_us);
+                self.last_us = line.time_us;
+                line
+            })
+            .collect()
+    }
+
+    fn on_row(&mut self, row: &CdrRow, now: u64, lines: &mut Vec<(Order, QueueLogLine)>) {
+        let names = &self.names;
+        let t = self
+            .visits
+            .entry(key(&row.member_uuid, row.uuid.as_deref()))
+            .or_default();
+        t.touched = now;
+        t.restored = false;
+        t.gone_at = None;
+        merge(&mut t.row, row);
+        emit_visit(t, names, lines);
+    }
+
+    fn on_attempt(&mut self, a: &AttemptRow, now: u64, lines: &mut Vec<(Order, QueueLogLine)>) {
+        let t = self
+            .visits
+            .entry(key(&a.member_uuid, a.uuid.as_deref()))
+            .or_default();
+        t.touched = now;
+        if a.result.is_none() || t.rung.contains(&(a.agent_name.clone(), a.attempt_no)) {
+            return;
+        }
+        if a.result == Some("interrupted") && !t.closed {
+            // Cut by the unload: the call may go on after the reload.
+            t.held
+                .retain(|h| (&h.agent_name, h.attempt_no) != (&a.agent_name, a.attempt_no));
+            t.held.push(a.clone());
+            return;
+        }
+        t.held
+            .retain(|h| (&h.agent_name, h.attempt_no) != (&a.agent_name, a.attempt_no));
+        if let Some(line) = attempt_line(a, t.row.queue_entered_epoch, &self.names) {
+            t.rung.insert((a.agent_name.clone(), a.attempt_no));
+            lines.push(line);
+        }
+    }
+
+    /// Restored visits whose channel is gone, with no row since, for
+    /// longer than the grace: the switch stopped, or the caller left
+    /// during the reload. They close as the stored row says.
+    fn check_restored(&mut self, now: u64, lines: &mut Vec<(Order, QueueLogLine)>) {
+        if now < self.last_check + CHECK_EVERY_SECS && self.last_check != 0 {
+            return;
+        }
+        self.last_check = now.max(1);
+        let grace = self.grace_secs;
+        for t in self.visits.values_mut().filter(|t| t.restored && !t.closed) {
+            let uuid = t.row.uuid.clone().unwrap_or_default();
+            let exists = self.channel_exists.as_ref().is_some_and(|f| f(&uuid));
+            if exists {
+                t.gone_at = None;
+                continue;
+            }
+            let gone_at = *t.gone_at.get_or_insert(now);
+            if now.saturating_sub(gone_at) >= grace {
+                t.restored = false;
+                close_for_good(t, &self.names, lines);
+            }
+        }
+    }
+
+    /// What the unload leaves to the next load: the visits it cut, and the
+    /// time of the last line. Written to `path` (replaced).
+    pub fn save(&self, path: &Path) -> std::io::Result<usize> {
+        let mut text = format!("{{\"last_us\":{}}}\n", self.last_us.max(0));
+        let mut n = 0;
+        for t in self.visits.values().filter(|t| !t.closed) {
+            let rung: Vec<serde_json::Value> = t
+                .rung
+                .iter()
+                .map(|(a, no)| serde_json::json!([a, no]))
+                .collect();
+            let held: Vec<String> = t
+                .held
+                .iter()
+                .map(|a| crate::writer::codec::encode(&StoreOp::Attempt(Box::new(a.clone()))))
+                .collect();
+            let entry = serde_json::json!({
+                "row": crate::writer::codec::encode(&StoreOp::Upsert(Box::new(t.row.clone()))),
+                "entered": t.entered,
+                "connected": t.connected,
+                "rung": rung,
+                "held": held,
+            });
+            text.push_str(&entry.to_string());
+            text.push('\n');
+            n += 1;
+        }
+        let temporary = path.with_extension("pending.tmp");
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, path)?;
+        Ok(n)
+    }
+
+    /// Takes back what the last unload saved (and removes the file): the
+    /// visits it cut are followed again. Returns how many, and the lines
+    /// it could not read.
+    pub fn restore(&mut self, path: &Path, now: u64) -> std::io::Result<(usize, usize)> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        let (mut restored, mut bad) = (0, 0);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match self.restore_line(line, now) {
+                Some(true) => restored += 1,
+                Some(false) => {}
+                None => bad += 1,
+            }
+        }
+        std::fs::remove_file(path)?;
+        Ok((restored, bad))
+    }
+
+    fn restore_line(&mut self, line: &str, now: u64) -> Option<bool> {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        if let Some(last) = value.get("last_us").and_then(|v| v.as_i64()) {
+            self.last_us = self.last_us.max(last);
+            return Some(false);
+        }
+        let StoreOp::Upsert(row) =
+            crate::writer::codec::decode(value.get("row")?.as_str()?).ok()?
+        else {
+            return None;
+        };
+        let mut t = Tracked {
+            row: *row,
+            entered: value.get("entered")?.as_bool()?,
+            connected: value.get("connected")?.as_bool()?,
+            restored: true,
+            touched: now,
+            ..Tracked::default()
+        };
+        for r in value.get("rung")?.as_array()? {
+            t.rung
+                .insert((r.get(0)?.as_str()?.to_owned(), r.get(1)?.as_i64()?));
+        }
+        for h in value.get("held")?.as_array()? {
+            if let Ok(StoreOp::Attempt(a)) = crate::writer::codec::decode(h.as_str()?) {
+                t.held.push(*a);
+            }
+        }
+        let k = key(&t.row.member_uuid, t.row.uuid.as_deref());
+        self.visits.insert(k, t);
+        Some(true)
+    }
+
+    /// The lines that close visits the store closed without the writer
+    /// following them: the open rows a crashed run left, as the next load
+    /// closed them (`rows`, read back after the closing), with their offers.
+    pub fn closed_by_store(
+        &mut self,
+        rows: &[(CdrRow, Vec<AttemptRow>)],
+        now: u64,
+    ) -> Vec<QueueLogLine> {
+        let mut lines = Vec::new();
+        for (row, attempts) in rows {
+            let k = key(&row.member_uuid, row.uuid.as_deref());
+            let t = self.visits.entry(k).or_default();
+            // The dead run wrote the entry, and the lines of what it saw end.
+            t.entered = true;
+            t.connected = t.connected || row.answer_epoch.is_some();
+            t.restored = false;
+            t.touched = now;
+            merge(&mut t.row, row);
+            t.held = attempts
+                .iter()
+                .filter(|a| a.result == Some("interrupted"))
+                .cloned()
+                .collect();
+            close_for_good(t, &self.names, &mut lines);
+        }
+        self.hand_out(lines)
+    }
+}
+
+/// The lines the row's new facts give.
+fn emit_visit(t: &mut Tracked, names: &Names, lines: &mut Vec<(Order, QueueLogLine)>) {
+    if !t.entered {
+        if let Some(line) = enter_line(&t.row, names) {
+            t.entered = true;
+            lines.push(line);
+        }
+    }
+    if !t.connected {
+        if let Some(line) = connect_line(&t.row, names) {
+            t.connected = true;
+            lines.push(line);
+        }
+    }
+    if !t.closed && t.row.closed_by != Some("shutdown") {
+        if let Some(line) = closing_line(&t.row, names) {
+            t.closed = true;
+            // Offers the unload cut and nothing finished since.
+            for a in std::mem::take(&mut t.held) {
+                if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
+                    lines.extend(attempt_line(&a, t.row.queue_entered_epoch, names));
+                }
+            }
+            lines.push(line);
+        }
+    }
+}
+
+/// Closes a visit as its row stands, even one the unload cut.
+fn close_for_good(t: &mut Tracked, names: &Names, lines: &mut Vec<(Order, QueueLogLine)>) {
+    let stored = t.row.closed_by;
+    if stored == Some("shutdown") {
+        // Not "shutdown" for emit_visit: the visit is over now.
+        t.row.closed_by = Some("crash");
+    }
+    emit_visit(t, names, lines);
+    t.row.closed_by = stored;
+}
+
+/// `into` as the store leaves it after writing `row` over it
+/// (src/store/statements.rs, `upsert_sql`): a value given replaces, one
+/// not given keeps; `event` closes for good, and a closed row is not opened
+/// again.
+pub fn merge(into: &mut CdrRow, row: &CdrRow) {
+    fn keep<T: Clone>(into: &mut Option<T>, new: &Option<T>) {
+        if new.is_some() {
+            into.clone_from(new);
+        }
+    }
+    if into.member_uuid.is_empty() {
+        into.member_uuid.clone_from(&row.member_uuid);
+    }
+    keep(&mut into.uuid, &row.uuid);
+    keep(&mut into.bleg_uuid, &row.bleg_uuid);
+    keep(&mut into.caller_id_number, &row.caller_id_number);
+    keep(&mut into.caller_id_name, &row.caller_id_name);
+    keep(&mut into.destination_number, &row.destination_number);
+    keep(&mut into.context, &row.context);
+    keep(&mut into.queue_name, &row.queue_name);
+    keep(&mut into.agent_name, &row.agent_name);
+    keep(&mut into.answered_number, &row.answered_number);
+    keep(&mut into.system_entered_epoch, &row.system_entered_epoch);
+    keep(&mut into.queue_entered_epoch, &row.queue_entered_epoch);
+    keep(&mut into.ring_epoch, &row.ring_epoch);
+    keep(&mut into.answer_epoch, &row.answer_epoch);
+    keep(&mut into.end_epoch, &row.end_epoch);
+    keep(&mut into.duration, &row.duration);
+    keep(&mut into.billsec, &row.billsec);
+    keep(&mut into.wait_sec, &row.wait_sec);
+    keep(&mut into.ring_sec, &row.ring_sec);
+    keep(&mut into.hangup_cause, &row.hangup_cause);
+    keep(&mut into.outcome, &row.outcome);
+    keep(&mut into.cancel_reason, &row.cancel_reason);
+    keep(&mut into.transferred_to, &row.transferred_to);
+    keep(&mut into.recording_path, &row.recording_path);
+    keep(&mut into.queue_position, &row.queue_position);
+    keep(&mut into.exit_position, &row.exit_position);
+    keep(&mut into.exit_key, &row.exit_key);
+    keep(&mut into.hangup_by, &row.hangup_by);
+    into.agent_attempts = into.agent_attempts.max(row.agent_attempts);
+    into.agent_missed = into.agent_missed.max(row.agent_missed);
+    into.resumed |= row.resumed;
+    into.closed_by = match (into.closed_by, row.closed_by) {
+        (Some("event"), _) => Some("event"),
+        (Some(old), Some("open")) => Some(old),
+        (old, new) => new.or(old),
+    };
+}
