@@ -352,7 +352,11 @@ fn visit_lines(t: &Templates, cdr: &Row, attempts: &[Row]) -> Vec<Line> {
         lines.push(rung_line);
     }
     let (hold, billsec) = (field(cdr, "wait_sec"), field(cdr, "billsec"));
-    let answered = num(cdr, "answer_epoch");
+    // Answered as cc_cdr stats counts it: outcome `answered`. (A row can
+    // keep the answer_epoch of an answer the visit then lost, e.g. a bridge
+    // that failed at once: that visit is not answered.)
+    let answered =
+        num(cdr, "answer_epoch").filter(|_| text(cdr, "outcome").as_deref() == Some("answered"));
     if let Some(answer) = answered {
         let agent = t.agent_of(cdr, "agent_name");
         lines.push(line(

@@ -874,9 +874,9 @@ impl Worker {
 
 pub mod alive;
 mod backoff;
-mod queue_log;
 pub mod codec;
 mod ingress;
+mod queue_log;
 pub mod spool;
 #[cfg(test)]
 mod tests;

@@ -64,7 +64,10 @@ impl QueueLogOut {
                 &format!(
                     "queue_log: {n} calls the last unload cut are followed again{}",
                     if bad > 0 {
-                        format!("; {bad} unreadable lines of {} ignored", self.pending.display())
+                        format!(
+                            "; {bad} unreadable lines of {} ignored",
+                            self.pending.display()
+                        )
                     } else {
                         String::new()
                     }

@@ -54,10 +54,7 @@ fn live(install: &Installation) -> Result<(), String> {
         std::env::temp_dir().join(format!("cc_cdr_demo_{}.queue_log", std::process::id()));
     let options = Options {
         callcenter_xml: CALLCENTER_XML.to_owned(),
-        cc_cdr_params: vec![(
-            "queue-log-path".to_owned(),
-            queue_log.display().to_string(),
-        )],
+        cc_cdr_params: vec![("queue-log-path".to_owned(), queue_log.display().to_string())],
         ..Options::default()
     };
     let mut fs = FreeSwitch::start(install, &module, &options).map_err(|e| e.to_string())?;
