@@ -6,7 +6,9 @@ use mod_cc_cdr::service::commands;
 use mod_cc_cdr::stats::SlFormula;
 use mod_cc_cdr::stats::agent_time;
 use mod_cc_cdr::stats::metrics::{AGENT, QUEUE};
-use mod_cc_cdr::store::schema::{ACTIVITY_COLUMNS, ATTEMPT_COLUMNS, CDR_COLUMNS};
+use mod_cc_cdr::store::schema::{
+    ACTIVITY_COLUMNS, ATTEMPT_COLUMNS, CDR_COLUMNS, QUEUE_LOG_COLUMNS,
+};
 
 const README: &str = include_str!("../README.md");
 const SAMPLE: &str = include_str!("../conf/autoload_configs/cc_cdr.conf.xml");
@@ -45,6 +47,7 @@ fn readme_documents_every_column_and_outcome() {
         .iter()
         .chain(ATTEMPT_COLUMNS)
         .chain(ACTIVITY_COLUMNS)
+        .chain(QUEUE_LOG_COLUMNS)
     {
         assert!(
             README.contains(&format!("| `{column}` |")),

@@ -6,8 +6,8 @@
 
 use mod_cc_cdr::domain::event::{CcEvent, Field, Source, WantedVars};
 use mod_cc_cdr::domain::rows::{
-    ActivityKind, AgentChange, AttemptResult, AttemptRow, CdrRow, ClosedBy, MAX_NO_ANSWER, Outcome,
-    StoreOp,
+    ActivityKind, AgentChange, AttemptResult, AttemptRow, CdrRow, ClosedBy, HangupBy,
+    MAX_NO_ANSWER, Outcome, QueueLogLine, StoreOp,
 };
 use mod_cc_cdr::writer::codec;
 use mod_cc_cdr::writer::spool::Spool;
@@ -441,9 +441,32 @@ fn later_values_round_trip() {
         uuid: "b1a2c3d4-0000-4000-8000-000000000002".into(),
         values: vec![("survey".into(), "5".into())],
     });
+    // What the queue_log needs of a row, both ways a call can end.
+    for (hangup_by, exit_key) in [(HangupBy::Caller, None), (HangupBy::Agent, Some(awkward()))] {
+        later.push(StoreOp::Upsert(Box::new(CdrRow {
+            queue_position: Some(3),
+            exit_position: Some(i64::MAX),
+            exit_key,
+            hangup_by: Some(hangup_by.as_str()),
+            ..full_row(Outcome::Answered, ClosedBy::Event)
+        })));
+    }
+    // The queue_log's lines: every field, none, and an empty batch.
+    later.push(StoreOp::QueueLog(vec![
+        QueueLogLine {
+            time_us: 1_795_000_000_123_456,
+            callid: "b1a2c3d4-0000-4000-8000-000000000002".into(),
+            queue: "support@default".into(),
+            agent: awkward(),
+            event: "CONNECT".into(),
+            data: vec!["12".into(), String::new(), awkward()],
+        },
+        QueueLogLine::default(),
+    ]));
+    later.push(StoreOp::QueueLog(Vec::new()));
     assert!(
-        later.len() >= 6,
-        "interrupted, crash, open, interrupted, columns"
+        later.len() >= 10,
+        "interrupted, crash, open, interrupted, columns, queue_log"
     );
     for op in later {
         let line = codec::encode(&op);
@@ -453,7 +476,7 @@ fn later_values_round_trip() {
         .iter()
         .map(|f| (f.header_name(), "/var/rec/x.wav"))
         .collect();
-    assert_eq!(later_fields.len(), 1, "cc_record_filename");
+    assert_eq!(later_fields.len(), 2, "cc_record_filename, cc_exit_key");
     let event = CcEvent::from_pairs(Source::Callcenter, &later_fields);
     assert_eq!(codec::decode_event(&codec::encode_event(&event)), Ok(event));
 }

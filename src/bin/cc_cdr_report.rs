@@ -20,7 +20,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
 use clap_complete::Shell;
 
-use mod_cc_cdr::export::{self, abandoned, rows};
+use mod_cc_cdr::export::{self, abandoned, queue_log, rows};
 use mod_cc_cdr::stats::args::{DATES_HELP, SYNTAX};
 use mod_cc_cdr::stats::{self, SlFormula};
 use mod_cc_cdr::store::Database;
@@ -76,6 +76,16 @@ struct Cli {
           value_parser = FormulaParser, allow_hyphen_values = true)]
     sl_formula: SlFormula,
 
+    /// queue-log: how agents are named, as the queue-log-agent param
+    #[arg(long, value_name = "TEMPLATE", default_value = mod_cc_cdr::queue_log::DEFAULT_AGENT_TEMPLATE,
+          allow_hyphen_values = true)]
+    queue_log_agent: String,
+
+    /// queue-log: how queues are named, as the queue-log-queue param
+    #[arg(long, value_name = "TEMPLATE", default_value = mod_cc_cdr::queue_log::DEFAULT_QUEUE_TEMPLATE,
+          allow_hyphen_values = true)]
+    queue_log_queue: String,
+
     /// The words (see below); options may come before, between or after
     /// them
     #[arg(value_name = "WORDS")]
@@ -101,9 +111,11 @@ fn usage() -> String {
          [node NODE|all] [table|json|csv]\n       \
          cc_cdr_report [OPTIONS] {}\n       \
          cc_cdr_report [OPTIONS] {}\n       \
+         cc_cdr_report [OPTIONS] {}\n       \
          cc_cdr_report completions <SHELL>",
         rows::GRAMMAR.line(),
-        abandoned::GRAMMAR.line()
+        abandoned::GRAMMAR.line(),
+        queue_log::GRAMMAR.line()
     )
 }
 
@@ -113,9 +125,11 @@ fn words_help() -> String {
          {SYNTAX}\n      statistics, as after `cc_cdr stats` in fs_cli\n  \
          {}\n      the rows of callcenter_cdr, every column, streamed (default csv)\n  \
          {}\n      the callers to call back, as `cc_cdr abandoned` in fs_cli\n  \
+         {}\n      Asterisk's queue_log of the range, from the rows (as queue-log-path writes it)\n  \
          {DATES_HELP}",
         rows::GRAMMAR.line(),
-        abandoned::GRAMMAR.line()
+        abandoned::GRAMMAR.line(),
+        queue_log::GRAMMAR.line()
     )
 }
 
@@ -246,6 +260,13 @@ fn main() -> ExitCode {
         }
         Some((first, rest)) if first.eq_ignore_ascii_case("abandoned") => {
             return exported(abandoned::run_on_database(&database, tz, rest, now, out()));
+        }
+        Some((first, rest)) if first.eq_ignore_ascii_case("queue-log") => {
+            let names = mod_cc_cdr::queue_log::Names::new(&cli.queue_log_agent, &cli.queue_log_queue)
+                .unwrap_or_else(|e| fail(ErrorKind::InvalidValue, e));
+            return exported(
+                queue_log::run_on_database(&database, tz, rest, now, &names, out()).map(|_| ()),
+            );
         }
         _ => {}
     }

@@ -103,6 +103,7 @@ fields! {
     VarCcMemberUuid => "variable_cc_member_uuid",
     VarCcQueueJoinedEpoch => "variable_cc_queue_joined_epoch",
     VarCcRecordFilename => "variable_cc_record_filename",
+    VarCcExitKey => "variable_cc_exit_key",
 }
 
 /// What a `callcenter::info` event says happened (`CC-Action`).

@@ -17,8 +17,9 @@ use std::collections::HashMap;
 use crate::domain::agent::AgentTimeline;
 use crate::domain::columns::{CustomColumn, Leg};
 use crate::domain::event::{Action, CcEvent, Field, Source};
-use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome, RunEnd, StoreOp};
-use visit_map::VisitMap;
+use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, HangupBy, Outcome};
+use crate::domain::rows::{RunEnd, StoreOp};
+use visit_map::{VisitKey, VisitMap};
 
 /// How long a closed visit stays in memory to absorb late events.
 const LINGER_SECS: u64 = 120;
@@ -134,6 +135,10 @@ struct Answer {
     bridge_end: Option<i64>,
     /// Where the caller was sent, if the call ended by a transfer.
     transferred_to: Option<String>,
+    /// When the agent's channel hung up, in microseconds
+    /// (`Caller-Channel-Hangup-Time` of `bridge-agent-end`, which carries
+    /// the agent channel's data).
+    agent_hangup_us: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +169,18 @@ struct Visit {
     end: Option<End>,
     hangup_cause: Option<String>,
     caller_hangup_at: Option<i64>,
+    /// The caller's hangup in microseconds, to tell who hung up first when
+    /// both legs went within the same second.
+    caller_hangup_us: Option<i64>,
+    /// `member-queue-end` `Terminated` said the caller's channel was still
+    /// up (hangup time 0): the agent's side ended the bridge.
+    caller_up_at_end: bool,
+    /// See `Assembler::place`.
+    queue_position: Option<i64>,
+    /// See `Assembler::place_exit`.
+    exit_position: Option<i64>,
+    /// The key of `cc_exit_keys` the caller left with.
+    exit_key: Option<String>,
     /// The caller channel's CHANNEL_HANGUP_COMPLETE was taken in.
     hangup_seen: bool,
     seen: Vec<u64>,
@@ -192,6 +209,7 @@ struct Visit {
 struct Hangup {
     cause: String,
     at: Option<i64>,
+    at_us: Option<i64>,
     created: Option<i64>,
     seen: u64,
     /// Each admin column's value on the channel then (`None` for an agent
@@ -214,6 +232,12 @@ pub struct Assembler {
     fresh: bool,
     /// The admin's columns of channel variables.
     columns: Vec<CustomColumn>,
+    /// Per queue, the visits that were waiting when last looked at, each
+    /// once it has its `queue_position`: the only visits positions count.
+    /// A visit never waits again once it stops, so the lists are pruned
+    /// as they are read, and a position costs a scan of the callers that
+    /// were waiting, not of every visit held.
+    waiting: HashMap<String, Vec<VisitKey>>,
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -299,7 +323,7 @@ impl Assembler {
         // A resumed visit reuses the abandoned visit's member UUID on a new
         // caller channel: the visit is the pair.
         let key = self.visit_key(member_uuid, ev.get(Field::MemberSessionUuid));
-        let visit = self.visits.get_or_insert_with(key, || Visit {
+        let visit = self.visits.get_or_insert_with(key.clone(), || Visit {
             member_uuid: member_uuid.to_owned(),
             ..Visit::default()
         });
@@ -341,6 +365,99 @@ impl Assembler {
             Action::MemberQueueEnd => visit.absorb_end(ev),
             _ => {}
         }
+        match action {
+            Action::MemberQueueStart | Action::MemberQueueResume => self.place(&key),
+            Action::MemberQueueEnd => self.place_exit(&key),
+            _ => {}
+        }
+    }
+
+    /// Sets a visit's `queue_position` once its queue entry is known: one
+    /// more than the visits of its queue still waiting (not answered, not
+    /// ended, not hung up, not closed) that entered before it, that is at
+    /// an earlier second, or at the same second and positioned before it.
+    /// The visits counted are the ones this assembler holds (this node,
+    /// since this load); with events out of order, a caller whose start
+    /// comes late is not counted by those positioned before it came.
+    fn place(&mut self, key: &VisitKey) {
+        let Some(visit) = self.visits.get(key) else {
+            return;
+        };
+        let (None, Some(queue), Some(entered)) = (
+            visit.queue_position,
+            visit.queue.clone(),
+            visit.queue_entered,
+        ) else {
+            return;
+        };
+        let waiting = visit.is_waiting();
+        // Every visit in the list is positioned, so one of the same second
+        // was positioned before this one.
+        let ahead = self.count_waiting(&queue, key, |other| {
+            other.queue_entered.is_some_and(|e| e <= entered)
+        });
+        if let Some(visit) = self.visits.get_mut(key) {
+            visit.queue_position = Some(ahead + 1);
+        }
+        if waiting {
+            self.waiting.entry(queue).or_default().push(key.clone());
+        }
+    }
+
+    /// Sets an unanswered visit's `exit_position` once, when it ends
+    /// (`member-queue-end` with a cancel, or closed without it): one more
+    /// than the visits of its queue still waiting that entered before it
+    /// (an earlier second, or the same second and a smaller
+    /// `queue_position`). A visit closed without `member-queue-end` gets
+    /// its place at the close, which for a caller's hangup is the grace
+    /// after it.
+    fn place_exit(&mut self, key: &VisitKey) {
+        let Some(visit) = self.visits.get(key) else {
+            return;
+        };
+        if visit.exit_position.is_some() || visit.connected_answer().is_some() {
+            return;
+        }
+        let (Some(queue), Some(entered)) = (visit.queue.clone(), visit.queue_entered) else {
+            return;
+        };
+        let place = visit.queue_position.unwrap_or(i64::MAX);
+        let ahead = self.count_waiting(&queue, key, |other| {
+            (
+                other.queue_entered,
+                other.queue_position.unwrap_or(i64::MAX),
+            ) < (Some(entered), place)
+                && other.queue_entered.is_some()
+        });
+        if let Some(visit) = self.visits.get_mut(key) {
+            visit.exit_position = Some(ahead + 1);
+            visit.dirty = true;
+        }
+    }
+
+    /// How many visits of `queue` other than `key` still wait and satisfy
+    /// `before`; forgets the ones that stopped waiting.
+    fn count_waiting(
+        &mut self,
+        queue: &str,
+        key: &VisitKey,
+        before: impl Fn(&Visit) -> bool,
+    ) -> i64 {
+        let Some(list) = self.waiting.get_mut(queue) else {
+            return 0;
+        };
+        let visits = &self.visits;
+        list.retain(|k| visits.get(k).is_some_and(Visit::is_waiting));
+        let ahead = list
+            .iter()
+            .filter(|k| *k != key)
+            .filter_map(|k| visits.get(k))
+            .filter(|v| before(v))
+            .count() as i64;
+        if list.is_empty() {
+            self.waiting.remove(queue);
+        }
+        ahead
     }
 
     /// The key of the visit an event belongs to. An event without the
@@ -354,6 +471,13 @@ impl Assembler {
                 if !self.visits.contains_key(&key) {
                     if let Some(mut visit) = self.visits.remove(&sessionless) {
                         visit.session_uuid = Some(session.to_owned());
+                        if let Some(list) =
+                            visit.queue.as_ref().and_then(|q| self.waiting.get_mut(q))
+                        {
+                            for k in list.iter_mut().filter(|k| **k == sessionless) {
+                                *k = key.clone();
+                            }
+                        }
                         self.visits.insert(key.clone(), visit);
                     }
                 }
@@ -402,6 +526,9 @@ impl Assembler {
             at: ev
                 .micros_as_secs(Field::ChannelHangupTime)
                 .or(ev.created_secs()),
+            at_us: ev
+                .micros(Field::ChannelHangupTime)
+                .or(ev.micros(Field::Timestamp)),
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
             seen: now,
             column_values,
@@ -433,19 +560,25 @@ impl Assembler {
                 .into_iter()
                 .map(StoreOp::AgentChange),
         );
+        // The visits closing now without member-queue-end get their exit
+        // places first, all against the same waiting callers.
+        let closing: Vec<VisitKey> = self
+            .visits
+            .iter()
+            .filter(|(_, v)| v.end.is_none() && v.due_close(now, &settings).is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &closing {
+            self.place_exit(key);
+        }
         let wrap_up_secs = &self.wrap_up_secs;
         let columns = &self.columns;
         let mut visit_ops = Vec::new();
         let mut rows = Vec::new();
         self.visits.retain(|_, visit| {
-            if visit.closed_by.is_none() {
-                if visit.end.is_some() {
-                    visit.closed_by = Some(ClosedBy::Event);
-                } else if visit.close_deadline.is_some_and(|d| now >= d) {
-                    visit.closed_by = Some(ClosedBy::CallerHangup);
-                    visit.dirty = true;
-                } else if now.saturating_sub(visit.last_activity) >= settings.visit_timeout_secs {
-                    visit.closed_by = Some(ClosedBy::Timeout);
+            if let Some(closed_by) = visit.due_close(now, &settings) {
+                visit.closed_by = Some(closed_by);
+                if closed_by != ClosedBy::Event {
                     visit.dirty = true;
                 }
             }
@@ -509,6 +642,15 @@ impl Assembler {
     /// the run, at `at_secs` (Unix seconds: the end of a visit that has
     /// none), and returns all pending writes.
     pub fn close_run(&mut self, now: u64, how: RunEnd, at_secs: Option<i64>) -> Vec<StoreOp> {
+        let cut: Vec<VisitKey> = self
+            .visits
+            .iter()
+            .filter(|(_, v)| v.closed_by.is_none() && v.end.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &cut {
+            self.place_exit(key);
+        }
         for visit in self.visits.values_mut() {
             if visit.closed_by.is_none() && visit.end.is_none() {
                 visit.closed_by = Some(how.closed_by());
@@ -519,6 +661,7 @@ impl Assembler {
         let ops = self.take_ops_inner(now, true);
         self.visits.clear();
         self.hangups.clear();
+        self.waiting.clear();
         ops
     }
 }
@@ -551,12 +694,60 @@ fn transfer_destination(ev: &CcEvent) -> Option<String> {
 }
 
 impl Visit {
+    /// The caller is in the queue: not answered, not ended, not hung up,
+    /// not closed. Once false it stays false (each fact is set once).
+    fn is_waiting(&self) -> bool {
+        self.answer.is_none() && self.end.is_none() && !self.hangup_seen && self.closed_by.is_none()
+    }
+
+    /// How this visit closes at `now`, if it closes.
+    fn due_close(&self, now: u64, settings: &AssemblerSettings) -> Option<ClosedBy> {
+        if self.closed_by.is_some() {
+            None
+        } else if self.end.is_some() {
+            Some(ClosedBy::Event)
+        } else if self.close_deadline.is_some_and(|d| now >= d) {
+            Some(ClosedBy::CallerHangup)
+        } else if now.saturating_sub(self.last_activity) >= settings.visit_timeout_secs {
+            Some(ClosedBy::Timeout)
+        } else {
+            None
+        }
+    }
+
+    /// Whose leg hung up first on an answered call, by the two channels'
+    /// `Caller-Channel-Hangup-Time` in microseconds: the agent's only if
+    /// strictly earlier (a tie is the caller's), or if the caller was still
+    /// up when the agent left (a transfer: `member-queue-end` says so with
+    /// a hangup time of 0, or only the agent's hangup is known). A known
+    /// caller hangup against an agent still up or unknown is the caller's.
+    ///
+    /// Not who hung up: FreeSWITCH stamps a channel's hangup time when the
+    /// channel's own thread reaches its hangup, so when the agent hangs up
+    /// the caller (hung up by `hangup_after_bridge`) can carry the earlier
+    /// time. Every captured call whose agent hung up reads as the caller's
+    /// (0 to 20 ms apart); the caller's channel's `bridge_hangup_cause`,
+    /// set when the agent's leg went down while bridged, would tell them
+    /// apart.
+    fn hangup_by(&self) -> Option<HangupBy> {
+        let answer = self.connected_answer()?;
+        match (self.caller_hangup_us, answer.agent_hangup_us) {
+            (Some(caller), Some(agent)) if agent < caller => Some(HangupBy::Agent),
+            (Some(_), Some(_)) => Some(HangupBy::Caller),
+            (Some(_), None) if self.caller_up_at_end => Some(HangupBy::Agent),
+            (Some(_), None) => Some(HangupBy::Caller),
+            (None, Some(_)) => Some(HangupBy::Agent),
+            (None, None) => self.caller_up_at_end.then_some(HangupBy::Agent),
+        }
+    }
+
     fn absorb_hangup(&mut self, hangup: &Hangup, now: u64, grace_secs: u64) {
         if self.hangup_values.is_empty() {
             self.hangup_values = hangup.column_values.clone();
         }
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
+        set_once(&mut self.caller_hangup_us, hangup.at_us);
         self.hangup_seen = true;
         set_once(&mut self.system_entered, hangup.created);
         self.dirty = true;
@@ -752,6 +943,11 @@ impl Visit {
                 &mut answer.bridge_end,
                 ev.epoch_secs(Field::BridgeTerminatedTime),
             );
+            // 0: the agent's channel is still up (uuid-standby agents).
+            set_once(
+                &mut answer.agent_hangup_us,
+                ev.micros(Field::ChannelHangupTime),
+            );
         }
     }
 
@@ -780,6 +976,13 @@ impl Visit {
                     &mut self.caller_hangup_at,
                     ev.micros_as_secs(Field::ChannelHangupTime),
                 );
+                set_once(
+                    &mut self.caller_hangup_us,
+                    ev.micros(Field::ChannelHangupTime),
+                );
+                if ev.number(Field::ChannelHangupTime) == Some(0) {
+                    self.caller_up_at_end = true;
+                }
                 if let Some(answer) = self.answer.as_mut() {
                     set_once(&mut answer.transferred_to, transfer_destination(ev));
                 }
@@ -789,6 +992,10 @@ impl Visit {
             _ => {
                 let caller_down = ev.get(Field::HangupCause).is_some()
                     || ev.get(Field::AnswerState) == Some("hangup");
+                // The variable stays on the channel: only this exit is by key.
+                if ev.get(Field::CancelReason) == Some("EXIT_WITH_KEY") {
+                    set_once(&mut self.exit_key, ev.owned(Field::VarCcExitKey));
+                }
                 if !matches!(self.end, Some(End::Terminated { .. })) {
                     self.end = Some(End::Cancel {
                         leaving,
@@ -1000,10 +1207,11 @@ impl Visit {
                 .count() as i64,
             closed_by: Some(self.closed_by.unwrap_or(ClosedBy::Open).as_str()),
             recording_path: self.recording(answer.is_some()),
-            queue_position: None,
-            exit_position: None,
-            exit_key: None,
-            hangup_by: None,
+            queue_position: self.queue_position,
+            // A cancel that an answer followed was no exit.
+            exit_position: self.exit_position.filter(|_| answer.is_none()),
+            exit_key: self.exit_key.clone(),
+            hangup_by: self.hangup_by().map(HangupBy::as_str),
             columns: columns
                 .iter()
                 .enumerate()

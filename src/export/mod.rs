@@ -7,6 +7,7 @@
 
 pub mod abandoned;
 pub mod out;
+pub mod queue_log;
 pub mod rows;
 
 use std::fmt;

@@ -100,12 +100,18 @@ impl Dialect {
     }
 
     /// A migration written for SQLite, as PostgreSQL takes it: 64-bit
-    /// integers (epochs in microseconds) and expressions in index keys in
-    /// parentheses.
+    /// integers (epochs in microseconds), a sequence for SQLite's
+    /// AUTOINCREMENT key, and expressions in index keys in parentheses.
     pub fn ddl(self, sql: &str) -> String {
         match self {
             Dialect::Sqlite => sql.to_owned(),
-            Dialect::Postgres => self.conflict_key(&sql.replace(" INTEGER", " BIGINT")),
+            Dialect::Postgres => self.conflict_key(
+                &sql.replace(
+                    " INTEGER PRIMARY KEY AUTOINCREMENT",
+                    " BIGSERIAL PRIMARY KEY",
+                )
+                .replace(" INTEGER", " BIGINT"),
+            ),
         }
     }
 
@@ -152,9 +158,11 @@ mod tests {
 
     #[test]
     fn ddl_widens_integers_and_parenthesises_index_expressions() {
-        let sql = "CREATE TABLE t (a INTEGER NOT NULL, uuid TEXT);\n\
+        let sql = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                   a INTEGER NOT NULL, uuid TEXT);\n\
                    CREATE UNIQUE INDEX k ON t (a, COALESCE(uuid, ''));";
         let pg = Dialect::Postgres.ddl(sql);
+        assert!(pg.contains("id BIGSERIAL PRIMARY KEY,"));
         assert!(pg.contains("a BIGINT NOT NULL"));
         assert!(pg.contains("ON t (a, (COALESCE(uuid, '')))"));
         assert_eq!(Dialect::Sqlite.ddl(sql), sql);

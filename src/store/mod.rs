@@ -4,6 +4,7 @@
 pub mod dialect;
 pub mod pg_tls;
 pub mod postgres;
+pub mod queue_log_rows;
 pub mod reader;
 pub mod schema;
 pub mod sqlite;

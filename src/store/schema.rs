@@ -46,6 +46,10 @@ pub const CDR_COLUMNS: &[&str] = &[
     "node",
     "node_instance",
     "recording_path",
+    "queue_position",
+    "exit_position",
+    "exit_key",
+    "hangup_by",
 ];
 
 /// Migrations, oldest first. Never edit a released one: add a new one.
@@ -139,6 +143,29 @@ pub const MIGRATIONS: &[&str] = &[
     // The admin's own columns (`<columns>`) are not migrations: each node
     // adds those it is configured with (`custom_columns_sql`).
     "ALTER TABLE callcenter_cdr ADD COLUMN recording_path TEXT;",
+    // 6: what Asterisk's queue_log needs of a visit, and the lines
+    // themselves. `id` keeps the order lines were written in, which
+    // `time_us` (the fact's time) does not.
+    "ALTER TABLE callcenter_cdr ADD COLUMN queue_position INTEGER;
+    ALTER TABLE callcenter_cdr ADD COLUMN exit_position INTEGER;
+    ALTER TABLE callcenter_cdr ADD COLUMN exit_key TEXT;
+    ALTER TABLE callcenter_cdr ADD COLUMN hangup_by TEXT;
+    CREATE TABLE queue_log (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time      TEXT,
+        time_us   INTEGER NOT NULL,
+        callid    TEXT,
+        queuename TEXT,
+        agent     TEXT,
+        event     TEXT,
+        data1     TEXT,
+        data2     TEXT,
+        data3     TEXT,
+        data4     TEXT,
+        data5     TEXT,
+        node      TEXT
+    );
+    CREATE INDEX queue_log_time ON queue_log (time_us);",
 ];
 
 /// `agent_attempt` columns, in table order.
@@ -170,6 +197,23 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
     "node",
     "node_instance",
     "end_reason",
+];
+
+/// `queue_log` columns, in table order.
+pub const QUEUE_LOG_COLUMNS: &[&str] = &[
+    "id",
+    "time",
+    "time_us",
+    "callid",
+    "queuename",
+    "agent",
+    "event",
+    "data1",
+    "data2",
+    "data3",
+    "data4",
+    "data5",
+    "node",
 ];
 
 /// The schema version this build writes.

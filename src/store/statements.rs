@@ -11,7 +11,8 @@ use super::dialect::Dialect;
 use super::schema::{ATTEMPT_COLUMNS, CDR_COLUMNS};
 use crate::domain::rows::StoreOp;
 use crate::domain::rows::{ActivityKind, AgentChange, WRAP_UP};
-use crate::domain::rows::{AttemptRow, CdrRow};
+use crate::domain::rows::{AttemptRow, CdrRow, QueueLogLine};
+use crate::tz::{self, TimeZone};
 
 /// The node that writes: `FreeSWITCH-Switchname`, and mod_callcenter's
 /// `cc-instance-id` (or the switch's Core-UUID when that is unset).
@@ -51,6 +52,10 @@ pub struct Statements {
     wrap_up_latest: String,
     wrap_up_cut: String,
     insert_wrap_up: String,
+    insert_queue_log: String,
+    /// The zone of `queue_log.time`: the module's, as of the `*_stamp`
+    /// columns, which the database derives in the same local time.
+    tz: TimeZone,
     /// `CloseRun`, in this order, each with its parameters.
     close_run: [(String, CloseParams); 5],
 }
@@ -180,8 +185,38 @@ impl Statements {
                 end = int(4),
                 least = d.least(),
             )),
+            insert_queue_log: s(format!(
+                "INSERT INTO queue_log (time, time_us, callid, queuename, agent, event, \
+                 data1, data2, data3, data4, data5, node) \
+                 VALUES (?1, {}, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                int(2)
+            )),
+            tz: TimeZone::local(),
             close_run: close_run_sql(d).map(|(sql, params)| (s(sql), params)),
         }
+    }
+
+    /// The parameters of one `queue_log` row: data fields the line does
+    /// not have are NULL.
+    fn queue_log_params(&self, line: &QueueLogLine, node: &Node) -> Vec<Value> {
+        let secs = line.time_us.div_euclid(1_000_000);
+        let micros = line.time_us.rem_euclid(1_000_000);
+        let time = format!("{}.{micros:06}", tz::format(self.tz.to_local(secs)));
+        let mut params = vec![
+            Value::Text(time),
+            Value::Integer(line.time_us),
+            Value::Text(line.callid.clone()),
+            Value::Text(line.queue.clone()),
+            Value::Text(line.agent.clone()),
+            Value::Text(line.event.clone()),
+        ];
+        params.extend((0..5).map(|i| {
+            line.data
+                .get(i)
+                .map_or(Value::Null, |d| Value::Text(d.clone()))
+        }));
+        params.push(Value::Text(node.name.clone()));
+        params
     }
 
     /// The statement that ends the open interval of `agent` and `kind` that
@@ -287,7 +322,11 @@ impl Statements {
                         ],
                     )?;
                 }
-                StoreOp::QueueLog(_) => {}
+                StoreOp::QueueLog(lines) => {
+                    for line in lines {
+                        exec.execute(&self.insert_queue_log, self.queue_log_params(line, node))?;
+                    }
+                }
                 StoreOp::CloseRun { how, at_us } => {
                     let node = || Value::Text(node.name.clone());
                     let how = || Value::Text(how.closed_by().as_str().to_owned());
@@ -640,6 +679,10 @@ fn row_params(row: &CdrRow, node: &Node) -> Vec<Value> {
             "resumed" => Value::Integer(i64::from(row.resumed)),
             "transferred_to" => text(&row.transferred_to),
             "recording_path" => text(&row.recording_path),
+            "queue_position" => integer(row.queue_position),
+            "exit_position" => integer(row.exit_position),
+            "exit_key" => text(&row.exit_key),
+            "hangup_by" => st(row.hangup_by),
             "node" => Value::Text(node.name.clone()),
             "node_instance" => Value::Text(node.instance.clone()),
             other => unreachable!("column {other} has no value in CdrRow"),

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::domain::columns::name_problem;
 use crate::domain::event::{CcEvent, Field, Source, WantedVars};
 use crate::domain::rows::{ActivityKind, AgentChange, MAX_NO_ANSWER};
-use crate::domain::rows::{AttemptResult, QueueLogLine, RunEnd, StoreOp};
+use crate::domain::rows::{AttemptResult, HangupBy, QueueLogLine, RunEnd, StoreOp};
 use crate::domain::rows::{AttemptRow, CdrRow, ClosedBy, Outcome};
 use crate::store::schema::CDR_COLUMNS;
 
@@ -148,6 +148,15 @@ struct UpsertLine<'a> {
     /// row without it is the first release's line.
     #[serde(skip_serializing_if = "Option::is_none")]
     recording_path: Text<'a>,
+    /// Added with the queue_log table, written only when set, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_key: Text<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hangup_by: Text<'a>,
     /// The admin's columns, as `"column:<name>": value`, after the rest.
     #[serde(flatten)]
     columns: ColumnEntries<'a>,
@@ -292,6 +301,10 @@ impl<'a> From<&'a StoreOp> for OpLine<'a> {
                 resumed: Some(i64::from(r.resumed)),
                 transferred_to: text(&r.transferred_to),
                 recording_path: text(&r.recording_path),
+                queue_position: r.queue_position,
+                exit_position: r.exit_position,
+                exit_key: text(&r.exit_key),
+                hangup_by: r.hangup_by.map(Cow::Borrowed),
                 columns: ColumnEntries::of(&r.columns),
             }),
             StoreOp::HangupCause { uuid, cause } => OpLine::HangupCause {
@@ -386,10 +399,15 @@ impl TryFrom<OpLine<'_>> for StoreOp {
                 resumed: r.resumed.unwrap_or(0) != 0,
                 transferred_to: owned(r.transferred_to),
                 recording_path: owned(r.recording_path),
-                queue_position: None,
-                exit_position: None,
-                exit_key: None,
-                hangup_by: None,
+                queue_position: r.queue_position,
+                exit_position: r.exit_position,
+                exit_key: owned(r.exit_key),
+                hangup_by: known(
+                    r.hangup_by,
+                    [HangupBy::Caller, HangupBy::Agent]
+                        .into_iter()
+                        .map(HangupBy::as_str),
+                ),
                 columns: r
                     .columns
                     .into_values()
@@ -473,12 +491,17 @@ fn is_flat(value: &Value) -> bool {
 }
 
 /// The operation of one line. The line is an object of flat values,
-/// whatever its keys (of a key given twice, the last counts); then the
-/// wire type reads what it knows of it.
+/// whatever its keys (of a key given twice, the last counts), but for the
+/// `lines` of a `queue_log` operation, an array its wire type reads field
+/// by field; then the wire type reads what it knows of it.
 pub fn decode(line: &str) -> Result<StoreOp, String> {
     let object: Map<String, Value> =
         serde_json::from_str(line.trim()).map_err(|e| e.to_string())?;
-    if let Some((key, value)) = object.iter().find(|(_, v)| !is_flat(v)) {
+    let queue_log = object.get("op").and_then(Value::as_str) == Some("queue_log");
+    if let Some((key, value)) = object
+        .iter()
+        .find(|(k, v)| !(is_flat(v) || queue_log && k.as_str() == "lines" && v.is_array()))
+    {
         return Err(format!(
             "{key}: {value} is not a string, whole number or null"
         ));
@@ -695,6 +718,11 @@ mod tests {
             "{\"op\":\"upsert\",\"member_uuid\":\"\\uZZZZ\"}",
             "[1,2]",
             "{\"op\":\"attempt\",\"member_uuid\":\"m\",\"agent_name\":\"a\",\"attempt_no\":99999999999999999999}",
+            // Only a queue_log's lines are an array, and theirs are typed.
+            "{\"op\":\"upsert\",\"member_uuid\":\"m\",\"lines\":[]}",
+            "{\"op\":\"queue_log\",\"lines\":{}}",
+            "{\"op\":\"queue_log\",\"lines\":[{\"time_us\":\"1\",\"callid\":\"c\",\"queue\":\"q\",\"agent\":\"a\",\"event\":\"E\",\"data\":[]}]}",
+            "{\"op\":\"queue_log\",\"lines\":[{\"time_us\":1,\"callid\":\"c\",\"queue\":\"q\",\"agent\":\"a\",\"event\":\"E\",\"data\":[1]}]}",
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }

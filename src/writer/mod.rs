@@ -321,7 +321,7 @@ impl Worker {
             Err(e) => self.failed(&e.to_string()),
         }
         if let Some(queue_log) = &mut self.queue_log {
-            queue_log.start(self.started.elapsed().as_secs());
+            queue_log.start(self.started.elapsed().as_secs(), &self.database);
         }
         self.close_dead_run();
         self.start_seeder();
@@ -436,8 +436,38 @@ impl Worker {
                 )
             ),
         );
+        // The calls it left open get their closing queue_log lines, as the
+        // store closes their rows.
+        let node = self.store.node().name.clone();
+        let open = self
+            .queue_log
+            .as_ref()
+            .map(|_| queue_log::open_visits_of_node(&self.database, &node));
         self.end_run(RunEnd::Crash, alive_us);
         self.flush(true);
+        let closed = match open {
+            Some(Ok(open)) if open.keys.is_empty() => Ok(Vec::new()),
+            Some(Ok(open)) => queue_log::closed_visits(&self.database, &node, &open),
+            Some(Err(e)) => Err(e),
+            None => return,
+        };
+        let now = self.now();
+        match (closed, self.queue_log.as_mut()) {
+            (Ok(rows), Some(q)) => {
+                let lines = q.emitter.closed_by_store(&rows, now);
+                let op = q.hand_out(lines);
+                self.pending.extend(op);
+                self.flush(true);
+            }
+            (Err(e), _) => log(
+                Level::Error,
+                &format!(
+                    "queue_log: cannot read the calls the dead run left open: {e}; they get no \
+                     closing line (cc_cdr_report queue-log writes them from the rows)"
+                ),
+            ),
+            (Ok(_), None) => {}
+        }
     }
 
     /// How long after the last flush the next one is due. A visit that

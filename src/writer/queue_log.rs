@@ -51,8 +51,23 @@ impl QueueLogOut {
         })
     }
 
-    /// At the start of a run: the file, and what the last unload left.
-    pub fn start(&mut self, now: u64) {
+    /// At the start of a run: the file, what the last unload left, and
+    /// the agents' sessions as the database holds them.
+    pub fn start(&mut self, now: u64, database: &crate::store::Database) {
+        let now_us = crate::writer::alive::now_us();
+        let seeded = crate::store::reader::open(database, None).and_then(|mut reader| {
+            crate::store::reader::status_intervals_for_queue_log(reader.as_mut(), now_us, now_us)
+        });
+        match seeded {
+            Ok(intervals) => self.emitter.seed_agents(&intervals),
+            Err(e) => log(
+                Level::Warning,
+                &format!(
+                    "queue_log: cannot read the agents' sessions: {e}; each agent's first \
+                     change is written as if its session began then"
+                ),
+            ),
+        }
         self.open_file();
         if let Some(last) = self.file.as_ref().and_then(QueueLogFile::last_time) {
             self.emitter.continue_after(last);
@@ -174,4 +189,66 @@ impl QueueLogOut {
             self.last_error_logged = Some(Instant::now());
         }
     }
+}
+
+/// The visits a dead run left open on this node: `(member_uuid, uuid)`
+/// and the range of their entries, read before the load closes them.
+pub fn open_visits_of_node(
+    database: &crate::store::Database,
+    node: &str,
+) -> Result<OpenVisits, String> {
+    use rusqlite::types::Value;
+    let mut reader = crate::store::reader::open(database, None)?;
+    let rows = reader.query(
+        "SELECT member_uuid, uuid, queue_entered_epoch FROM callcenter_cdr \
+         WHERE closed_by = 'open' AND node = :node",
+        &[(":node", Value::Text(node.to_owned()))],
+    )?;
+    let mut open = OpenVisits::default();
+    for row in rows {
+        let text = |v: &Value| match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        };
+        let (Some(member), uuid) = (text(&row[0]), text(&row[1])) else {
+            continue;
+        };
+        if let Value::Integer(entered) = row[2] {
+            open.from = Some(open.from.map_or(entered, |f: i64| f.min(entered)));
+            open.to = Some(open.to.map_or(entered + 1, |t: i64| t.max(entered + 1)));
+        }
+        open.keys
+            .insert((member, uuid.unwrap_or_default()));
+    }
+    Ok(open)
+}
+
+#[derive(Debug, Default)]
+pub struct OpenVisits {
+    pub keys: std::collections::HashSet<(String, String)>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Those visits as the load closed them, with their offers.
+pub fn closed_visits(
+    database: &crate::store::Database,
+    node: &str,
+    open: &OpenVisits,
+) -> Result<Vec<(crate::domain::rows::CdrRow, Vec<crate::domain::rows::AttemptRow>)>, String> {
+    let (Some(from), Some(to)) = (open.from, open.to) else {
+        return Ok(Vec::new());
+    };
+    let mut reader = crate::store::reader::open(database, None)?;
+    let visits =
+        crate::store::reader::visits_for_queue_log(reader.as_mut(), from, to, None, Some(node))?;
+    Ok(visits
+        .into_iter()
+        .filter(|(row, _)| {
+            open.keys.contains(&(
+                row.member_uuid.clone(),
+                row.uuid.clone().unwrap_or_default(),
+            ))
+        })
+        .collect())
 }

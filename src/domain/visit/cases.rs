@@ -263,3 +263,86 @@ fn exit_by_key() {
         (Some("exit_with_key"), Some("EXIT_WITH_KEY"))
     );
 }
+
+#[test]
+fn the_exit_key_is_the_one_pressed() {
+    let r = rows("09_exit_key.events");
+    assert_eq!(r[0].exit_key.as_deref(), Some("1"));
+    // Alone in its queue, on entering and on leaving.
+    assert_eq!(
+        (r[0].queue_position, r[0].exit_position),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r[0].hangup_by, None, "not answered");
+}
+
+/// Each case's rows, in queue entry order: queue, and who hung up first
+/// (the earlier `Caller-Channel-Hangup-Time` of the caller's channel and
+/// of the agent's, as captured). Where a case's README has the agent's leg
+/// killed, the times still put the caller first (`Visit::hangup_by`):
+/// only a transfer or a conference the agent left reads as the agent's.
+#[test]
+fn who_hung_up_first_in_the_hard_cases() {
+    type Case = (
+        &'static str,
+        &'static [(&'static str, Option<&'static str>)],
+    );
+    let cases: &[Case] = &[
+        // The caller hung up at ...556.933534, the agent's leg, moved
+        // elsewhere, at ...560.073445.
+        (
+            "01_agent_leg_transferred.events",
+            &[("xfer@default", Some("caller"))],
+        ),
+        // Transfers: the caller was still up when the agent left.
+        (
+            "01_blind_transfer_to_extension.events",
+            &[("xfer@default", Some("agent"))],
+        ),
+        (
+            "01_blind_transfer_to_queue.events",
+            // Then both legs hung up in the same microsecond: the caller's.
+            &[
+                ("xfer@default", Some("agent")),
+                ("xfer2@default", Some("caller")),
+            ],
+        ),
+        (
+            "02_attended_transfer.events",
+            &[
+                ("xfer@default", Some("agent")),
+                ("xfer2@default", Some("caller")),
+            ],
+        ),
+        (
+            "02_attended_transfer_external.events",
+            &[("xfer@default", Some("agent"))],
+        ),
+        // 20 ms before the agent, whose leg the case killed.
+        ("02_three_way.events", &[("xfer@default", Some("caller"))]),
+        (
+            "04_two_queues.events",
+            &[("first@default", None), ("second@default", Some("caller"))],
+        ),
+        ("06_ring_all.events", &[("ringall@default", Some("caller"))]),
+        // The agent's channel (uuid-standby) never hung up: 0.
+        (
+            "07_uuid_standby.events",
+            &[("standby@default", Some("caller"))],
+        ),
+        // The agent left the conference, the caller stayed.
+        ("08_conference.events", &[("xfer@default", Some("agent"))]),
+        ("09_exit_key.events", &[("empty@default", None)]),
+    ];
+    for (file, expected) in cases {
+        let got: Vec<(Option<String>, Option<&str>)> = rows(file)
+            .into_iter()
+            .map(|r| (r.queue_name, r.hangup_by))
+            .collect();
+        let expected: Vec<(Option<String>, Option<&str>)> = expected
+            .iter()
+            .map(|(q, h)| (Some((*q).to_owned()), *h))
+            .collect();
+        assert_eq!(got, expected, "{file}");
+    }
+}

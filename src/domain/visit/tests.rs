@@ -888,6 +888,238 @@ fn an_event_without_the_callers_session_joins_its_visit() {
     }
 }
 
+#[test]
+fn the_answered_calls_say_who_hung_up_first() {
+    let rows = assemble(&six_calls());
+    // By the hangup times: 5550001's caller at ...417.097550, alice at
+    // ...417.117570; 5550004 and dave in the same microsecond, which counts
+    // as the caller. In the scenario the agents hung up (`sched_hangup` on
+    // their legs): FreeSWITCH stamps each channel's hangup when its own
+    // thread gets to it, so the leg that hung up first can carry the later
+    // time (see `Visit::hangup_by`).
+    for (cid, by) in [
+        ("5550001", Some("caller")),
+        ("5550002", None),
+        ("5550003", None),
+        ("5550004", Some("caller")),
+        ("5550005", None),
+        ("5550006", None),
+    ] {
+        assert_eq!(row_of(&rows, cid).hangup_by, by, "{cid}");
+    }
+    // Both answered calls of the mixed run: the two legs in the same
+    // microsecond (the agents hung up here too).
+    let rows = assemble(&events_from_capture(MIXED_RUN));
+    let answered: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome == Some("answered"))
+        .map(|r| r.hangup_by)
+        .collect();
+    assert_eq!(answered, [Some("caller"), Some("caller")]);
+    assert!(
+        rows.iter()
+            .filter(|r| r.outcome != Some("answered"))
+            .all(|r| r.hangup_by.is_none())
+    );
+}
+
+/// Who hung up first from the two hangup times alone (µs; 0 = still up,
+/// `None` = header missing), and whether the caller's hangup came in its
+/// CHANNEL_HANGUP_COMPLETE or in member-queue-end.
+#[test]
+fn hangup_by_compares_microseconds_and_knows_a_leg_still_up() {
+    let by = |caller: Option<&str>, agent: Option<&str>, hangup_complete: Option<&str>| {
+        let mut end = vec![
+            ("CC-Action", "member-queue-end"),
+            ("CC-Member-UUID", "m1"),
+            ("CC-Member-Session-UUID", "caller-1"),
+            ("CC-Cause", "Terminated"),
+            ("CC-Agent", "a1"),
+            ("CC-Agent-Answered-Time", "999"),
+            ("CC-Member-Leaving-Time", "1030"),
+        ];
+        end.extend(caller.map(|c| ("Caller-Channel-Hangup-Time", c)));
+        let mut bridge_end = vec![
+            ("CC-Action", "bridge-agent-end"),
+            ("CC-Member-UUID", "m1"),
+            ("CC-Member-Session-UUID", "caller-1"),
+            ("CC-Agent", "a1"),
+            ("CC-Agent-Answered-Time", "999"),
+        ];
+        bridge_end.extend(agent.map(|a| ("Caller-Channel-Hangup-Time", a)));
+        let mut events = vec![ev(&end), ev(&bridge_end)];
+        if let Some(at) = hangup_complete {
+            events.push(CcEvent::from_pairs(
+                Source::HangupComplete,
+                &[
+                    ("Unique-ID", "caller-1"),
+                    ("variable_cc_side", "member"),
+                    ("Hangup-Cause", "NORMAL_CLEARING"),
+                    ("Caller-Channel-Hangup-Time", at),
+                ],
+            ));
+        }
+        assemble(&events)[0].hangup_by
+    };
+    let caller = Some("caller");
+    let agent = Some("agent");
+    // The same second, 1 µs apart, each way; a tie is the caller's.
+    assert_eq!(by(Some("1030000001"), Some("1030000002"), None), caller);
+    assert_eq!(by(Some("1030000002"), Some("1030000001"), None), agent);
+    assert_eq!(by(Some("1030000001"), Some("1030000001"), None), caller);
+    // The agent's leg still up, or its time not given.
+    assert_eq!(by(Some("1030000001"), Some("0"), None), caller);
+    assert_eq!(by(Some("1030000001"), None, None), caller);
+    // The caller still up when the agent left (a transfer), hanging up
+    // later or not yet.
+    assert_eq!(by(Some("0"), Some("1030000001"), Some("1090000000")), agent);
+    assert_eq!(by(Some("0"), None, Some("1090000000")), agent);
+    assert_eq!(by(Some("0"), None, None), agent);
+    // The caller's hangup only from its CHANNEL_HANGUP_COMPLETE.
+    assert_eq!(by(None, Some("1030000002"), Some("1030000001")), caller);
+    assert_eq!(by(None, Some("1030000001"), Some("1030000002")), agent);
+    // Nothing known of either leg.
+    assert_eq!(by(None, None, None), None);
+    assert_eq!(by(None, Some("0"), None), None);
+}
+
+mod positions {
+    use super::*;
+
+    fn start(member: &str, queue: &str, joined: &str) -> CcEvent {
+        ev(&[
+            ("CC-Action", "member-queue-start"),
+            ("CC-Member-UUID", member),
+            ("CC-Member-Session-UUID", &format!("caller-{member}")),
+            ("CC-Queue", queue),
+            ("variable_cc_queue_joined_epoch", joined),
+        ])
+    }
+
+    fn cancel(member: &str, reason: &str, leaving: &str) -> CcEvent {
+        ev(&[
+            ("CC-Action", "member-queue-end"),
+            ("CC-Member-UUID", member),
+            ("CC-Member-Session-UUID", &format!("caller-{member}")),
+            ("CC-Cause", "Cancel"),
+            ("CC-Cancel-Reason", reason),
+            ("CC-Member-Leaving-Time", leaving),
+        ])
+    }
+
+    fn answer(member: &str) -> CcEvent {
+        ev(&[
+            ("CC-Action", "bridge-agent-start"),
+            ("CC-Member-UUID", member),
+            ("CC-Member-Session-UUID", &format!("caller-{member}")),
+            ("CC-Agent", "a1"),
+            ("CC-Agent-Answered-Time", "1050"),
+        ])
+    }
+
+    /// Each visit's (queue position, exit position), by member.
+    fn positions(asm: &mut Assembler, now: u64) -> Vec<(String, Option<i64>, Option<i64>)> {
+        let mut p: Vec<_> = rows_of(asm.take_ops(now))
+            .into_iter()
+            .map(|r| (r.member_uuid, r.queue_position, r.exit_position))
+            .collect();
+        p.sort();
+        p
+    }
+
+    fn p(
+        member: &str,
+        queue: Option<i64>,
+        exit: Option<i64>,
+    ) -> (String, Option<i64>, Option<i64>) {
+        (member.to_owned(), queue, exit)
+    }
+
+    #[test]
+    fn three_callers_in_one_queue_are_first_second_and_third() {
+        let mut asm = Assembler::new(AssemblerSettings::default());
+        for ev in [
+            start("a", "q", "1000"),
+            // Another queue's caller is not in line with them.
+            start("x", "other", "999"),
+            start("b", "q", "1001"),
+            // The same second as b, after it.
+            start("c", "q", "1001"),
+        ] {
+            asm.apply(&ev, 0);
+        }
+        assert_eq!(
+            positions(&mut asm, 0),
+            [
+                p("a", Some(1), None),
+                p("b", Some(2), None),
+                p("c", Some(3), None),
+                p("x", Some(1), None)
+            ]
+        );
+        // The last in line gives up: two were ahead of it.
+        asm.apply(&cancel("c", "TIMEOUT", "1020"), 1);
+        // The first is answered; then the second, now first, gives up.
+        asm.apply(&answer("a"), 2);
+        asm.apply(&cancel("b", "BREAK_OUT", "1060"), 3);
+        // A newcomer is first: b and c left, a talks.
+        asm.apply(&start("d", "q", "1061"), 4);
+        assert_eq!(
+            positions(&mut asm, 5),
+            [
+                p("a", Some(1), None),
+                p("b", Some(2), Some(1)),
+                p("c", Some(3), Some(3)),
+                p("d", Some(1), None)
+            ]
+        );
+        // Positions are set once: nothing that follows moves them.
+        asm.apply(&cancel("d", "NO_AGENT_TIMEOUT", "1070"), 6);
+        assert_eq!(positions(&mut asm, 7), [p("d", Some(1), Some(1))]);
+    }
+
+    #[test]
+    fn callers_cut_by_a_shutdown_leave_from_where_they_were() {
+        let mut asm = Assembler::new(AssemblerSettings::default());
+        for ev in [
+            start("a", "q", "1000"),
+            start("b", "q", "1001"),
+            start("c", "q", "1002"),
+        ] {
+            asm.apply(&ev, 0);
+        }
+        // The first caller's hangup, and no member-queue-end for it: it
+        // is closed after the grace, behind no one.
+        asm.apply(
+            &CcEvent::from_pairs(
+                Source::HangupComplete,
+                &[
+                    ("Unique-ID", "caller-a"),
+                    ("variable_cc_side", "member"),
+                    ("Hangup-Cause", "NORMAL_CLEARING"),
+                    ("Caller-Channel-Hangup-Time", "1010000000"),
+                ],
+            ),
+            0,
+        );
+        assert_eq!(
+            positions(&mut asm, 100),
+            [
+                p("a", Some(1), Some(1)),
+                p("b", Some(2), None),
+                p("c", Some(3), None)
+            ]
+        );
+        // All at once, each from its own place.
+        let mut rows: Vec<_> = rows_of(asm.close_all(200))
+            .into_iter()
+            .map(|r| (r.member_uuid, r.queue_position, r.exit_position))
+            .collect();
+        rows.sort();
+        assert_eq!(rows, [p("b", Some(2), Some(1)), p("c", Some(3), Some(2))]);
+    }
+}
+
 mod columns {
     use super::*;
     use crate::domain::columns::{CustomColumn, Leg};

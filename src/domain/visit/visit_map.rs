@@ -62,6 +62,14 @@ impl<V> VisitMap<V> {
         self.map.len()
     }
 
+    pub fn get(&self, key: &VisitKey) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &VisitKey) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
     pub fn contains_key(&self, key: &VisitKey) -> bool {
         self.map.contains_key(key)
     }
@@ -117,6 +125,10 @@ impl<V> VisitMap<V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&VisitKey, &V)> {
+        self.map.iter()
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&VisitKey, &mut V) -> bool) {
