@@ -1366,6 +1366,26 @@ fn case_xa(sw: &Switch) -> Cases {
     (visits, vec![])
 }
 
+fn case_agent_hangs_up(sw: &Switch) -> Cases {
+    // Through qv-xfer2: the caller stays up after the bridge
+    // (hangup_after_bridge=false) and hangs up in the dialplan after xb left.
+    let member = sw.call("qh1", "loopback/qv-xfer2/default", "5551101", "");
+    let xb = sw.bridged_agent(&member);
+    sw.hold(2.0, "the caller talks with xb");
+    sw.api_ok(&format!("uuid_kill {xb} NORMAL_CLEARING"));
+    sw.wait_event("the visit ends", |e| cc(e, "member-queue-end", &member));
+    sw.hangup_of(&member);
+    let visit = expect(
+        "answered (xb hangs up, the caller stays)",
+        &member,
+        "xfer2@default",
+        &["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"],
+    )
+    .lit("COMPLETEAGENT", AGENT, "Agent/xb@default")
+    .row("hangup_by", "agent");
+    (vec![visit], vec![])
+}
+
 fn case_break_out(sw: &Switch) -> Cases {
     let member = sw.caller("c03", "statusq", "5550301", "");
     sw.wait_event("st is offered the call", |e| {
@@ -1459,6 +1479,7 @@ fn hard_cases_give_the_asterisk_lines_field_by_field() {
         case_two_queues,
         case_resume,
         case_xa,
+        case_agent_hangs_up,
         case_break_out,
         case_agent_session,
     ];
@@ -1471,8 +1492,8 @@ fn hard_cases_give_the_asterisk_lines_field_by_field() {
             agents.extend(a);
         }
     });
-    // 7 sample calls, ring-all, exit key, 2 + 2 + 3 + 2 of the others.
-    sw.wait_rows(18);
+    // 7 sample calls, ring-all, exit key, 2 + 2 + 3 + 1 + 2 of the others.
+    sw.wait_rows(19);
     sw.wait_idle();
     let db = sw.fs.db_path.clone();
     let lg_logged_out = wait_for(STEP, || {

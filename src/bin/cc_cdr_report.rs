@@ -262,8 +262,9 @@ fn main() -> ExitCode {
             return exported(abandoned::run_on_database(&database, tz, rest, now, out()));
         }
         Some((first, rest)) if first.eq_ignore_ascii_case("queue-log") => {
-            let names = mod_cc_cdr::queue_log::Names::new(&cli.queue_log_agent, &cli.queue_log_queue)
-                .unwrap_or_else(|e| fail(ErrorKind::InvalidValue, e));
+            let names =
+                mod_cc_cdr::queue_log::Names::new(&cli.queue_log_agent, &cli.queue_log_queue)
+                    .unwrap_or_else(|e| fail(ErrorKind::InvalidValue, e));
             return exported(
                 queue_log::run_on_database(&database, tz, rest, now, &names, out()).map(|_| ()),
             );

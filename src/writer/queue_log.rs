@@ -217,8 +217,7 @@ pub fn open_visits_of_node(
             open.from = Some(open.from.map_or(entered, |f: i64| f.min(entered)));
             open.to = Some(open.to.map_or(entered + 1, |t: i64| t.max(entered + 1)));
         }
-        open.keys
-            .insert((member, uuid.unwrap_or_default()));
+        open.keys.insert((member, uuid.unwrap_or_default()));
     }
     Ok(open)
 }
@@ -235,7 +234,13 @@ pub fn closed_visits(
     database: &crate::store::Database,
     node: &str,
     open: &OpenVisits,
-) -> Result<Vec<(crate::domain::rows::CdrRow, Vec<crate::domain::rows::AttemptRow>)>, String> {
+) -> Result<
+    Vec<(
+        crate::domain::rows::CdrRow,
+        Vec<crate::domain::rows::AttemptRow>,
+    )>,
+    String,
+> {
     let (Some(from), Some(to)) = (open.from, open.to) else {
         return Ok(Vec::new());
     };
