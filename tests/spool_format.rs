@@ -476,7 +476,11 @@ fn later_values_round_trip() {
         .iter()
         .map(|f| (f.header_name(), "/var/rec/x.wav"))
         .collect();
-    assert_eq!(later_fields.len(), 2, "cc_record_filename, cc_exit_key");
+    assert_eq!(
+        later_fields.len(),
+        3,
+        "cc_record_filename, cc_exit_key, bridge_hangup_cause"
+    );
     let event = CcEvent::from_pairs(Source::Callcenter, &later_fields);
     assert_eq!(codec::decode_event(&codec::encode_event(&event)), Ok(event));
 }

@@ -41,7 +41,12 @@ macro_rules! fields {
                 // are not wanted: turn them (and any name that starts like no
                 // wanted one) away before comparing names one by one.
                 match name.first() {
-                    Some(b'v') if !name.starts_with(b"variable_cc_") => return None,
+                    Some(b'v')
+                        if !name.starts_with(b"variable_cc_")
+                            && name != b"variable_bridge_hangup_cause" =>
+                    {
+                        return None;
+                    }
                     Some(&first) if !FIRST_BYTES[first as usize] => return None,
                     None => return None,
                     _ => {}
@@ -103,6 +108,9 @@ fields! {
     VarCcMemberUuid => "variable_cc_member_uuid",
     VarCcQueueJoinedEpoch => "variable_cc_queue_joined_epoch",
     VarCcRecordFilename => "variable_cc_record_filename",
+    // Set on a channel whose bridge ended because the other leg hung up
+    // (switch_ivr_bridge.c): on the caller's, the agent hung up first.
+    VarBridgeHangupCause => "variable_bridge_hangup_cause",
     VarCcExitKey => "variable_cc_exit_key",
 }
 

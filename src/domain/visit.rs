@@ -175,6 +175,10 @@ struct Visit {
     /// `member-queue-end` `Terminated` said the caller's channel was still
     /// up (hangup time 0): the agent's side ended the bridge.
     caller_up_at_end: bool,
+    /// `bridge_hangup_cause` of the caller's channel: `Some(true)` when its
+    /// hangup (or `member-queue-end`) carried it, `Some(false)` when its
+    /// hangup did not.
+    agent_ended_bridge: Option<bool>,
     /// See `Assembler::place`.
     queue_position: Option<i64>,
     /// See `Assembler::place_exit`.
@@ -211,6 +215,8 @@ struct Hangup {
     at: Option<i64>,
     at_us: Option<i64>,
     created: Option<i64>,
+    /// It carried `bridge_hangup_cause`: the agent's leg ended its bridge.
+    agent_ended_bridge: bool,
     seen: u64,
     /// Each admin column's value on the channel then (`None` for an agent
     /// column, or a variable not set).
@@ -530,6 +536,7 @@ impl Assembler {
                 .micros(Field::ChannelHangupTime)
                 .or(ev.micros(Field::Timestamp)),
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
+            agent_ended_bridge: ev.get(Field::VarBridgeHangupCause).is_some(),
             seen: now,
             column_values,
         };
@@ -722,15 +729,19 @@ impl Visit {
     /// a hangup time of 0, or only the agent's hangup is known). A known
     /// caller hangup against an agent still up or unknown is the caller's.
     ///
-    /// Not who hung up: FreeSWITCH stamps a channel's hangup time when the
-    /// channel's own thread reaches its hangup, so when the agent hangs up
-    /// the caller (hung up by `hangup_after_bridge`) can carry the earlier
-    /// time. Every captured call whose agent hung up reads as the caller's
-    /// (0 to 20 ms apart); the caller's channel's `bridge_hangup_cause`,
-    /// set when the agent's leg went down while bridged, would tell them
-    /// apart.
+    /// The times are the fallback: FreeSWITCH stamps a channel's hangup
+    /// time when the channel's own thread reaches its hangup, so when the
+    /// agent hangs up the caller (hung up by `hangup_after_bridge`) can
+    /// carry the earlier time (0 to 20 ms apart in the captured calls).
+    /// What tells is the caller's `bridge_hangup_cause`, which FreeSWITCH
+    /// sets on a channel whose bridge the other leg's hangup ended.
     fn hangup_by(&self) -> Option<HangupBy> {
         let answer = self.connected_answer()?;
+        match self.agent_ended_bridge {
+            Some(true) => return Some(HangupBy::Agent),
+            Some(false) if !self.caller_up_at_end => return Some(HangupBy::Caller),
+            _ => {}
+        }
         match (self.caller_hangup_us, answer.agent_hangup_us) {
             (Some(caller), Some(agent)) if agent < caller => Some(HangupBy::Agent),
             (Some(_), Some(_)) => Some(HangupBy::Caller),
@@ -748,6 +759,9 @@ impl Visit {
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
         set_once(&mut self.caller_hangup_us, hangup.at_us);
+        if self.agent_ended_bridge != Some(true) {
+            self.agent_ended_bridge = Some(hangup.agent_ended_bridge);
+        }
         self.hangup_seen = true;
         set_once(&mut self.system_entered, hangup.created);
         self.dirty = true;
@@ -964,6 +978,9 @@ impl Visit {
 
     fn absorb_end(&mut self, ev: &CcEvent) {
         self.absorb_member_channel(ev);
+        if ev.get(Field::VarBridgeHangupCause).is_some() {
+            self.agent_ended_bridge = Some(true);
+        }
         let leaving = ev
             .epoch_secs(Field::MemberLeavingTime)
             .or(ev.created_secs());

@@ -46,7 +46,7 @@ pub fn write(
 ) -> Result<u64, Error> {
     let from_us = request.from.saturating_mul(1_000_000);
     let to_us = request.to.saturating_mul(1_000_000);
-    let visits = crate::store::reader::visits_for_queue_log(
+    let visits = crate::store::queue_log_rows::visits_for_queue_log(
         reader,
         request.from,
         request.to,
@@ -58,8 +58,13 @@ pub fn write(
     let intervals = if request.queue.is_some() {
         Vec::new()
     } else {
-        crate::store::reader::status_intervals_for_queue_log(reader, from_us, to_us)
-            .map_err(Error::Database)?
+        crate::store::queue_log_rows::status_intervals_for_queue_log(
+            reader,
+            from_us,
+            to_us,
+            request.node.as_deref(),
+        )
+        .map_err(Error::Database)?
     };
     let lines = queue_log::regenerate(&visits, &intervals, from_us, to_us, names);
     for line in &lines {

@@ -9,15 +9,7 @@ use crate::domain::rows::QueueLogLine;
 const LOGGED_OUT: &str = "Logged Out";
 const ON_BREAK: &str = "On Break";
 
-/// One stored status interval of an agent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusInterval {
-    pub agent: String,
-    pub value: String,
-    pub reason: Option<String>,
-    pub start_us: i64,
-    pub end_us: Option<i64>,
-}
+pub use crate::store::queue_log_rows::StatusInterval;
 
 /// What is known of one agent's session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

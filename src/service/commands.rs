@@ -211,7 +211,8 @@ mod tests {
         assert_eq!(parse("replay"), Ok(Command::Replay));
         let err = parse("drop table %s%n").unwrap_err();
         assert!(err.starts_with("-ERR unknown cc_cdr command 'drop'"));
-        assert!(err.contains("USAGE: cc_cdr help | status | replay | stats"));
+        assert!(err.contains("USAGE: cc_cdr help | status | replay | reopen | stats"));
+        assert_eq!(parse("reopen"), Ok(Command::Reopen));
         assert_eq!(
             parse("live queue q1@default json"),
             Ok(Command::Live {
@@ -248,7 +249,7 @@ mod tests {
         let syntax = syntax();
         assert_eq!(
             syntax,
-            "help | status | replay | stats queue|agent [NAME|all] [FROM] [TO] \
+            "help | status | replay | reopen | stats queue|agent [NAME|all] [FROM] [TO] \
              [15m|30m|1h|day|total] [node NODE|all] [table|json|csv] | \
              live [queue NAME] [table|json] | \
              abandoned [FROM] [TO] [queue NAME] [node NODE|all] [table|csv|json]"

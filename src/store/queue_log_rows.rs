@@ -181,6 +181,31 @@ pub fn status_intervals_for_queue_log(
         .collect()
 }
 
+/// Every agent's status intervals of `node` since its last `Logged Out`
+/// (all of them if it never logged out): where each agent's session
+/// stands when a load starts, for the queue_log's next change of it.
+pub fn current_sessions(db: &mut dyn Reader, node: &str) -> Result<Vec<StatusInterval>, String> {
+    let sql = "SELECT a.agent_name, a.value, a.reason, a.start_us, a.end_us FROM agent_activity a \
+         WHERE a.kind = 'status' AND a.node = :node \
+         AND a.start_us >= COALESCE((SELECT max(l.start_us) FROM agent_activity l \
+           WHERE l.agent_name = a.agent_name AND l.kind = 'status' AND l.node = :node \
+           AND lower(l.value) = 'logged out'), a.start_us) \
+         ORDER BY a.agent_name, a.start_us";
+    db.query(sql, &[(":node", Value::Text(node.to_owned()))])?
+        .iter()
+        .map(|v| match v.as_slice() {
+            [agent, value, reason, start, end] => Ok(StatusInterval {
+                agent: text(agent).unwrap_or_default(),
+                value: text(value).unwrap_or_default(),
+                reason: text(reason),
+                start_us: int(start).unwrap_or_default(),
+                end_us: int(end),
+            }),
+            _ => Err("unexpected columns".to_owned()),
+        })
+        .collect()
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::Text(s) => Some(s.clone()),

@@ -321,7 +321,11 @@ impl Worker {
             Err(e) => self.failed(&e.to_string()),
         }
         if let Some(queue_log) = &mut self.queue_log {
-            queue_log.start(self.started.elapsed().as_secs(), &self.database);
+            queue_log.start(
+                self.started.elapsed().as_secs(),
+                &self.database,
+                &self.store.node().name,
+            );
         }
         self.close_dead_run();
         self.start_seeder();

@@ -53,10 +53,9 @@ impl QueueLogOut {
 
     /// At the start of a run: the file, what the last unload left, and
     /// the agents' sessions as the database holds them.
-    pub fn start(&mut self, now: u64, database: &crate::store::Database) {
-        let now_us = crate::writer::alive::now_us();
+    pub fn start(&mut self, now: u64, database: &crate::store::Database, node: &str) {
         let seeded = crate::store::reader::open(database, None).and_then(|mut reader| {
-            crate::store::reader::status_intervals_for_queue_log(reader.as_mut(), now_us, now_us)
+            crate::store::queue_log_rows::current_sessions(reader.as_mut(), node)
         });
         match seeded {
             Ok(intervals) => self.emitter.seed_agents(&intervals),
@@ -245,8 +244,13 @@ pub fn closed_visits(
         return Ok(Vec::new());
     };
     let mut reader = crate::store::reader::open(database, None)?;
-    let visits =
-        crate::store::reader::visits_for_queue_log(reader.as_mut(), from, to, None, Some(node))?;
+    let visits = crate::store::queue_log_rows::visits_for_queue_log(
+        reader.as_mut(),
+        from,
+        to,
+        None,
+        Some(node),
+    )?;
     Ok(visits
         .into_iter()
         .filter(|(row, _)| {

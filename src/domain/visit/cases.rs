@@ -278,9 +278,8 @@ fn the_exit_key_is_the_one_pressed() {
 
 /// Each case's rows, in queue entry order: queue, and who hung up first
 /// (the earlier `Caller-Channel-Hangup-Time` of the caller's channel and
-/// of the agent's, as captured). Where a case's README has the agent's leg
-/// killed, the times still put the caller first (`Visit::hangup_by`):
-/// only a transfer or a conference the agent left reads as the agent's.
+/// of the agent's, as captured), or the caller channel's
+/// `bridge_hangup_cause`, which tells where the times cannot.
 #[test]
 fn who_hung_up_first_in_the_hard_cases() {
     type Case = (
@@ -288,8 +287,8 @@ fn who_hung_up_first_in_the_hard_cases() {
         &'static [(&'static str, Option<&'static str>)],
     );
     let cases: &[Case] = &[
-        // The caller hung up at ...556.933534, the agent's leg, moved
-        // elsewhere, at ...560.073445.
+        // The agent's leg moved elsewhere and the caller hung up: no
+        // bridge_hangup_cause on the caller's channel.
         (
             "01_agent_leg_transferred.events",
             &[("xfer@default", Some("caller"))],
@@ -301,31 +300,33 @@ fn who_hung_up_first_in_the_hard_cases() {
         ),
         (
             "01_blind_transfer_to_queue.events",
-            // Then both legs hung up in the same microsecond: the caller's.
+            // Then the case killed xb's leg: bridge_hangup_cause says so,
+            // though both legs carry the same microsecond.
             &[
                 ("xfer@default", Some("agent")),
-                ("xfer2@default", Some("caller")),
+                ("xfer2@default", Some("agent")),
             ],
         ),
         (
             "02_attended_transfer.events",
             &[
                 ("xfer@default", Some("agent")),
-                ("xfer2@default", Some("caller")),
+                ("xfer2@default", Some("agent")),
             ],
         ),
         (
             "02_attended_transfer_external.events",
             &[("xfer@default", Some("agent"))],
         ),
-        // 20 ms before the agent, whose leg the case killed.
-        ("02_three_way.events", &[("xfer@default", Some("caller"))]),
+        // The case killed the agent's leg; the caller's time is 20 ms
+        // earlier, its bridge_hangup_cause tells.
+        ("02_three_way.events", &[("xfer@default", Some("agent"))]),
         (
             "04_two_queues.events",
-            &[("first@default", None), ("second@default", Some("caller"))],
+            &[("first@default", None), ("second@default", Some("agent"))],
         ),
-        ("06_ring_all.events", &[("ringall@default", Some("caller"))]),
-        // The agent's channel (uuid-standby) never hung up: 0.
+        ("06_ring_all.events", &[("ringall@default", Some("agent"))]),
+        // The agent's channel (uuid-standby) never hung up: the caller did.
         (
             "07_uuid_standby.events",
             &[("standby@default", Some("caller"))],

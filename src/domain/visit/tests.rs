@@ -891,31 +891,29 @@ fn an_event_without_the_callers_session_joins_its_visit() {
 #[test]
 fn the_answered_calls_say_who_hung_up_first() {
     let rows = assemble(&six_calls());
-    // By the hangup times: 5550001's caller at ...417.097550, alice at
-    // ...417.117570; 5550004 and dave in the same microsecond, which counts
-    // as the caller. In the scenario the agents hung up (`sched_hangup` on
-    // their legs): FreeSWITCH stamps each channel's hangup when its own
-    // thread gets to it, so the leg that hung up first can carry the later
-    // time (see `Visit::hangup_by`).
+    // In the scenario the agents hang up (`sched_hangup` on their legs).
+    // The times say otherwise (5550001's caller at ...417.097550, alice at
+    // ...417.117570; 5550004 and dave in the same microsecond): FreeSWITCH
+    // stamps each channel's hangup when its own thread gets to it. The
+    // callers' `bridge_hangup_cause` tells (see `Visit::hangup_by`).
     for (cid, by) in [
-        ("5550001", Some("caller")),
+        ("5550001", Some("agent")),
         ("5550002", None),
         ("5550003", None),
-        ("5550004", Some("caller")),
+        ("5550004", Some("agent")),
         ("5550005", None),
         ("5550006", None),
     ] {
         assert_eq!(row_of(&rows, cid).hangup_by, by, "{cid}");
     }
-    // Both answered calls of the mixed run: the two legs in the same
-    // microsecond (the agents hung up here too).
+    // Both answered calls of the mixed run, whose agents hung up too.
     let rows = assemble(&events_from_capture(MIXED_RUN));
     let answered: Vec<_> = rows
         .iter()
         .filter(|r| r.outcome == Some("answered"))
         .map(|r| r.hangup_by)
         .collect();
-    assert_eq!(answered, [Some("caller"), Some("caller")]);
+    assert_eq!(answered, [Some("agent"), Some("agent")]);
     assert!(
         rows.iter()
             .filter(|r| r.outcome != Some("answered"))
@@ -975,9 +973,10 @@ fn hangup_by_compares_microseconds_and_knows_a_leg_still_up() {
     assert_eq!(by(Some("0"), Some("1030000001"), Some("1090000000")), agent);
     assert_eq!(by(Some("0"), None, Some("1090000000")), agent);
     assert_eq!(by(Some("0"), None, None), agent);
-    // The caller's hangup only from its CHANNEL_HANGUP_COMPLETE.
+    // The caller's CHANNEL_HANGUP_COMPLETE without bridge_hangup_cause:
+    // the agent's leg did not end the bridge, whatever the times say.
     assert_eq!(by(None, Some("1030000002"), Some("1030000001")), caller);
-    assert_eq!(by(None, Some("1030000001"), Some("1030000002")), agent);
+    assert_eq!(by(None, Some("1030000001"), Some("1030000002")), caller);
     // Nothing known of either leg.
     assert_eq!(by(None, None, None), None);
     assert_eq!(by(None, Some("0"), None), None);
