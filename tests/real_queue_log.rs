@@ -607,9 +607,11 @@ fn log_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// Waits until the files' lines are the model's `facts` (or `SETTLE` passes).
+/// Waits until the files' lines are the model's `facts` (or 30 s pass:
+/// the rows are settled by then, and a line follows its row within
+/// flush-interval-ms).
 fn wait_file_settled(facts: &[Line], files: &[PathBuf]) {
-    let _ = wait_for(SETTLE, || {
+    let _ = wait_for(Duration::from_secs(30), || {
         let mut lines = Vec::new();
         for f in files {
             lines.extend(read_file(f).0);
@@ -1782,10 +1784,13 @@ fn a_load_run_gives_one_consistent_queue_log() {
             .entry((line.queue.clone(), line.event.clone()))
             .or_default() += 1;
     }
-    for (queue, wrong) in [
-        ("la@default", "COMPLETECALLER"),
-        ("lb@default", "COMPLETEAGENT"),
+    for (queue, right, wrong) in [
+        ("la@default", "COMPLETEAGENT", "COMPLETECALLER"),
+        ("lb@default", "COMPLETECALLER", "COMPLETEAGENT"),
     ] {
+        if !completes.contains_key(&(queue.to_owned(), right.to_owned())) {
+            problems.push(format!("{queue}: no {right} line: {completes:?}"));
+        }
         if let Some(n) = completes.get(&(queue.to_owned(), wrong.to_owned())) {
             problems.push(format!(
                 "{queue}: {n} {wrong} lines, where the {} hung up: {completes:?}",
