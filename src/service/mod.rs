@@ -61,6 +61,8 @@ pub struct Service {
     counters: Arc<Counters>,
     database: Database,
     spool_path: PathBuf,
+    /// Where the queue_log goes, as `cc_cdr status` says it.
+    queue_log_to: Option<String>,
     stats: stats::Settings,
     live: Live,
     started: Instant,
@@ -159,6 +161,16 @@ impl Service {
             agent_sync: Mutex::new(agent_sync),
             counters,
             spool_path: Spool::beside(&config.spool_base()).path().to_owned(),
+            queue_log_to: {
+                let mut to: Vec<String> = Vec::new();
+                if let Some(path) = &config.queue_log_path {
+                    to.push(path.display().to_string());
+                }
+                if config.queue_log_table {
+                    to.push("table queue_log".to_owned());
+                }
+                (!to.is_empty()).then(|| to.join(" and "))
+            },
             database,
             stats,
             live,
@@ -239,6 +251,13 @@ impl Service {
             trouble: c
                 .trouble()
                 .map(|(since, why)| (local_time_text(since), why)),
+            queue_log: self.queue_log_to.clone().map(|to| {
+                (
+                    to,
+                    c.queue_log_lines.load(Relaxed),
+                    c.queue_log_unwritten.load(Relaxed),
+                )
+            }),
         }
     }
 

@@ -27,6 +27,9 @@ pub struct StatusReport {
     pub writer_stopped: Option<String>,
     /// Since when (local time, text) and why the database refuses writes.
     pub trouble: Option<(String, String)>,
+    /// Where the queue_log goes (`None`: off), lines handed out, lines
+    /// waiting for the file.
+    pub queue_log: Option<(String, u64, u64)>,
 }
 
 pub fn format_status(s: &StatusReport) -> String {
@@ -44,7 +47,8 @@ pub fn format_status(s: &StatusReport) -> String {
          write failures:  {}\n\
          spool:           {} operations waiting in {} ({} replayed so far)\n\
          database state:  {}\n\
-         writer:          {}\n",
+         writer:          {}\n\
+         queue_log:       {}\n",
         s.db_path,
         up / 86_400,
         up % 86_400 / 3600,
@@ -80,6 +84,13 @@ pub fn format_status(s: &StatusReport) -> String {
             Some(why) => format!(
                 "STOPPED after a panic: {why}; events go to the event spool until \
                  'reload mod_cc_cdr'"
+            ),
+        },
+        match &s.queue_log {
+            None => "off".to_owned(),
+            Some((to, lines, 0)) => format!("{lines} lines to {to}"),
+            Some((to, lines, waiting)) => format!(
+                "{lines} lines to {to}; {waiting} WAITING: the file cannot be written (see the log)"
             ),
         },
     )

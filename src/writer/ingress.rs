@@ -36,6 +36,9 @@ pub struct Counters {
     pub trouble: Mutex<Option<(SystemTime, String)>>,
     /// Panics the writer caught and survived (an event or a batch each).
     pub writer_panics: AtomicU64,
+    /// queue_log lines handed out, and those waiting for the file.
+    pub queue_log_lines: AtomicU64,
+    pub queue_log_unwritten: AtomicU64,
     /// Events that made the writer panic, kept in the rejected-events file.
     pub rejected_events: AtomicU64,
     /// Why the writer thread is gone, if it is; events then go to the

@@ -504,6 +504,14 @@ impl Worker {
         self.feed_live(&ops);
         let now = self.now();
         let lines = self.queue_log.as_mut().and_then(|q| q.lines(&ops, now));
+        if let Some(q) = &self.queue_log {
+            self.counters
+                .queue_log_lines
+                .store(q.lines_written, Relaxed);
+            self.counters
+                .queue_log_unwritten
+                .store(q.unwritten, Relaxed);
+        }
         self.pending.extend(ops);
         self.pending.extend(lines);
     }

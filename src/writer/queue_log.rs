@@ -27,6 +27,8 @@ pub(super) struct QueueLogOut {
     pending: PathBuf,
     last_error_logged: Option<Instant>,
     pub lines_written: u64,
+    /// Lines waiting in memory for the file.
+    pub unwritten: u64,
 }
 
 impl QueueLogOut {
@@ -48,6 +50,7 @@ impl QueueLogOut {
             pending: pending_path(&config.spool_base()),
             last_error_logged: None,
             lines_written: 0,
+            unwritten: 0,
         })
     }
 
@@ -137,6 +140,7 @@ impl QueueLogOut {
             }
         }
         self.lines_written += lines.len() as u64;
+        self.unwritten = self.file.as_ref().map_or(0, |f| f.unwritten() as u64);
         (self.table && !lines.is_empty()).then_some(StoreOp::QueueLog(lines))
     }
 
