@@ -126,9 +126,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One run through the writer thread; returns (seconds, cdr rows, all rows).
-fn writer_run(target: &Target, dir: &Path, events: &[CcEvent], run: usize) -> (f64, i64, i64) {
-    let db = target.database(&format!("writer{run}"));
+/// With `queue_log`, the queue_log goes to a file and to the table too.
+fn writer_run(
+    target: &Target,
+    dir: &Path,
+    events: &[CcEvent],
+    run: usize,
+    queue_log: bool,
+) -> (f64, i64, i64) {
+    let name = format!("writer{run}{}", if queue_log { "q" } else { "" });
+    let db = target.database(&name);
     let mut config = Config::parse(&[], dir).unwrap().config;
+    if queue_log {
+        config.queue_log_path = Some(dir.join(format!("{name}.queue_log")));
+        config.queue_log_table = true;
+    }
     match &db {
         Database::Sqlite(path) => config.db_path = path.clone(),
         Database::Postgres(dsn) => config.db_dsn = Some(dsn.clone()),
@@ -291,28 +303,33 @@ fn main() {
         template.len(),
         runs
     );
-    let mut times = Vec::new();
-    let mut rows = (0, 0);
-    for run in 0..runs {
-        let (secs, cdr, all) = writer_run(&target, &dir, &events, run);
+    for queue_log in [false, true] {
+        let mut times = Vec::new();
+        let mut rows = (0, 0);
+        if queue_log {
+            println!("with the queue_log to a file and to the queue_log table:");
+        }
+        for run in 0..runs {
+            let (secs, cdr, all) = writer_run(&target, &dir, &events, run, queue_log);
+            println!(
+                "  run {run}: {secs:.2} s, {cdr} callcenter_cdr rows ({:.0}/s), {all} rows in all ({:.0}/s)",
+                cdr as f64 / secs,
+                all as f64 / secs
+            );
+            assert_eq!(cdr as u64, copies * 6, "one row per queue visit");
+            times.push(secs);
+            rows = (cdr, all);
+        }
+        let t = median(times);
         println!(
-            "  run {run}: {secs:.2} s, {cdr} callcenter_cdr rows ({:.0}/s), {all} rows in all ({:.0}/s)",
-            cdr as f64 / secs,
-            all as f64 / secs
+            "writer, median: {:.2} s for {} events: {:.0} callcenter_cdr rows/s, {:.0} rows/s in all, {:.0} events/s",
+            t,
+            events.len(),
+            rows.0 as f64 / t,
+            rows.1 as f64 / t,
+            events.len() as f64 / t
         );
-        assert_eq!(cdr as u64, copies * 6, "one row per queue visit");
-        times.push(secs);
-        rows = (cdr, all);
     }
-    let t = median(times);
-    println!(
-        "writer, median: {:.2} s for {} events: {:.0} callcenter_cdr rows/s, {:.0} rows/s in all, {:.0} events/s",
-        t,
-        events.len(),
-        rows.0 as f64 / t,
-        rows.1 as f64 / t,
-        events.len() as f64 / t
-    );
 
     let batch = Config::parse(&[], &dir).unwrap().config.batch_max_rows;
     for paced in [false, true] {
