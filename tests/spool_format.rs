@@ -479,7 +479,7 @@ fn later_values_round_trip() {
     assert_eq!(
         later_fields.len(),
         3,
-        "cc_record_filename, cc_exit_key, bridge_hangup_cause"
+        "cc_record_filename, cc_exit_key, last_bridge_role"
     );
     let event = CcEvent::from_pairs(Source::Callcenter, &later_fields);
     assert_eq!(codec::decode_event(&codec::encode_event(&event)), Ok(event));

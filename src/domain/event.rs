@@ -43,7 +43,7 @@ macro_rules! fields {
                 match name.first() {
                     Some(b'v')
                         if !name.starts_with(b"variable_cc_")
-                            && name != b"variable_bridge_hangup_cause" =>
+                            && name != b"variable_last_bridge_role" =>
                     {
                         return None;
                     }
@@ -108,9 +108,11 @@ fields! {
     VarCcMemberUuid => "variable_cc_member_uuid",
     VarCcQueueJoinedEpoch => "variable_cc_queue_joined_epoch",
     VarCcRecordFilename => "variable_cc_record_filename",
-    // Set on a channel whose bridge ended because the other leg hung up
-    // (switch_ivr_bridge.c): on the caller's, the agent hung up first.
-    VarBridgeHangupCause => "variable_bridge_hangup_cause",
+    // Set by switch_channel_perform_hangup on a leg hung up while still
+    // bridged, that is the leg that hung up first (`originator` on the
+    // caller's, whom mod_callcenter bridges to the agent; `originatee` on
+    // the agent's); the other leg is hung up after the bridge let go.
+    VarLastBridgeRole => "variable_last_bridge_role",
     VarCcExitKey => "variable_cc_exit_key",
 }
 

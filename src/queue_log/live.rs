@@ -23,6 +23,13 @@ use crate::domain::rows::{ActivityKind, AttemptRow, CdrRow, QueueLogLine, StoreO
 const FORGET_AFTER_SECS: u64 = 600;
 /// How often a visit restored from the last run is looked for.
 const CHECK_EVERY_SECS: u64 = 2;
+/// How long (writer seconds, so 2 to 3 s) a visit's closing line, and the
+/// rings the caller's leaving or another agent's answer cancelled, wait
+/// after the visit closed, and CONNECT after the answer: mod_callcenter
+/// announces an answer before it knows the bridge holds, and FreeSWITCH's
+/// dispatch threads can deliver a visit's last events in any order.
+/// Lines are written once, so they wait for the facts to settle.
+const SETTLE_SECS: u64 = 2;
 
 type Key = (String, String);
 
@@ -42,6 +49,13 @@ struct Tracked {
     /// Offers the unload cut (`interrupted`): their RINGCANCELED waits,
     /// as the closing line does, for the visit to end for good.
     held: Vec<AttemptRow>,
+    /// Offers that ended: their RINGNOANSWER or RINGCANCELED waits for
+    /// the closing line, as a result may still change (an agent who
+    /// answers after the caller left).
+    cancels: Vec<AttemptRow>,
+    /// When (writer seconds) the row first said answered, and closed.
+    answered_at: Option<u64>,
+    closed_at: Option<u64>,
     /// Restored from the last run, and no row of it since.
     restored: bool,
     /// When (writer seconds) the restored visit's channel was found gone.
@@ -64,6 +78,8 @@ pub struct Emitter {
     /// end, if any, come within it).
     grace_secs: u64,
     last_check: u64,
+    /// Visits with a line waiting for its facts to settle.
+    due: HashSet<Key>,
 }
 
 impl Emitter {
@@ -76,6 +92,7 @@ impl Emitter {
             channel_exists: None,
             grace_secs,
             last_check: 0,
+            due: HashSet::new(),
         }
     }
 
@@ -120,10 +137,16 @@ impl Emitter {
                 }
             }
         }
+        // Offers first: they only add to their visit, whose lines a row
+        // of this batch may write.
+        for op in ops {
+            if let StoreOp::Attempt(attempt) = op {
+                self.on_attempt(attempt, now);
+            }
+        }
         for op in ops {
             match op {
                 StoreOp::Upsert(row) => self.on_row(row, now, &mut lines),
-                StoreOp::Attempt(attempt) => self.on_attempt(attempt, now, &mut lines),
                 StoreOp::AgentChange(change) if change.kind == ActivityKind::Status => {
                     let found = self.agents.change(
                         &change.agent,
@@ -141,8 +164,34 @@ impl Emitter {
             }
         }
         self.check_restored(now, &mut lines);
+        self.settle(now, false, &mut lines);
         self.visits
             .retain(|_, t| !(t.closed && now.saturating_sub(t.touched) > FORGET_AFTER_SECS));
+        self.hand_out(lines)
+    }
+
+    /// The waiting lines whose facts have settled (all of them with
+    /// `force`, but those of calls the unload cut).
+    fn settle(&mut self, now: u64, force: bool, lines: &mut Vec<(Order, QueueLogLine)>) {
+        let due: Vec<Key> = self.due.iter().cloned().collect();
+        for k in due {
+            let done = match self.visits.get_mut(&k) {
+                Some(t) => {
+                    emit_visit(t, &self.names, lines, now, force);
+                    !t.waiting()
+                }
+                None => true,
+            };
+            if done {
+                self.due.remove(&k);
+            }
+        }
+    }
+
+    /// At unload: every line waiting to settle, now.
+    pub fn flush_held(&mut self, now: u64) -> Vec<QueueLogLine> {
+        let mut lines = Vec::new();
+        self.settle(now, true, &mut lines);
         self.hand_out(lines)
     }
 
@@ -159,6 +208,27 @@ impl Emitter {
     }
 
     fn on_row(&mut self, row: &CdrRow, now: u64, lines: &mut Vec<(Order, QueueLogLine)>) {
+        let k = key(&row.member_uuid, row.uuid.as_deref());
+        let entering = self.visits.get(&k).is_none_or(|t| !t.entered);
+        if entering && row.uuid.is_some() && row.queue_entered_epoch.is_some() {
+            // The caller's earlier visit (a transfer into another queue, a
+            // second queue in turn) ended before this one began: its lines
+            // go first, settled or not.
+            let earlier: Vec<Key> = self
+                .due
+                .iter()
+                .filter(|d| d.1 == k.1 && **d != k)
+                .cloned()
+                .collect();
+            for d in earlier {
+                if let Some(t) = self.visits.get_mut(&d) {
+                    if t.row_closed() {
+                        emit_visit(t, &self.names, lines, now, true);
+                        self.due.remove(&d);
+                    }
+                }
+            }
+        }
         let names = &self.names;
         let t = self
             .visits
@@ -168,31 +238,35 @@ impl Emitter {
         t.restored = false;
         t.gone_at = None;
         merge(&mut t.row, row);
-        emit_visit(t, names, lines);
+        emit_visit(t, names, lines, now, false);
+        if t.waiting() {
+            self.due.insert(key(&row.member_uuid, row.uuid.as_deref()));
+        }
     }
 
-    fn on_attempt(&mut self, a: &AttemptRow, now: u64, lines: &mut Vec<(Order, QueueLogLine)>) {
+    fn on_attempt(&mut self, a: &AttemptRow, now: u64) {
         let t = self
             .visits
             .entry(key(&a.member_uuid, a.uuid.as_deref()))
             .or_default();
         t.touched = now;
-        if a.result.is_none() || t.rung.contains(&(a.agent_name.clone(), a.attempt_no)) {
+        if t.closed || a.result.is_none() || t.rung.contains(&(a.agent_name.clone(), a.attempt_no))
+        {
+            // Nothing after the closing line, and each offer once.
             return;
         }
-        if a.result == Some("interrupted") && !t.closed {
-            // Cut by the unload: the call may go on after the reload.
-            t.held
-                .retain(|h| (&h.agent_name, h.attempt_no) != (&a.agent_name, a.attempt_no));
-            t.held.push(a.clone());
+        let same = |h: &AttemptRow| (&h.agent_name, h.attempt_no) == (&a.agent_name, a.attempt_no);
+        t.cancels.retain(|h| !same(h));
+        if a.result != Some("interrupted") {
+            // Written with the closing line, as the offer then stands (an
+            // answer after the caller left is still a cancelled ring), in
+            // time order with the visit's other rings.
+            t.cancels.push(a.clone());
             return;
         }
-        t.held
-            .retain(|h| (&h.agent_name, h.attempt_no) != (&a.agent_name, a.attempt_no));
-        if let Some(line) = attempt_line(a, t.row.queue_entered_epoch, &self.names) {
-            t.rung.insert((a.agent_name.clone(), a.attempt_no));
-            lines.push(line);
-        }
+        // Cut by the unload: the call may go on after the reload.
+        t.held.retain(|h| !same(h));
+        t.held.push(a.clone());
     }
 
     /// Restored visits whose channel is gone, with no row since, for
@@ -236,17 +310,20 @@ impl Emitter {
                 .iter()
                 .map(|(a, no)| serde_json::json!([a, no]))
                 .collect();
-            let held: Vec<String> = t
-                .held
-                .iter()
-                .map(|a| crate::writer::codec::encode(&StoreOp::Attempt(Box::new(a.clone()))))
-                .collect();
+            let encode = |offers: &[AttemptRow]| -> Vec<String> {
+                offers
+                    .iter()
+                    .map(|a| crate::writer::codec::encode(&StoreOp::Attempt(Box::new(a.clone()))))
+                    .collect()
+            };
+            let (held, cancels) = (encode(&t.held), encode(&t.cancels));
             let entry = serde_json::json!({
                 "row": crate::writer::codec::encode(&StoreOp::Upsert(Box::new(t.row.clone()))),
                 "entered": t.entered,
                 "connected": t.connected,
                 "rung": rung,
                 "held": held,
+                "ended": cancels,
                 "closed": t.closed,
             });
             text.push_str(&entry.to_string());
@@ -311,6 +388,18 @@ impl Emitter {
                 t.held.push(*a);
             }
         }
+        // Offers that ended, waiting for the closing line (absent in files
+        // written before they waited).
+        for h in value
+            .get("ended")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(StoreOp::Attempt(a)) = crate::writer::codec::decode(h.as_str()?) {
+                t.cancels.push(*a);
+            }
+        }
         let k = key(&t.row.member_uuid, t.row.uuid.as_deref());
         self.visits.insert(k, t);
         Some(!closed)
@@ -345,30 +434,80 @@ impl Emitter {
     }
 }
 
-/// The lines the row's new facts give.
-fn emit_visit(t: &mut Tracked, names: &Names, lines: &mut Vec<(Order, QueueLogLine)>) {
+impl Tracked {
+    /// The row says the visit is over (not cut by an unload).
+    fn row_closed(&self) -> bool {
+        !matches!(self.row.closed_by, None | Some("open") | Some("shutdown"))
+    }
+
+    /// A line of this visit waits for its facts to settle.
+    fn waiting(&self) -> bool {
+        !self.closed && (self.row_closed() || (self.answered_at.is_some() && !self.connected))
+    }
+}
+
+/// The lines the row's new facts give, once settled (`force`: now).
+fn emit_visit(
+    t: &mut Tracked,
+    names: &Names,
+    lines: &mut Vec<(Order, QueueLogLine)>,
+    now: u64,
+    force: bool,
+) {
     if !t.entered {
         if let Some(line) = enter_line(&t.row, names) {
             t.entered = true;
             lines.push(line);
         }
     }
-    if !t.connected {
-        if let Some(line) = connect_line(&t.row, names) {
-            t.connected = true;
-            lines.push(line);
+    let answered = connect_line(&t.row, names).is_some();
+    if answered {
+        t.answered_at.get_or_insert(now);
+    }
+    let closed = t.row_closed();
+    if closed {
+        t.closed_at.get_or_insert(now);
+    }
+    let settled = |since: Option<u64>| force || since.is_some_and(|s| now >= s + SETTLE_SECS);
+    if !t.connected && answered && (closed || settled(t.answered_at)) {
+        if closed && !settled(t.closed_at) {
+            return;
+        }
+        t.connected = true;
+        // The rings that ended before the answer go first (ring-all's
+        // losers end with it, and had the settling time to come in).
+        write_rings(t, names, lines, true);
+        lines.extend(connect_line(&t.row, names));
+    }
+    if t.closed || !closed || !settled(t.closed_at) {
+        return;
+    }
+    let Some(line) = closing_line(&t.row, names) else {
+        return;
+    };
+    t.closed = true;
+    // The ended rings as they now stand, and the offers the unload cut
+    // with nothing finished since.
+    write_rings(t, names, lines, answered);
+    for a in std::mem::take(&mut t.held) {
+        if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
+            lines.extend(attempt_line(&a, t.row.queue_entered_epoch, answered, names));
         }
     }
-    if !t.closed && t.row.closed_by != Some("shutdown") {
-        if let Some(line) = closing_line(&t.row, names) {
-            t.closed = true;
-            // Offers the unload cut and nothing finished since.
-            for a in std::mem::take(&mut t.held) {
-                if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
-                    lines.extend(attempt_line(&a, t.row.queue_entered_epoch, names));
-                }
-            }
-            lines.push(line);
+    lines.push(line);
+}
+
+/// The lines of the offers that ended, each once.
+fn write_rings(
+    t: &mut Tracked,
+    names: &Names,
+    lines: &mut Vec<(Order, QueueLogLine)>,
+    answered: bool,
+) {
+    let entered = t.row.queue_entered_epoch;
+    for a in std::mem::take(&mut t.cancels) {
+        if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
+            lines.extend(attempt_line(&a, entered, answered, names));
         }
     }
 }
@@ -380,7 +519,7 @@ fn close_for_good(t: &mut Tracked, names: &Names, lines: &mut Vec<(Order, QueueL
         // Not "shutdown" for emit_visit: the visit is over now.
         t.row.closed_by = Some("crash");
     }
-    emit_visit(t, names, lines);
+    emit_visit(t, names, lines, 0, true);
     t.row.closed_by = stored;
 }
 

@@ -346,13 +346,16 @@ pub fn closing_line(row: &CdrRow, names: &Names) -> Option<(Order, QueueLogLine)
 pub fn attempt_line(
     attempt: &AttemptRow,
     visit_entered: Option<i64>,
+    visit_answered: bool,
     names: &Names,
 ) -> Option<(Order, QueueLogLine)> {
     let result = AttemptResult::ALL
         .iter()
         .find(|r| Some(r.as_str()) == attempt.result)?;
     let event = match result {
-        AttemptResult::Answered => return None,
+        AttemptResult::Answered if visit_answered => return None,
+        // The agent answered after the caller had gone: the bridge failed.
+        AttemptResult::Answered => "RINGCANCELED",
         AttemptResult::NoAnswer
         | AttemptResult::Busy
         | AttemptResult::Rejected
@@ -403,7 +406,7 @@ pub fn visit_lines(
     lines.extend(
         attempts
             .iter()
-            .filter_map(|a| attempt_line(a, row.queue_entered_epoch, names)),
+            .filter_map(|a| attempt_line(a, row.queue_entered_epoch, answered(row), names)),
     );
     lines.extend(connect_line(row, names));
     lines.extend(closing_line(row, names));

@@ -680,7 +680,12 @@ impl Worker {
         // What this run holds ends now: calls in progress, and the agents'
         // intervals, so that no time is counted while the switch is down.
         self.end_run(RunEnd::Shutdown, now_us());
+        let now = self.now();
         if let Some(queue_log) = &mut self.queue_log {
+            // Lines waiting for their facts to settle go now, with the rows.
+            let lines = queue_log.emitter.flush_held(now);
+            let op = queue_log.hand_out(lines);
+            self.pending.extend(op);
             queue_log.save();
         }
         for attempt in 1..=3 {

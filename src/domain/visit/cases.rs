@@ -278,8 +278,8 @@ fn the_exit_key_is_the_one_pressed() {
 
 /// Each case's rows, in queue entry order: queue, and who hung up first
 /// (the earlier `Caller-Channel-Hangup-Time` of the caller's channel and
-/// of the agent's, as captured), or the caller channel's
-/// `bridge_hangup_cause`, which tells where the times cannot.
+/// of the agent's, as captured), or `last_bridge_role`, which FreeSWITCH
+/// sets on the leg hung up while bridged and tells where the times cannot.
 #[test]
 fn who_hung_up_first_in_the_hard_cases() {
     type Case = (
@@ -287,12 +287,9 @@ fn who_hung_up_first_in_the_hard_cases() {
         &'static [(&'static str, Option<&'static str>)],
     );
     let cases: &[Case] = &[
-        // The agent's leg moved elsewhere and the caller hung up: no
-        // bridge_hangup_cause on the caller's channel.
-        (
-            "01_agent_leg_transferred.events",
-            &[("xfer@default", Some("caller"))],
-        ),
+        // The agent's leg moved elsewhere, then the caller hung up: neither
+        // was hung up while bridged.
+        ("01_agent_leg_transferred.events", &[("xfer@default", None)]),
         // Transfers: the caller was still up when the agent left.
         (
             "01_blind_transfer_to_extension.events",
@@ -300,7 +297,7 @@ fn who_hung_up_first_in_the_hard_cases() {
         ),
         (
             "01_blind_transfer_to_queue.events",
-            // Then the case killed xb's leg: bridge_hangup_cause says so,
+            // Then the case killed xb's leg: last_bridge_role says so,
             // though both legs carry the same microsecond.
             &[
                 ("xfer@default", Some("agent")),
@@ -309,9 +306,11 @@ fn who_hung_up_first_in_the_hard_cases() {
         ),
         (
             "02_attended_transfer.events",
+            // 2001's bridge to xb was broken by uuid_bridge, not by a
+            // hangup; its last_bridge_role is of its later bridge.
             &[
                 ("xfer@default", Some("agent")),
-                ("xfer2@default", Some("agent")),
+                ("xfer2@default", Some("caller")),
             ],
         ),
         (
@@ -319,7 +318,7 @@ fn who_hung_up_first_in_the_hard_cases() {
             &[("xfer@default", Some("agent"))],
         ),
         // The case killed the agent's leg; the caller's time is 20 ms
-        // earlier, its bridge_hangup_cause tells.
+        // earlier, last_bridge_role tells.
         ("02_three_way.events", &[("xfer@default", Some("agent"))]),
         (
             "04_two_queues.events",

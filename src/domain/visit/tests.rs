@@ -895,7 +895,7 @@ fn the_answered_calls_say_who_hung_up_first() {
     // The times say otherwise (5550001's caller at ...417.097550, alice at
     // ...417.117570; 5550004 and dave in the same microsecond): FreeSWITCH
     // stamps each channel's hangup when its own thread gets to it. The
-    // callers' `bridge_hangup_cause` tells (see `Visit::hangup_by`).
+    // agents' `last_bridge_role` tells (see `Visit::hangup_by`).
     for (cid, by) in [
         ("5550001", Some("agent")),
         ("5550002", None),
@@ -921,12 +921,16 @@ fn the_answered_calls_say_who_hung_up_first() {
     );
 }
 
-/// Who hung up first from the two hangup times alone (µs; 0 = still up,
-/// `None` = header missing), and whether the caller's hangup came in its
-/// CHANNEL_HANGUP_COMPLETE or in member-queue-end.
+/// Who hung up first, from `last_bridge_role` on the caller's channel
+/// (its hangup, or member-queue-end) or on the agent's (bridge-agent-end),
+/// and from a caller still up as the agent left; the hangup times alone
+/// tell nothing.
 #[test]
-fn hangup_by_compares_microseconds_and_knows_a_leg_still_up() {
-    let by = |caller: Option<&str>, agent: Option<&str>, hangup_complete: Option<&str>| {
+fn hangup_by_is_the_leg_hung_up_while_bridged() {
+    let by = |end_role: Option<&str>,
+              agent_role: Option<&str>,
+              hangup_role: Option<&str>,
+              caller_at: &str| {
         let mut end = vec![
             ("CC-Action", "member-queue-end"),
             ("CC-Member-UUID", "m1"),
@@ -935,51 +939,41 @@ fn hangup_by_compares_microseconds_and_knows_a_leg_still_up() {
             ("CC-Agent", "a1"),
             ("CC-Agent-Answered-Time", "999"),
             ("CC-Member-Leaving-Time", "1030"),
+            ("Caller-Channel-Hangup-Time", caller_at),
         ];
-        end.extend(caller.map(|c| ("Caller-Channel-Hangup-Time", c)));
+        end.extend(end_role.map(|r| ("variable_last_bridge_role", r)));
         let mut bridge_end = vec![
             ("CC-Action", "bridge-agent-end"),
             ("CC-Member-UUID", "m1"),
             ("CC-Member-Session-UUID", "caller-1"),
             ("CC-Agent", "a1"),
             ("CC-Agent-Answered-Time", "999"),
+            ("Caller-Channel-Hangup-Time", "1030000001"),
         ];
-        bridge_end.extend(agent.map(|a| ("Caller-Channel-Hangup-Time", a)));
+        bridge_end.extend(agent_role.map(|r| ("variable_last_bridge_role", r)));
         let mut events = vec![ev(&end), ev(&bridge_end)];
-        if let Some(at) = hangup_complete {
+        if let Some(role) = hangup_role {
             events.push(CcEvent::from_pairs(
                 Source::HangupComplete,
                 &[
                     ("Unique-ID", "caller-1"),
                     ("variable_cc_side", "member"),
                     ("Hangup-Cause", "NORMAL_CLEARING"),
-                    ("Caller-Channel-Hangup-Time", at),
+                    ("Caller-Channel-Hangup-Time", "1030000002"),
+                    ("variable_last_bridge_role", role),
                 ],
             ));
         }
         assemble(&events)[0].hangup_by
     };
-    let caller = Some("caller");
-    let agent = Some("agent");
-    // The same second, 1 µs apart, each way; a tie is the caller's.
-    assert_eq!(by(Some("1030000001"), Some("1030000002"), None), caller);
-    assert_eq!(by(Some("1030000002"), Some("1030000001"), None), agent);
-    assert_eq!(by(Some("1030000001"), Some("1030000001"), None), caller);
-    // The agent's leg still up, or its time not given.
-    assert_eq!(by(Some("1030000001"), Some("0"), None), caller);
-    assert_eq!(by(Some("1030000001"), None, None), caller);
-    // The caller still up when the agent left (a transfer), hanging up
-    // later or not yet.
-    assert_eq!(by(Some("0"), Some("1030000001"), Some("1090000000")), agent);
-    assert_eq!(by(Some("0"), None, Some("1090000000")), agent);
-    assert_eq!(by(Some("0"), None, None), agent);
-    // The caller's CHANNEL_HANGUP_COMPLETE without bridge_hangup_cause:
-    // the agent's leg did not end the bridge, whatever the times say.
-    assert_eq!(by(None, Some("1030000002"), Some("1030000001")), caller);
-    assert_eq!(by(None, Some("1030000001"), Some("1030000002")), caller);
-    // Nothing known of either leg.
-    assert_eq!(by(None, None, None), None);
-    assert_eq!(by(None, Some("0"), None), None);
+    let (caller, agent) = (Some("caller"), Some("agent"));
+    assert_eq!(by(Some("originator"), None, None, "1030000002"), caller);
+    assert_eq!(by(None, None, Some("originator"), "1030000002"), caller);
+    assert_eq!(by(None, Some("originatee"), None, "1030000002"), agent);
+    // The times alone (the agent's 1 µs earlier) say nothing.
+    assert_eq!(by(None, None, None, "1030000002"), None);
+    // The caller still up when the agent left (a transfer).
+    assert_eq!(by(None, None, None, "0"), agent);
 }
 
 mod positions {
