@@ -55,6 +55,26 @@ impl QueueLogFile {
         self.unwritten.len()
     }
 
+    /// The lines of the file's last `bytes` (whole lines), oldest first.
+    pub fn tail(&self, bytes: u64) -> Vec<QueueLogLine> {
+        let Ok(mut file) = File::open(&self.path) else {
+            return Vec::new();
+        };
+        let len = file.metadata().map_or(0, |m| m.len());
+        let from = len.saturating_sub(bytes);
+        if file.seek(SeekFrom::Start(from)).is_err() {
+            return Vec::new();
+        }
+        let mut text = Vec::new();
+        if file.read_to_end(&mut text).is_err() {
+            return Vec::new();
+        }
+        let text = String::from_utf8_lossy(&text);
+        // A cut first line is not a line.
+        let skip = usize::from(from > 0);
+        text.lines().skip(skip).filter_map(super::parse).collect()
+    }
+
     /// The time of the file's last line, in seconds, if it has one.
     pub fn last_time(&self) -> Option<i64> {
         let mut file = File::open(&self.path).ok()?;

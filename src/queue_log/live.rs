@@ -405,29 +405,46 @@ impl Emitter {
         Some(!closed)
     }
 
-    /// The lines that close visits the store closed without the writer
-    /// following them: the open rows a crashed run left, as the next load
-    /// closed them (`rows`, read back after the closing), with their offers.
+    /// The lines a crashed run did not write for these visits (`rows`, as
+    /// the next load closed them, with their offers), knowing what it did
+    /// write (`written`, the end of its file): its last lines waited to
+    /// settle, and a crash between a commit and the file's write can even
+    /// leave a visit's entry out.
     pub fn closed_by_store(
         &mut self,
         rows: &[(CdrRow, Vec<AttemptRow>)],
+        written: &WrittenLines,
         now: u64,
     ) -> Vec<QueueLogLine> {
         let mut lines = Vec::new();
         for (row, attempts) in rows {
             let k = key(&row.member_uuid, row.uuid.as_deref());
             let t = self.visits.entry(k).or_default();
-            // The dead run wrote the entry, and the lines of what it saw end.
-            t.entered = true;
-            t.connected = t.connected || row.answer_epoch.is_some();
+            if t.closed {
+                continue;
+            }
+            let visit = written.of(row, &self.names);
+            if visit.is_some_and(|v| v.closed) {
+                t.closed = true;
+                continue;
+            }
+            t.entered = t.entered || visit.is_some_and(|v| v.entered);
+            t.connected = t.connected || visit.is_some_and(|v| v.connected);
             t.restored = false;
             t.touched = now;
             merge(&mut t.row, row);
-            t.held = attempts
-                .iter()
-                .filter(|a| a.result == Some("interrupted"))
-                .cloned()
-                .collect();
+            let rung = |a: &AttemptRow| {
+                visit.is_some_and(|v| v.rung.contains(&self.names.agent(&a.agent_name)))
+            };
+            for a in attempts.iter().filter(|a| a.result.is_some()) {
+                if rung(a) {
+                    t.rung.insert((a.agent_name.clone(), a.attempt_no));
+                } else if a.result == Some("interrupted") {
+                    t.held.push(a.clone());
+                } else {
+                    t.cancels.push(a.clone());
+                }
+            }
             close_for_good(t, &self.names, &mut lines);
         }
         self.hand_out(lines)
@@ -571,4 +588,73 @@ pub fn merge(into: &mut CdrRow, row: &CdrRow) {
         (Some(old), Some("open")) => Some(old),
         (old, new) => new.or(old),
     };
+}
+
+/// What a file says was written of each visit: by callid and queue (as
+/// named), whether its entry, CONNECT and closing line are there, and the
+/// agents (as named) whose rings are.
+#[derive(Debug, Default)]
+pub struct WrittenLines {
+    visits: HashMap<(String, String), WrittenVisit>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WrittenVisit {
+    /// The ENTERQUEUE's time (Unix seconds).
+    pub entered_at: i64,
+    pub entered: bool,
+    pub connected: bool,
+    pub closed: bool,
+    pub rung: HashSet<String>,
+}
+
+impl WrittenLines {
+    /// From the file's lines, oldest first: a visit is the lines of a
+    /// callid and queue from its ENTERQUEUE on.
+    pub fn of_lines(lines: &[QueueLogLine]) -> WrittenLines {
+        let mut written = WrittenLines::default();
+        for l in lines {
+            let k = (l.callid.clone(), l.queue.clone());
+            if l.event == "ENTERQUEUE" {
+                written.visits.insert(
+                    k,
+                    WrittenVisit {
+                        entered_at: l.time_us.div_euclid(1_000_000),
+                        entered: true,
+                        ..WrittenVisit::default()
+                    },
+                );
+                continue;
+            }
+            let Some(v) = written.visits.get_mut(&k) else {
+                continue;
+            };
+            match l.event.as_str() {
+                "CONNECT" => v.connected = true,
+                "RINGNOANSWER" | "RINGCANCELED" => {
+                    v.rung.insert(l.agent.clone());
+                }
+                e if super::CLOSING_VERBS.contains(&e) => v.closed = true,
+                _ => {}
+            }
+        }
+        written
+    }
+
+    /// The entry times of the visits entered and not closed.
+    pub fn unclosed_entries(&self) -> impl Iterator<Item = i64> + '_ {
+        self.visits
+            .values()
+            .filter(|v| v.entered && !v.closed)
+            .map(|v| v.entered_at)
+    }
+
+    pub fn of(&self, row: &CdrRow, names: &Names) -> Option<&WrittenVisit> {
+        let callid = row.uuid.clone().unwrap_or_else(|| row.member_uuid.clone());
+        let queue = row
+            .queue_name
+            .as_deref()
+            .map_or_else(|| super::NONE.to_owned(), |q| names.queue(q));
+        self.visits.get(&(callid, queue))
+    }
 }

@@ -191,6 +191,7 @@ pub fn spawn_in_host(
             channel_exists.map(|f| Box::new(f) as queue_log::ChannelExists),
         ),
         database: config.database(),
+        config_names: config.queue_log_names.clone(),
     };
     let (control, control_receiver) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -296,6 +297,7 @@ struct Worker {
     queue_log: Option<queue_log::QueueLogOut>,
     /// Where the rows go, for the reads the queue_log needs at load.
     database: Database,
+    config_names: crate::queue_log::Names,
 }
 
 /// The live view the writer feeds, and the thread that reads today's rows
@@ -440,25 +442,29 @@ impl Worker {
                 )
             ),
         );
-        // The calls it left open get their closing queue_log lines, as the
-        // store closes their rows.
+        // The calls it left open, and those whose last lines it had not
+        // written yet (they wait to settle), get them, as the store
+        // closes their rows: what it wrote is read from its file.
         let node = self.store.node().name.clone();
-        let open = self
-            .queue_log
-            .as_ref()
-            .map(|_| queue_log::open_visits_of_node(&self.database, &node));
+        let before = self.queue_log.as_ref().map(|q| {
+            (
+                queue_log::open_visits_of_node(&self.database, &node),
+                q.written(),
+            )
+        });
         self.end_run(RunEnd::Crash, alive_us);
         self.flush(true);
-        let closed = match open {
-            Some(Ok(open)) if open.keys.is_empty() => Ok(Vec::new()),
-            Some(Ok(open)) => queue_log::closed_visits(&self.database, &node, &open),
-            Some(Err(e)) => Err(e),
-            None => return,
+        let Some((open, written)) = before else {
+            return;
         };
+        let names = self.config_names.clone();
+        let closed = open.and_then(|open| {
+            queue_log::closed_visits(&self.database, &node, &open, &written, &names)
+        });
         let now = self.now();
         match (closed, self.queue_log.as_mut()) {
             (Ok(rows), Some(q)) => {
-                let lines = q.emitter.closed_by_store(&rows, now);
+                let lines = q.emitter.closed_by_store(&rows, &written, now);
                 let op = q.hand_out(lines);
                 self.pending.extend(op);
                 self.flush(true);

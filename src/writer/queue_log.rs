@@ -144,6 +144,16 @@ impl QueueLogOut {
         (self.table && !lines.is_empty()).then_some(StoreOp::QueueLog(lines))
     }
 
+    /// What the file says a dead run wrote (its last 64 MiB).
+    pub fn written(&self) -> crate::queue_log::live::WrittenLines {
+        let lines = self
+            .file
+            .as_ref()
+            .map(|f| f.tail(64 << 20))
+            .unwrap_or_default();
+        crate::queue_log::live::WrittenLines::of_lines(&lines)
+    }
+
     /// `cc_cdr reopen`: the file again under its name.
     pub fn reopen(&mut self) -> Result<String, String> {
         let Some(file) = self.file.as_mut() else {
@@ -232,19 +242,33 @@ pub struct OpenVisits {
     pub to: Option<i64>,
 }
 
-/// Those visits as the load closed them, with their offers.
+/// Visits with their offers, as the load closed them.
+type Visits = Vec<(
+    crate::domain::rows::CdrRow,
+    Vec<crate::domain::rows::AttemptRow>,
+)>;
+
+/// Those visits as the load closed them, and those the file shows entered
+/// and not closed, with their offers.
 pub fn closed_visits(
     database: &crate::store::Database,
     node: &str,
     open: &OpenVisits,
-) -> Result<
-    Vec<(
-        crate::domain::rows::CdrRow,
-        Vec<crate::domain::rows::AttemptRow>,
-    )>,
-    String,
-> {
-    let (Some(from), Some(to)) = (open.from, open.to) else {
+    written: &crate::queue_log::live::WrittenLines,
+    names: &crate::queue_log::Names,
+) -> Result<Visits, String> {
+    let entries = open
+        .from
+        .into_iter()
+        .chain(open.to.map(|t| t - 1))
+        .chain(written.unclosed_entries());
+    let (from, to) = entries.fold((None, None), |(lo, hi): (Option<i64>, Option<i64>), e| {
+        (
+            Some(lo.map_or(e, |l| l.min(e))),
+            Some(hi.map_or(e + 1, |h| h.max(e + 1))),
+        )
+    });
+    let (Some(from), Some(to)) = (from, to) else {
         return Ok(Vec::new());
     };
     let mut reader = crate::store::reader::open(database, None)?;
@@ -261,7 +285,9 @@ pub fn closed_visits(
             open.keys.contains(&(
                 row.member_uuid.clone(),
                 row.uuid.clone().unwrap_or_default(),
-            ))
+            )) || written
+                .of(row, names)
+                .is_some_and(|v| v.entered && !v.closed)
         })
         .collect())
 }
