@@ -342,6 +342,10 @@ fn visit_lines(t: &Templates, cdr: &Row, attempts: &[Row]) -> Vec<Line> {
         let event = match text(a, "result").as_deref() {
             Some("no_answer" | "busy" | "rejected" | "not_registered" | "error") => "RINGNOANSWER",
             Some("caller_cancel" | "lost_race" | "status_change" | "interrupted") => "RINGCANCELED",
+            // The agent answered after the caller had gone.
+            Some("answered") if text(cdr, "outcome").as_deref() != Some("answered") => {
+                "RINGCANCELED"
+            }
             _ => continue,
         };
         let ended = num(a, "ended_epoch").unwrap_or(entered);
@@ -1361,9 +1365,12 @@ fn case_xa(sw: &Switch) -> Cases {
             "xfer@default",
             &["ENTERQUEUE", "CONNECT", "COMPLETECALLER"],
         )
+        // The loopback's other leg hangs up, not the caller's channel: the
+        // bridge may let go before the hangup reaches it, and then neither
+        // leg was hung up while bridged (hangup_by NULL, which writes
+        // COMPLETECALLER too). A SIP caller's BYE is the case above.
         .lit("CONNECT", AGENT, "Agent/xa@default")
-        .lit("CONNECT", 1, &xa)
-        .row("hangup_by", "caller"),
+        .lit("CONNECT", 1, &xa),
         expect(
             "blind transfer",
             &blind,
@@ -1791,7 +1798,24 @@ fn a_load_run_gives_one_consistent_queue_log() {
         if !completes.contains_key(&(queue.to_owned(), right.to_owned())) {
             problems.push(format!("{queue}: no {right} line: {completes:?}"));
         }
-        if let Some(n) = completes.get(&(queue.to_owned(), wrong.to_owned())) {
+        let right_n = completes
+            .get(&(queue.to_owned(), right.to_owned()))
+            .copied()
+            .unwrap_or(0);
+        // lb's callers hang up through the loopback's other leg (as a
+        // SIP BYE would not: that hangs up the caller's channel itself),
+        // and FreeSWITCH may then clear the bridge before the hangup
+        // reaches the caller's channel, so last_bridge_role can land on
+        // the agent's leg: tolerated there up to 1 in 8 (README, hangup_by).
+        let tolerated = if queue == "lb@default" {
+            right_n / 8
+        } else {
+            0
+        };
+        if let Some(n) = completes
+            .get(&(queue.to_owned(), wrong.to_owned()))
+            .filter(|n| **n > tolerated)
+        {
             problems.push(format!(
                 "{queue}: {n} {wrong} lines, where the {} hung up: {completes:?}",
                 if queue == "la@default" {

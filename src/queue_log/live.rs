@@ -177,7 +177,7 @@ impl Emitter {
         for k in due {
             let done = match self.visits.get_mut(&k) {
                 Some(t) => {
-                    emit_visit(t, &self.names, lines, now, force);
+                    emit_visit(t, &self.names, self.grace_secs, lines, now, force);
                     !t.waiting()
                 }
                 None => true,
@@ -223,12 +223,13 @@ impl Emitter {
             for d in earlier {
                 if let Some(t) = self.visits.get_mut(&d) {
                     if t.row_closed() {
-                        emit_visit(t, &self.names, lines, now, true);
+                        emit_visit(t, &self.names, self.grace_secs, lines, now, true);
                         self.due.remove(&d);
                     }
                 }
             }
         }
+        let grace = self.grace_secs;
         let names = &self.names;
         let t = self
             .visits
@@ -238,7 +239,7 @@ impl Emitter {
         t.restored = false;
         t.gone_at = None;
         merge(&mut t.row, row);
-        emit_visit(t, names, lines, now, false);
+        emit_visit(t, names, grace, lines, now, false);
         if t.waiting() {
             self.due.insert(key(&row.member_uuid, row.uuid.as_deref()));
         }
@@ -467,6 +468,7 @@ impl Tracked {
 fn emit_visit(
     t: &mut Tracked,
     names: &Names,
+    grace_secs: u64,
     lines: &mut Vec<(Order, QueueLogLine)>,
     now: u64,
     force: bool,
@@ -486,7 +488,13 @@ fn emit_visit(
         t.closed_at.get_or_insert(now);
     }
     let settled = |since: Option<u64>| force || since.is_some_and(|s| now >= s + SETTLE_SECS);
-    if !t.connected && answered && (closed || settled(t.answered_at)) {
+    // mod_callcenter says an agent answered before it knows the bridge
+    // holds, and a bridge that fails may be told no sooner than the
+    // caller's hangup closes the visit: CONNECT waits for that too.
+    let bridge_held = force
+        || t.answered_at
+            .is_some_and(|s| now >= s + grace_secs + SETTLE_SECS);
+    if !t.connected && answered && (closed || bridge_held) {
         if closed && !settled(t.closed_at) {
             return;
         }
@@ -536,7 +544,7 @@ fn close_for_good(t: &mut Tracked, names: &Names, lines: &mut Vec<(Order, QueueL
         // Not "shutdown" for emit_visit: the visit is over now.
         t.row.closed_by = Some("crash");
     }
-    emit_visit(t, names, lines, 0, true);
+    emit_visit(t, names, 0, lines, 0, true);
     t.row.closed_by = stored;
 }
 
@@ -576,8 +584,13 @@ pub fn merge(into: &mut CdrRow, row: &CdrRow) {
     keep(&mut into.cancel_reason, &row.cancel_reason);
     keep(&mut into.transferred_to, &row.transferred_to);
     keep(&mut into.recording_path, &row.recording_path);
-    keep(&mut into.queue_position, &row.queue_position);
-    keep(&mut into.exit_position, &row.exit_position);
+    // Counted once (upsert_sql keeps the first).
+    if into.queue_position.is_none() {
+        into.queue_position = row.queue_position;
+    }
+    if into.exit_position.is_none() {
+        into.exit_position = row.exit_position;
+    }
     keep(&mut into.exit_key, &row.exit_key);
     keep(&mut into.hangup_by, &row.hangup_by);
     into.agent_attempts = into.agent_attempts.max(row.agent_attempts);

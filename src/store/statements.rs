@@ -576,6 +576,11 @@ fn upsert_sql(d: Dialect, extra: &[&str]) -> String {
                  ELSE COALESCE(excluded.closed_by, callcenter_cdr.closed_by) END"
                 .to_owned(),
             // The node that wrote the row first keeps it.
+            // Counted once, when the caller entered and left: a visit
+            // rebuilt from late events counts a queue it no longer saw.
+            "queue_position" | "exit_position" => {
+                format!("{col} = COALESCE(callcenter_cdr.{col}, excluded.{col})")
+            }
             "node" | "node_instance" => {
                 format!("{col} = COALESCE(callcenter_cdr.{col}, excluded.{col})")
             }
