@@ -494,7 +494,9 @@ fn emit_visit(
     let bridge_held = force
         || t.answered_at
             .is_some_and(|s| now >= s + grace_secs + SETTLE_SECS);
-    if !t.connected && answered && (closed || bridge_held) {
+    // Nothing after the closing line: a row rebuilt from late events (an
+    // agent who answered after the caller left) may say answered again.
+    if !t.closed && !t.connected && answered && (closed || bridge_held) {
         if closed && !settled(t.closed_at) {
             return;
         }
