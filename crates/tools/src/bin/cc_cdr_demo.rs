@@ -96,6 +96,22 @@ fn live(install: &Installation) -> Result<(), String> {
         "\nThe queue_log for QueueMetrics, Wazo, QPanel... (queue-log-path {}):",
         queue_log.display()
     );
+    // A call's last lines wait a few seconds for its facts to settle.
+    let closed = |text: &str| {
+        let verbs: Vec<&str> = text.lines().filter_map(|l| l.split('|').nth(4)).collect();
+        let entered = verbs.iter().filter(|v| **v == "ENTERQUEUE").count();
+        let closing = verbs
+            .iter()
+            .filter(|v| mod_cc_cdr::queue_log::CLOSING_VERBS.contains(v))
+            .count();
+        entered > 0 && entered == closing
+    };
+    wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(&queue_log)
+            .ok()
+            .filter(|t| closed(t))
+            .map(|_| ())
+    });
     match std::fs::read_to_string(&queue_log) {
         Ok(text) => print!("{text}"),
         Err(e) => println!("  cannot read it: {e}"),
