@@ -80,6 +80,10 @@ pub struct Emitter {
     last_check: u64,
     /// Visits with a line waiting for its facts to settle.
     due: HashSet<Key>,
+    /// `due` by caller channel (a key's `.1`).
+    due_by_call: HashMap<String, Vec<Key>>,
+    /// The writer second of the last pass over `due`.
+    settled_at: Option<u64>,
 }
 
 impl Emitter {
@@ -93,6 +97,8 @@ impl Emitter {
             grace_secs,
             last_check: 0,
             due: HashSet::new(),
+            settled_at: None,
+            due_by_call: HashMap::new(),
         }
     }
 
@@ -173,6 +179,12 @@ impl Emitter {
     /// The waiting lines whose facts have settled (all of them with
     /// `force`, but those of calls the unload cut).
     fn settle(&mut self, now: u64, force: bool, lines: &mut Vec<(Order, QueueLogLine)>) {
+        // Waits end only as the seconds go by: once a second is enough
+        // (rows of a waiting visit are looked at as they come).
+        if !force && self.settled_at == Some(now) {
+            return;
+        }
+        self.settled_at = Some(now);
         let due: Vec<Key> = self.due.iter().cloned().collect();
         for k in due {
             let done = match self.visits.get_mut(&k) {
@@ -183,7 +195,17 @@ impl Emitter {
                 None => true,
             };
             if done {
-                self.due.remove(&k);
+                self.undue(&k);
+            }
+        }
+    }
+
+    fn undue(&mut self, k: &Key) {
+        self.due.remove(k);
+        if let Some(keys) = self.due_by_call.get_mut(&k.1) {
+            keys.retain(|d| d != k);
+            if keys.is_empty() {
+                self.due_by_call.remove(&k.1);
             }
         }
     }
@@ -215,16 +237,15 @@ impl Emitter {
             // second queue in turn) ended before this one began: its lines
             // go first, settled or not.
             let earlier: Vec<Key> = self
-                .due
-                .iter()
-                .filter(|d| d.1 == k.1 && **d != k)
-                .cloned()
-                .collect();
+                .due_by_call
+                .get(&k.1)
+                .map(|keys| keys.iter().filter(|d| **d != k).cloned().collect())
+                .unwrap_or_default();
             for d in earlier {
                 if let Some(t) = self.visits.get_mut(&d) {
                     if t.row_closed() {
                         emit_visit(t, &self.names, self.grace_secs, lines, now, true);
-                        self.due.remove(&d);
+                        self.undue(&d);
                     }
                 }
             }
@@ -241,7 +262,10 @@ impl Emitter {
         merge(&mut t.row, row);
         emit_visit(t, names, grace, lines, now, false);
         if t.waiting() {
-            self.due.insert(key(&row.member_uuid, row.uuid.as_deref()));
+            let k = key(&row.member_uuid, row.uuid.as_deref());
+            if self.due.insert(k.clone()) {
+                self.due_by_call.entry(k.1.clone()).or_default().push(k);
+            }
         }
     }
 
