@@ -168,16 +168,7 @@ pub fn status_intervals_for_queue_log(
     );
     db.query(&sql, &params)?
         .iter()
-        .map(|v| match v.as_slice() {
-            [agent, value, reason, start, end] => Ok(StatusInterval {
-                agent: text(agent).unwrap_or_default(),
-                value: text(value).unwrap_or_default(),
-                reason: text(reason),
-                start_us: int(start).unwrap_or_default(),
-                end_us: int(end),
-            }),
-            _ => Err("unexpected columns".to_owned()),
-        })
+        .map(|v| status_interval_of(v))
         .collect()
 }
 
@@ -193,17 +184,22 @@ pub fn current_sessions(db: &mut dyn Reader, node: &str) -> Result<Vec<StatusInt
          ORDER BY a.agent_name, a.start_us";
     db.query(sql, &[(":node", Value::Text(node.to_owned()))])?
         .iter()
-        .map(|v| match v.as_slice() {
-            [agent, value, reason, start, end] => Ok(StatusInterval {
-                agent: text(agent).unwrap_or_default(),
-                value: text(value).unwrap_or_default(),
-                reason: text(reason),
-                start_us: int(start).unwrap_or_default(),
-                end_us: int(end),
-            }),
-            _ => Err("unexpected columns".to_owned()),
-        })
+        .map(|v| status_interval_of(v))
         .collect()
+}
+
+/// One row of `agent_name, value, reason, start_us, end_us`.
+fn status_interval_of(v: &[Value]) -> Result<StatusInterval, String> {
+    match v {
+        [agent, value, reason, start, end] => Ok(StatusInterval {
+            agent: text(agent).unwrap_or_default(),
+            value: text(value).unwrap_or_default(),
+            reason: text(reason),
+            start_us: int(start).unwrap_or_default(),
+            end_us: int(end),
+        }),
+        _ => Err("unexpected columns".to_owned()),
+    }
 }
 
 fn text(v: &Value) -> Option<String> {
