@@ -187,7 +187,11 @@ fn main() {
             .find_map(|a| a.parse().ok())
             .unwrap_or(if full { 100_000 } else { 2_000 });
     let runs = if full { 7 } else { 1 };
-    let dir = std::env::temp_dir().join(format!("cc_cdr_bench_{}", std::process::id()));
+    // CC_CDR_BENCH_DIR keeps the database there, to look into with sqlite3.
+    let kept = std::env::var_os("CC_CDR_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("cc_cdr_bench_{}", std::process::id()))
+    });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut store =
@@ -242,5 +246,7 @@ fn main() {
         );
     }
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

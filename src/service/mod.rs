@@ -364,6 +364,18 @@ fn open_store(
     node: Node,
 ) -> Result<Store, String> {
     let columns: Vec<String> = config.columns.iter().map(|c| c.name.clone()).collect();
+    let mut store = open_store_of(config, database, stats, node, columns)?;
+    store.set_rollups(true, stats.sl_sec, stats.short_abandon_sec);
+    Ok(store)
+}
+
+fn open_store_of(
+    config: &Config,
+    database: &Database,
+    stats: &stats::Settings,
+    node: Node,
+    columns: Vec<String>,
+) -> Result<Store, String> {
     match database {
         Database::Sqlite(path) => {
             let mut store = SqliteStore::open(path, config.synchronous, node)

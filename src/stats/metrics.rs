@@ -59,7 +59,7 @@ pub const QUEUE: &[Metric] = &[
     ),
     count(
         "short_abandoned",
-        "sum(CAST(c.outcome = 'abandoned' AND c.wait_sec <= :short AS INTEGER))",
+        "sum(CASE WHEN c.outcome = 'abandoned' AND c.wait_sec <= :short THEN 1 ELSE 0 END)",
         "Abandons with a wait of at most short-abandon-sec.",
     ),
     count(
@@ -90,14 +90,14 @@ pub const QUEUE: &[Metric] = &[
     ),
     count(
         "answered_within_sl",
-        "sum(CAST(c.outcome = 'answered' AND c.wait_sec <= :sl AS INTEGER))",
+        "sum(CASE WHEN c.outcome = 'answered' AND c.wait_sec <= :sl THEN 1 ELSE 0 END)",
         "Answered visits with a wait of at most sl-sec (answered at exactly T counts).",
     ),
     Metric {
         shown: false,
         ..count(
             "abandoned_within_sl",
-            "sum(CAST(c.outcome = 'abandoned' AND c.wait_sec <= :sl AS INTEGER))",
+            "sum(CASE WHEN c.outcome = 'abandoned' AND c.wait_sec <= :sl THEN 1 ELSE 0 END)",
             "Abandons with a wait of at most sl-sec (used by some service-level formulas).",
         )
     },
@@ -273,7 +273,7 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
             "a.node",
             "a.result IS NOT NULL",
             "agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
-             AND c.agent_name = a.agent_name AND a.result = 'answered'",
+             AND c.agent_name || '' = a.agent_name AND a.result = 'answered'",
         )
     };
     let (bucket, filter) = match bucketing {

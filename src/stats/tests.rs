@@ -29,6 +29,7 @@ testkit::on_both_backends!(
     views_give_the_same_numbers_as_the_command,
     a_node_filter_keeps_that_nodes_rows_only,
     waits_count_each_finished_visit_in_its_range_of_wait,
+    rollups_give_the_numbers_of_the_rows,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -988,4 +989,341 @@ fn waits_take_the_words_of_the_other_subjects() {
     assert_eq!(p.format, Format::Csv);
     let err = args::parse(&["wait"], DAY, &tz).unwrap_err();
     assert!(err.contains("USAGE: stats queue|agent|waits"), "{err}");
+}
+
+/// A small deterministic generator for the property tests.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const OUTCOMES: &[&str] = &[
+    "answered",
+    "answered",
+    "answered",
+    "abandoned",
+    "abandoned",
+    "timeout",
+    "no_agent_timeout",
+    "exit_with_key",
+    "break_out",
+];
+
+/// Random visits, offers and agent activity of two nodes over three days,
+/// in random batches, some written twice (a replayed spool), some rows
+/// changed by a later batch (late events), a run closed with visits open.
+fn random_writes(seed: u64) -> Vec<(Node, Vec<StoreOp>)> {
+    use ActivityKind::{State, Status};
+    let mut rng = Rng(seed | 1);
+    let queues = ["q1", "q2", "q3"];
+    let agents = ["a1", "a2", "a3", "a4"];
+    let mut writes = Vec::new();
+    for node_name in ["fs1", "fs2"] {
+        let node = Node {
+            name: node_name.to_owned(),
+            instance: format!("{node_name}-i"),
+        };
+        let mut ops = Vec::new();
+        let mut late = Vec::new();
+        for agent in agents {
+            let mut at = DAY - 86_400 + rng.below(7200) as i64;
+            while at < DAY + 2 * 86_400 {
+                let (kind, value) = match rng.below(6) {
+                    0 => (Status, "Available"),
+                    1 => (Status, "On Break"),
+                    2 => (Status, "Logged Out"),
+                    3 => (State, "Waiting"),
+                    4 => (State, "In a queue call"),
+                    _ => (State, "Receiving"),
+                };
+                ops.push(StoreOp::AgentChange(AgentChange {
+                    agent: format!("{agent}@{node_name}"),
+                    kind,
+                    value: value.into(),
+                    reason: None,
+                    at_us: at * 1_000_000 + rng.below(1_000_000) as i64,
+                }));
+                at += 60 + rng.below(5400) as i64;
+            }
+        }
+        for i in 0..160 {
+            let id = format!("{node_name}-{i}");
+            let entered = DAY - 86_400 + rng.below(3 * 86_400) as i64;
+            let outcome = *rng.pick(OUTCOMES);
+            let answered = outcome == "answered";
+            let wait = if rng.chance(5) {
+                None
+            } else if rng.chance(10) {
+                Some(300 + rng.below(4000) as i64)
+            } else {
+                Some(rng.below(120) as i64)
+            };
+            let agent = format!("{}@{node_name}", rng.pick(&agents));
+            let talk = rng.below(900) as i64;
+            let end = entered + wait.unwrap_or(0) + if answered { talk } else { 0 };
+            let row = CdrRow {
+                member_uuid: id.clone(),
+                uuid: Some(format!("uuid-{id}")),
+                queue_name: Some((*rng.pick(&queues)).to_owned()),
+                agent_name: answered.then(|| agent.clone()),
+                queue_entered_epoch: Some(entered),
+                answer_epoch: answered.then(|| entered + wait.unwrap_or(0)),
+                end_epoch: Some(end),
+                wait_sec: wait,
+                billsec: Some(if answered { talk } else { 0 }),
+                outcome: Some(outcome),
+                closed_by: Some("event"),
+                ..CdrRow::default()
+            };
+            let offer = |agent: &str, result: Option<&'static str>, at: i64| AttemptRow {
+                member_uuid: id.clone(),
+                uuid: Some(format!("uuid-{id}")),
+                agent_name: agent.to_owned(),
+                attempt_no: 1,
+                queue_name: row.queue_name.clone(),
+                offered_epoch: Some(at),
+                ended_epoch: Some(at + 5),
+                ring_sec: Some(rng_ring(at)),
+                hangup_cause: None,
+                result,
+            };
+            if rng.chance(30) {
+                let other = format!("{}@{node_name}", rng.pick(&agents));
+                ops.push(StoreOp::Attempt(Box::new(offer(
+                    &other,
+                    Some(*rng.pick(&["no_answer", "rejected", "busy"])),
+                    entered + 1,
+                ))));
+            }
+            if answered {
+                let at = entered + wait.unwrap_or(0) - 3;
+                if rng.chance(15) {
+                    // Its result comes later.
+                    ops.push(StoreOp::Attempt(Box::new(offer(&agent, None, at))));
+                }
+                late_or_now(
+                    &mut rng,
+                    &mut ops,
+                    &mut late,
+                    StoreOp::Attempt(Box::new(offer(&agent, Some("answered"), at))),
+                );
+                ops.push(StoreOp::WrapUp {
+                    agent: agent.clone(),
+                    start_us: end * 1_000_000,
+                    secs: rng.below(120),
+                });
+                if rng.chance(40) {
+                    // A status change that may cut the after-call work short.
+                    ops.push(StoreOp::AgentChange(AgentChange {
+                        agent: agent.clone(),
+                        kind: Status,
+                        value: (*rng.pick(&["On Break", "Available"])).into(),
+                        reason: None,
+                        at_us: (end + rng.below(100) as i64) * 1_000_000,
+                    }));
+                }
+            }
+            if rng.chance(20) {
+                // Open first; closed (and maybe changed) by a later batch.
+                let open = CdrRow {
+                    closed_by: Some("open"),
+                    outcome: None,
+                    ..row.clone()
+                };
+                ops.push(StoreOp::Upsert(Box::new(open)));
+                let mut closed = row.clone();
+                if rng.chance(50) {
+                    closed.wait_sec = Some(rng.below(60) as i64);
+                }
+                late.push(StoreOp::Upsert(Box::new(closed)));
+            } else if node_name == "fs2" && rng.chance(10) {
+                // Cut by the end of the run below.
+                let open = CdrRow {
+                    closed_by: Some("open"),
+                    outcome: None,
+                    end_epoch: None,
+                    answer_epoch: None,
+                    wait_sec: None,
+                    billsec: None,
+                    ..row.clone()
+                };
+                ops.push(StoreOp::Upsert(Box::new(open)));
+            } else {
+                ops.push(StoreOp::Upsert(Box::new(row)));
+            }
+        }
+        // In random order (after-call work before or after its visit, cut
+        // short by a change written later), in random batches, some twice.
+        for i in (1..ops.len()).rev() {
+            ops.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let mut batches = Vec::new();
+        while !ops.is_empty() {
+            let n = (1 + rng.below(40) as usize).min(ops.len());
+            let batch: Vec<StoreOp> = ops.drain(..n).collect();
+            if rng.chance(15) {
+                batches.push(batch.clone());
+            }
+            batches.push(batch);
+        }
+        batches.push(late);
+        if node_name == "fs2" {
+            batches.push(vec![StoreOp::CloseRun {
+                how: crate::domain::rows::RunEnd::Crash,
+                at_us: (DAY + 86_400 + 3 * HOUR) * 1_000_000,
+            }]);
+        }
+        writes.extend(batches.into_iter().map(|b| (node.clone(), b)));
+    }
+    writes
+}
+
+fn rng_ring(at: i64) -> i64 {
+    at.rem_euclid(17)
+}
+
+fn late_or_now(rng: &mut Rng, ops: &mut Vec<StoreOp>, late: &mut Vec<StoreOp>, op: StoreOp) {
+    if rng.chance(20) {
+        late.push(op);
+    } else {
+        ops.push(op);
+    }
+}
+
+/// Two tables equal: integers exactly, rates and averages to 1e-9.
+fn assert_same(rollups: &StatsTable, rows: &StatsTable, what: &str) {
+    assert_eq!(rollups.columns, rows.columns, "{what}");
+    assert_eq!(rollups.rows.len(), rows.rows.len(), "{what}: rows");
+    for (a, b) in rollups.rows.iter().zip(&rows.rows) {
+        for ((x, y), column) in a.iter().zip(b).zip(&rows.columns) {
+            let same = match (x, y) {
+                (Cell::Num(Some(x)), Cell::Num(Some(y))) => {
+                    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                }
+                _ => x == y,
+            };
+            assert!(
+                same,
+                "{what}: {column}: rollups {x:?}, rows {y:?}\n{a:?}\n{b:?}"
+            );
+        }
+    }
+}
+
+/// Every rollup row, in order.
+fn rollup_rows(d: &Db) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut reader = d.reader();
+    let mut all = Vec::new();
+    for table in ["stat_queue_15m", "stat_queue_wait_15m", "stat_agent_15m"] {
+        let sql = format!("SELECT '{table}', * FROM {table} ORDER BY 2, 3, 4, 5");
+        all.extend(reader.query(&sql, &[]).unwrap());
+    }
+    all
+}
+
+fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
+    for seed in [7, 1234, 99_991] {
+        let Some(d) = db_of_nodes(
+            &format!("rollups_{seed}"),
+            backend,
+            "UTC",
+            random_writes(seed),
+        ) else {
+            return;
+        };
+        let mut rng = Rng(seed * 31 + 5);
+        let zones = [
+            "UTC",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "Australia/Lord_Howe",
+        ];
+        let intervals = [
+            Interval::Total,
+            Interval::Day,
+            Interval::Hour,
+            Interval::Min30,
+            Interval::Min15,
+        ];
+        let mut from_rollups = 0;
+        for case in 0..60 {
+            let mut from = DAY - 86_400 + rng.below(2 * 86_400) as i64;
+            if rng.chance(50) {
+                from = from / 3600 * 3600;
+            }
+            let to = from + 1 + rng.below(2 * 86_400) as i64;
+            let zone: &str = rng.pick(&zones);
+            let settings = Settings {
+                sl_sec: *rng.pick(&[20, 20, 30, 10, 301, 360]),
+                short_abandon_sec: *rng.pick(&[5, 5, 0, 8]),
+                sl_formula: *rng.pick(SlFormula::ALL),
+                tz: TimeZone::named(zone).unwrap(),
+            };
+            let subject = *rng.pick(&[Subject::Queue, Subject::Agent]);
+            let name = match subject {
+                Subject::Agent => rng.pick(&[None, Some("a1@fs1"), Some("a2@fs2")]),
+                _ => rng.pick(&[None, Some("q1"), Some("q3")]),
+            };
+            let request = Request {
+                subject,
+                name: name.map(str::to_owned),
+                node: rng
+                    .pick(&[None, Some("fs1"), Some("fs2")])
+                    .map(str::to_owned),
+                from,
+                to,
+                interval: *rng.pick(&intervals),
+                now: DAY + 3 * 86_400,
+            };
+            let mut reader = d.reader();
+            let rows = compute_from(reader.as_mut(), &settings, &request, Path::Rows).unwrap();
+            let rollups =
+                compute_from(reader.as_mut(), &settings, &request, Path::Rollups).unwrap();
+            let starts: Vec<i64> = buckets(from, to, request.interval, &settings.tz)
+                .iter()
+                .map(|b| b.start)
+                .collect();
+            if rollup::aligned(&starts, to).is_some() {
+                from_rollups += 1;
+            }
+            assert_same(
+                &rollups,
+                &rows,
+                &format!("seed {seed} case {case}: {request:?} {settings:?}"),
+            );
+        }
+        assert!(from_rollups > 20, "the rollups served {from_rollups} cases");
+        // Kept batch by batch, they are what a rebuild makes.
+        let kept = rollup_rows(&d);
+        assert!(kept.len() > 100, "{} rollup rows", kept.len());
+        match &d.database {
+            Database::Sqlite(path) => {
+                SqliteStore::open(path, Synchronous::Off, Node::default())
+                    .unwrap()
+                    .rebuild_rollups(20, 5)
+                    .unwrap();
+            }
+            Database::Postgres(dsn) => {
+                PgStore::new(dsn, Node::default(), String::new(), None)
+                    .rebuild_rollups(20, 5)
+                    .unwrap();
+            }
+        }
+        assert_eq!(rollup_rows(&d), kept, "seed {seed}: kept == rebuilt");
+    }
 }

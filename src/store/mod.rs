@@ -6,6 +6,7 @@ pub mod pg_tls;
 pub mod postgres;
 pub mod queue_log_rows;
 pub mod reader;
+pub mod rollups;
 pub mod schema;
 pub mod sqlite;
 pub mod statements;
@@ -102,6 +103,22 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.node(),
             Store::Postgres(store) => store.node(),
+        }
+    }
+
+    /// Keeps the statistics' rollups with these thresholds, or not at all.
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
+        match self {
+            Store::Sqlite(store) => store.set_rollups(enabled, sl_sec, short_sec),
+            Store::Postgres(store) => store.set_rollups(enabled, sl_sec, short_sec),
+        }
+    }
+
+    /// Makes every rollup anew from the rows.
+    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => store.rebuild_rollups(sl_sec, short_sec),
+            Store::Postgres(store) => store.rebuild_rollups(sl_sec, short_sec),
         }
     }
 

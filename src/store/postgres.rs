@@ -404,6 +404,11 @@ impl Exec for PgExec<'_> {
         self.flush()?;
         Ok(self.conn.query(sql, &params)?.into_iter().next())
     }
+
+    fn query_rows(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, StoreError> {
+        self.flush()?;
+        self.conn.query(sql, &params)
+    }
 }
 
 /// The writer's PostgreSQL store.
@@ -490,6 +495,7 @@ impl PgStore {
         }
         let result = write_batch(conn, &self.statements, &self.node, ops);
         if result.is_err() {
+            self.statements.rollups.unchecked();
             if conn.is_closed() {
                 // Made again at the next try.
                 self.conn = None;
@@ -503,6 +509,29 @@ impl PgStore {
     pub fn schema_version(&mut self) -> Result<i64, StoreError> {
         let conn = self.connect()?;
         schema_version(conn)
+    }
+
+    /// Keeps the statistics' rollups with these thresholds, or not at all
+    /// (see `Statements::set_rollups`).
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
+        self.statements.set_rollups(enabled, sl_sec, short_sec);
+    }
+
+    /// Makes every rollup anew from the rows (this node's and the others'),
+    /// in one transaction.
+    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+        let conn = self.connect()?;
+        conn.batch("BEGIN")?;
+        let result = crate::stats::rollup::rebuild_sql(sl_sec, short_sec)
+            .iter()
+            .try_for_each(|sql| conn.batch(sql));
+        match result {
+            Ok(()) => conn.batch("COMMIT"),
+            Err(e) => {
+                let _ = conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }
 

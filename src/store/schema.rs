@@ -166,6 +166,63 @@ pub const MIGRATIONS: &[&str] = &[
         node      TEXT
     );
     CREATE INDEX queue_log_time ON queue_log (time_us);",
+    // 7: the statistics' rollups (`stats::rollup`), made from the rows at
+    // the first load of this schema; the index finds the visit whose
+    // after-call work changed.
+    "CREATE TABLE stat_queue_15m (
+        quarter              BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        abandoned            BIGINT,
+        short_abandoned      BIGINT,
+        timeout              BIGINT,
+        no_agent_timeout     BIGINT,
+        exit_with_key        BIGINT,
+        break_out            BIGINT,
+        interrupted          BIGINT,
+        answered_within_sl   BIGINT,
+        abandoned_within_sl  BIGINT,
+        wait_answered_sum    BIGINT,
+        wait_answered_n      BIGINT,
+        wait_abandoned_sum   BIGINT,
+        wait_abandoned_n     BIGINT,
+        max_wait_sec         BIGINT,
+        talk_sum             BIGINT,
+        talk_n               BIGINT,
+        handle_us_sum        BIGINT,
+        handle_n             BIGINT,
+        PRIMARY KEY (quarter, name, node)
+    );
+    CREATE TABLE stat_queue_wait_15m (
+        quarter   BIGINT NOT NULL,
+        node      TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        wait_sec  BIGINT NOT NULL,
+        answered  BIGINT NOT NULL,
+        abandoned BIGINT NOT NULL,
+        PRIMARY KEY (quarter, name, node, wait_sec)
+    );
+    CREATE TABLE stat_agent_15m (
+        quarter              BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        no_answer            BIGINT,
+        rejected             BIGINT,
+        busy                 BIGINT,
+        talk_sec             BIGINT,
+        ring_answered_sum    BIGINT,
+        ring_answered_n      BIGINT,
+        PRIMARY KEY (quarter, name, node)
+    );
+    CREATE TABLE stat_rollup (
+        name  TEXT PRIMARY KEY,
+        value BIGINT
+    );
+    CREATE INDEX callcenter_cdr_agent_end ON callcenter_cdr (agent_name, end_epoch);",
 ];
 
 /// `agent_attempt` columns, in table order.

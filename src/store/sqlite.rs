@@ -154,12 +154,34 @@ impl SqliteStore {
         if result.is_err() {
             // The transaction rolled back: what the cache learnt in it is void.
             self.agents = AgentCache::default();
+            self.statements.rollups.unchecked();
         }
         result
     }
 
-    fn write_batch(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+    /// Keeps the statistics' rollups with these thresholds, or not at all
+    /// (see `Statements::set_rollups`).
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
+        self.statements.set_rollups(enabled, sl_sec, short_sec);
+    }
+
+    /// Makes every rollup anew from the rows, in one transaction.
+    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        for sql in crate::stats::rollup::rebuild_sql(sl_sec, short_sec) {
+            tx.execute_batch(&sql)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn write_batch(&mut self, ops: &[StoreOp]) -> Result<usize, StoreError> {
+        // Immediate: the batch reads (the rollups' keys) before it writes,
+        // and a read that must become a write behind another writer fails
+        // at once instead of waiting for the lock.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let rows = self.statements.apply(
             &mut SqliteExec(&tx),
             &self.node,
@@ -228,6 +250,21 @@ impl Exec for SqliteExec<'_> {
             )),
             None => Ok(None),
         }
+    }
+
+    fn query_rows(&mut self, sql: &str, params: Vec<Value>) -> rusqlite::Result<Vec<Vec<Value>>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..width)
+                    .map(|i| row.get::<_, Value>(i))
+                    .collect::<rusqlite::Result<_>>()?,
+            );
+        }
+        Ok(out)
     }
 }
 

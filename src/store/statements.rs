@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::Value;
 
 use super::dialect::Dialect;
+use super::rollups::Rollups;
 use super::schema::{ATTEMPT_COLUMNS, CDR_COLUMNS};
 use crate::domain::rows::StoreOp;
 use crate::domain::rows::{ActivityKind, AgentChange, WRAP_UP};
@@ -35,6 +36,9 @@ pub trait Exec {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<Option<Vec<Value>>, Self::Error>;
+    /// Every row, after every statement queued before it has run.
+    fn query_rows(&mut self, sql: &str, params: Vec<Value>)
+    -> Result<Vec<Vec<Value>>, Self::Error>;
 }
 
 /// Every statement a batch may run, in one dialect.
@@ -58,6 +62,8 @@ pub struct Statements {
     tz: TimeZone,
     /// `CloseRun`, in this order, each with its parameters.
     close_run: [(String, CloseParams); 5],
+    /// The statistics' rollups, kept in each batch's transaction.
+    pub rollups: Rollups,
 }
 
 /// What the store knows of `agent_activity` without asking the database,
@@ -193,7 +199,15 @@ impl Statements {
             )),
             tz: TimeZone::local(),
             close_run: close_run_sql(d).map(|(sql, params)| (s(sql), params)),
+            rollups: Rollups::new(d, 20, 5),
         }
+    }
+
+    /// Keeps the rollups with these service-level thresholds (the
+    /// configuration's `sl-sec` and `short-abandon-sec`), or not at all.
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
+        self.rollups = Rollups::new(self.dialect, sl_sec, short_sec);
+        self.rollups.enabled = enabled;
     }
 
     /// The parameters of one `queue_log` row: data fields the line does
@@ -249,6 +263,7 @@ impl Statements {
         ops: &[StoreOp],
     ) -> Result<usize, E::Error> {
         let mut rows = 0;
+        let mut dirty = self.rollups.begin(exec, ops)?;
         for op in ops {
             match op {
                 StoreOp::Upsert(row) if row.columns.is_empty() => {
@@ -295,7 +310,10 @@ impl Statements {
                     exec.execute(&self.attempt, attempt_params(row, node))?;
                 }
                 StoreOp::AgentChange(change) => {
-                    self.apply_change(exec, node, cache.as_deref_mut(), change)?
+                    let cut = self.apply_change(exec, node, cache.as_deref_mut(), change)?;
+                    if let (Some(dirty), true) = (dirty.as_mut(), cut) {
+                        dirty.cut(&change.agent, change.at_us);
+                    }
                 }
                 StoreOp::WrapUp {
                     agent,
@@ -303,6 +321,9 @@ impl Statements {
                     secs,
                 } => {
                     let end_us = start_us + *secs as i64 * 1_000_000;
+                    if let Some(dirty) = dirty.as_mut() {
+                        dirty.wrap_up(agent, *start_us);
+                    }
                     // At most `end_us`: cut short by a later change, it ends sooner.
                     if let Some(latest) = cache
                         .as_deref_mut()
@@ -328,6 +349,10 @@ impl Statements {
                     }
                 }
                 StoreOp::CloseRun { how, at_us } => {
+                    if let Some(dirty) = dirty.as_mut() {
+                        self.rollups
+                            .before_close_run(exec, dirty, &node.name, *at_us)?;
+                    }
                     let node = || Value::Text(node.name.clone());
                     let how = || Value::Text(how.closed_by().as_str().to_owned());
                     for (sql, params) in &self.close_run {
@@ -349,20 +374,24 @@ impl Statements {
                 }
             }
         }
+        if let Some(dirty) = dirty {
+            self.rollups.finish(exec, dirty)?;
+        }
         Ok(rows)
     }
 
     /// Closes the agent's open interval of this kind and opens the new one.
     /// A change to the value already open (a repeat, or seen again after a
     /// reload) changes nothing; a change older than the open interval
-    /// (late) is recorded closed at the open interval's start.
+    /// (late) is recorded closed at the open interval's start. Whether it
+    /// cut after-call work short.
     fn apply_change<E: Exec>(
         &self,
         exec: &mut E,
         node: &Node,
         mut cache: Option<&mut AgentCache>,
         change: &AgentChange,
-    ) -> Result<(), E::Error> {
+    ) -> Result<bool, E::Error> {
         let kind = change.kind.as_str();
         let key = (change.agent.clone(), change.kind);
         let agent = || Value::Text(change.agent.clone());
@@ -381,7 +410,7 @@ impl Statements {
                 if let Some(cache) = cache {
                     cache.open.insert(key, open);
                 }
-                return Ok(());
+                return Ok(false);
             }
             Some((_, start)) if *start > change.at_us => Some(*start),
             _ => None,
@@ -448,9 +477,10 @@ impl Statements {
                     &self.wrap_up_cut,
                     vec![Value::Integer(change.at_us), agent()],
                 )?;
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 }
 
