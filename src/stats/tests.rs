@@ -1267,7 +1267,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 from = from / 3600 * 3600;
             }
             let to = from + 1 + rng.below(2 * 86_400) as i64;
-            let zone: &str = rng.pick(&zones);
+            let zone: &str = rng.pick::<&str>(&zones);
             let settings = Settings {
                 sl_sec: *rng.pick(&[20, 20, 30, 10, 301, 360]),
                 short_abandon_sec: *rng.pick(&[5, 5, 0, 8]),
