@@ -2,14 +2,19 @@
 //!
 //! Only the part of an interval inside the range (and inside each bucket)
 //! counts; an interval still open ends at the request's `now`. Time is
-//! summed in microseconds and shown in whole seconds.
+//! summed in microseconds and shown in whole seconds. Each node's
+//! intervals are swept apart (an agent on two switches at once has the
+//! time of both), so that a node's quarters can be kept in rollups
+//! (`stat_agent_time_15m`): whole quarters before the node's sealed
+//! horizon come from there, the rest from the intervals.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::Value;
 
-use super::{Bucket, Cell, Request};
-use crate::domain::rows::{ActivityKind, STATUSES};
+use super::rollup::{self, QUARTER};
+use super::{Bucket, Cell, Path, Request};
+use crate::domain::rows::STATUSES;
 use crate::store::reader::Reader;
 
 /// The time columns, after the call-based agent metrics.
@@ -45,15 +50,64 @@ pub const MEANINGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Times {
-    wrap: i64,
-    login: i64,
-    available: i64,
-    on_break: i64,
-    in_call: i64,
-    idle: i64,
+/// Agent time, in µs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Times {
+    pub wrap: i64,
+    pub login: i64,
+    pub available: i64,
+    pub on_break: i64,
+    pub in_call: i64,
+    pub idle: i64,
 }
+
+impl Times {
+    pub fn add(&mut self, other: &Times) {
+        self.wrap += other.wrap;
+        self.login += other.login;
+        self.available += other.available;
+        self.on_break += other.on_break;
+        self.in_call += other.in_call;
+        self.idle += other.idle;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Times::default()
+    }
+
+    /// As stored: the columns of `TIME_COLUMNS`, in order.
+    pub fn values(&self) -> [i64; 6] {
+        [
+            self.wrap,
+            self.login,
+            self.available,
+            self.on_break,
+            self.in_call,
+            self.idle,
+        ]
+    }
+
+    pub fn from_values(v: [i64; 6]) -> Times {
+        Times {
+            wrap: v[0],
+            login: v[1],
+            available: v[2],
+            on_break: v[3],
+            in_call: v[4],
+            idle: v[5],
+        }
+    }
+}
+
+/// The columns of `stat_agent_time_15m` after its key, in µs.
+pub const TIME_COLUMNS: &[&str] = &[
+    "wrap_us",
+    "login_us",
+    "available_us",
+    "break_us",
+    "in_call_us",
+    "idle_us",
+];
 
 /// Agent times per agent and bucket.
 #[derive(Debug, Default)]
@@ -80,41 +134,112 @@ impl AgentTimes {
             Cell::Num(occupancy),
         ]
     }
+
+    /// The agents with any time in the range.
+    pub fn agents(&self) -> impl Iterator<Item = &String> {
+        self.by_agent
+            .iter()
+            .filter(|(_, times)| times.iter().any(|t| !t.is_zero()))
+            .map(|(agent, _)| agent)
+    }
+
+    fn add(&mut self, agent: &str, bucket: usize, buckets: usize, times: &Times) {
+        let slot = self
+            .by_agent
+            .entry(agent.to_owned())
+            .or_insert_with(|| vec![Times::default(); buckets]);
+        slot[bucket].add(times);
+    }
 }
 
 #[derive(Clone, Debug)]
-struct Span {
-    value: String,
-    start: i64,
-    end: i64,
+pub struct Span {
+    pub value: String,
+    pub start: i64,
+    pub end: i64,
 }
 
-/// The interval filter: overlapping `[from, to)` (an open interval counts
-/// as reaching `now`), of one agent or of all, written by one node or by
-/// any. The agent and the node are compared without an OR, so that SQLite
-/// can use the agent index.
-fn overlap(request: &Request) -> String {
-    let mut sql = String::new();
-    if request.name.is_some() {
-        sql.push_str("agent_name = :name AND ");
-    }
-    if request.node.is_some() {
-        sql.push_str("node = :node AND ");
-    }
-    sql.push_str("(end_us > :from_us OR end_us IS NULL) AND start_us < :to_us");
-    sql
+/// One agent's intervals on one node, by kind.
+#[derive(Clone, Debug, Default)]
+pub struct Spans {
+    status: Vec<Span>,
+    state: Vec<Span>,
+    wrap: Vec<Span>,
 }
 
-/// The parameters of `overlap`, and `:now_us`.
-fn params(request: &Request) -> Vec<(&'static str, Value)> {
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
-    vec![
-        (":from_us", Value::Integer(request.from * 1_000_000)),
-        (":to_us", Value::Integer(request.to * 1_000_000)),
-        (":now_us", Value::Integer(request.now * 1_000_000)),
-        (":name", text(&request.name)),
-        (":node", text(&request.node)),
-    ]
+impl Spans {
+    /// Adds an interval of `kind` (ignored if it is no kind that counts).
+    pub fn push(&mut self, kind: &str, span: Span) {
+        match kind {
+            "status" => self.status.push(span),
+            "state" => self.state.push(span),
+            "wrap_up" => self.wrap.push(span),
+            _ => {}
+        }
+    }
+
+    fn sort(&mut self) {
+        for list in [&mut self.status, &mut self.state, &mut self.wrap] {
+            list.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+        }
+    }
+}
+
+/// The intervals that can count: the statuses but Logged Out (which counts
+/// nothing), the two states that do, and after-call work. Written so that
+/// the key `(agent_name, kind, start_us)` serves.
+pub const COUNTED: &str = "kind IN ('status', 'state', 'wrap_up') \
+     AND (kind <> 'state' OR value IN ('In a queue call', 'Waiting')) \
+     AND (kind <> 'status' OR value <> 'Logged Out')";
+
+/// The intervals of `COUNTED` overlapping `[:a_us, :b_us)`, of the agent
+/// `:name` and the node `:node` where asked (`name`, `node`): the closed
+/// ones started at most `:span_us` (the longest closed interval) before
+/// `:a_us`, read through the start index, and the open ones through the
+/// end index, so that the cost follows the window, not the history around
+/// it. Columns: agent, node, kind, value, start, end (`:now_us` for an
+/// open one).
+pub fn window_sql(name: bool, node: bool, exclude_nodes: usize) -> String {
+    let mut filter = String::new();
+    if name {
+        filter.push_str(" AND agent_name = :name");
+    }
+    if node {
+        filter.push_str(" AND COALESCE(node, '') = :node");
+    }
+    if exclude_nodes > 0 {
+        let list: Vec<String> = (0..exclude_nodes).map(|i| format!(":x{i}")).collect();
+        filter.push_str(&format!(
+            " AND COALESCE(node, '') NOT IN ({})",
+            list.join(", ")
+        ));
+    }
+    let columns = "agent_name, COALESCE(node, ''), kind, value, start_us";
+    format!(
+        "SELECT {columns}, end_us FROM agent_activity WHERE {COUNTED}{filter} \
+         AND start_us >= CAST(:a_us AS BIGINT) - CAST(:span_us AS BIGINT) \
+         AND start_us < CAST(:b_us AS BIGINT) AND end_us > CAST(:a_us AS BIGINT) \
+         UNION ALL SELECT {columns}, CAST(:now_us AS BIGINT) FROM agent_activity \
+         WHERE {COUNTED}{filter} AND end_us IS NULL AND start_us < CAST(:b_us AS BIGINT)"
+    )
+}
+
+/// Spans per (agent, node) from rows of `window_sql`.
+pub fn spans_of_rows(rows: Vec<Vec<Value>>) -> Result<BTreeMap<(String, String), Spans>, String> {
+    let mut out: BTreeMap<(String, String), Spans> = BTreeMap::new();
+    for row in rows {
+        let span = Span {
+            value: text(&row[3])?,
+            start: integer(&row[4])?,
+            end: integer(&row[5])?,
+        };
+        if span.end > span.start {
+            out.entry((text(&row[0])?, text(&row[1])?))
+                .or_default()
+                .push(&text(&row[2])?, span);
+        }
+    }
+    Ok(out)
 }
 
 fn text(value: &Value) -> Result<String, String> {
@@ -133,106 +258,280 @@ fn integer(value: &Value) -> Result<i64, String> {
     }
 }
 
-/// Agents with activity in the range.
-pub fn agents_active(reader: &mut dyn Reader, request: &Request) -> Result<Vec<String>, String> {
-    let sql = format!(
-        "SELECT DISTINCT agent_name FROM agent_activity WHERE {}",
-        overlap(request)
-    );
-    reader
-        .query(&sql, &params(request))?
-        .iter()
-        .map(|row| text(&row[0]))
-        .collect()
+/// What `stat_rollup` says of agent time: each node's sealed horizon
+/// (quarters before it are kept) and the longest closed interval.
+#[derive(Clone, Debug, Default)]
+pub struct Sealed {
+    pub horizons: BTreeMap<String, i64>,
+    pub span_us: Option<i64>,
 }
 
-/// Computes the times of `agents` in every bucket, from one scan of the
-/// intervals in the range.
-pub fn compute<'a>(
+pub const SEALED_PREFIX: &str = "sealed ";
+pub const SPAN_NAME: &str = "max_span_us";
+
+/// Reads `Sealed` (none where the rollups are not kept).
+pub fn sealed(reader: &mut dyn Reader) -> Sealed {
+    let mut out = Sealed::default();
+    let Ok(rows) = reader.query(rollup::STATE_SQL, &[]) else {
+        return out;
+    };
+    for row in rows {
+        if let (Value::Text(name), Value::Integer(v)) = (&row[0], &row[1]) {
+            if let Some(node) = name.strip_prefix(SEALED_PREFIX) {
+                out.horizons.insert(node.to_owned(), *v);
+            } else if name == SPAN_NAME {
+                out.span_us = Some(*v);
+            }
+        }
+    }
+    out
+}
+
+/// Computes the times of every agent with time in the range, in every
+/// bucket: from the rollups where `path` and the node's horizon allow,
+/// from the intervals elsewhere.
+pub fn compute(
     reader: &mut dyn Reader,
     request: &Request,
     buckets: &[Bucket],
-    agents: impl Iterator<Item = &'a String>,
+    path: Path,
 ) -> Result<AgentTimes, String> {
-    let (from_us, to_us) = (request.from * 1_000_000, request.to * 1_000_000);
-    let sql = format!(
-        "SELECT agent_name, kind, value, start_us, COALESCE(end_us, :now_us) FROM agent_activity \
-         WHERE {} AND (kind <> 'state' OR value IN ('In a queue call', 'Waiting'))",
-        overlap(request)
-    );
-    let rows = reader.query(&sql, &params(request))?;
-    let mut by_agent: HashMap<String, HashMap<&'static str, Vec<Span>>> = HashMap::new();
-    for row in rows {
-        let (agent, kind) = (text(&row[0])?, text(&row[1])?);
-        let mut span = Span {
-            value: text(&row[2])?,
-            start: integer(&row[3])?,
-            end: integer(&row[4])?,
-        };
-        span.start = span.start.max(from_us);
-        span.end = span.end.min(to_us);
-        let kind = match kind.as_str() {
-            "status" => "status",
-            "state" => "state",
-            "wrap_up" => "wrap_up",
-            _ => continue,
-        };
-        if span.end > span.start {
-            by_agent
-                .entry(agent)
-                .or_default()
-                .entry(kind)
-                .or_default()
-                .push(span);
+    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
+    let end = buckets.last().map_or(request.from, |b| b.end);
+    let sealed = match path {
+        Path::Rollups if rollup::state(reader).is_some() => sealed(reader),
+        _ => Sealed::default(),
+    };
+    // Never past now: an open interval counts only up to it.
+    let interior = rollup::aligned(&starts, end)
+        .map(|(a, b)| (a, b.min(rollup::quarter_of(request.now))))
+        .filter(|(a, b)| a < b);
+    let span_us = sealed.span_us.unwrap_or(i64::MAX / 4);
+    let mut out = AgentTimes::default();
+    let mut sealed_nodes = Vec::new();
+    if let Some((afrom, ato)) = interior {
+        for (node, horizon) in &sealed.horizons {
+            if request.node.as_ref().is_some_and(|n| n != node) {
+                continue;
+            }
+            sealed_nodes.push(node.clone());
+            let kept_to = ato.min(*horizon);
+            let kept = (afrom < kept_to).then_some((afrom, kept_to));
+            if let Some((a, b)) = kept {
+                add_kept(reader, request, buckets, node, a, b, &mut out)?;
+            }
+            for (a, b) in outside(request.from, end, kept) {
+                add_swept(
+                    reader,
+                    request,
+                    buckets,
+                    Some(node),
+                    &[],
+                    a,
+                    b,
+                    span_us,
+                    &mut out,
+                )?;
+            }
         }
     }
-    let mut out = AgentTimes::default();
-    let none = HashMap::new();
-    for spans in by_agent.values_mut().flat_map(|kinds| kinds.values_mut()) {
-        spans.sort_unstable_by_key(|s| s.start);
-    }
-    for agent in agents {
-        let spans = by_agent.get(agent).unwrap_or(&none);
-        out.by_agent.insert(agent.clone(), sweep(spans, buckets));
+    // Nodes without rollups (or every node, from the rows).
+    let all_sealed = request
+        .node
+        .as_ref()
+        .is_some_and(|n| sealed_nodes.contains(n));
+    if !all_sealed {
+        let node = request.node.as_deref();
+        add_swept(
+            reader,
+            request,
+            buckets,
+            node,
+            &sealed_nodes,
+            request.from,
+            end,
+            span_us,
+            &mut out,
+        )?;
     }
     Ok(out)
 }
 
-/// Walks the elementary segments between all interval and bucket
-/// boundaries, and adds each segment's length to what is true during it.
-fn sweep(spans: &HashMap<&'static str, Vec<Span>>, buckets: &[Bucket]) -> Vec<Times> {
-    let empty = Vec::new();
-    let status = spans.get(ActivityKind::Status.as_str()).unwrap_or(&empty);
-    let state = spans.get(ActivityKind::State.as_str()).unwrap_or(&empty);
-    let wrap = spans.get(ActivityKind::WrapUp.as_str()).unwrap_or(&empty);
-    let mut points: Vec<i64> = buckets
+/// `[from, to)` without `kept`: one or two windows.
+fn outside(from: i64, to: i64, kept: Option<(i64, i64)>) -> Vec<(i64, i64)> {
+    match kept {
+        None => vec![(from, to)],
+        Some((a, b)) => [(from, a), (b, to)]
+            .into_iter()
+            .filter(|(x, y)| x < y)
+            .collect(),
+    }
+}
+
+/// The kept quarters `[a, b)` of `node` into their buckets.
+fn add_kept(
+    reader: &mut dyn Reader,
+    request: &Request,
+    buckets: &[Bucket],
+    node: &str,
+    a: i64,
+    b: i64,
+    out: &mut AgentTimes,
+) -> Result<(), String> {
+    let name = if request.name.is_some() {
+        " AND name = :name"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT name, quarter, {} FROM stat_agent_time_15m \
+         WHERE node = :node AND quarter >= :a AND quarter < :b{name}",
+        TIME_COLUMNS.join(", ")
+    );
+    let params = [
+        (":node", Value::Text(node.to_owned())),
+        (":a", Value::Integer(a)),
+        (":b", Value::Integer(b)),
+        (
+            ":name",
+            request.name.clone().map_or(Value::Null, Value::Text),
+        ),
+    ];
+    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
+    for row in reader.query(&sql, &params)? {
+        let agent = text(&row[0])?;
+        let quarter = integer(&row[1])?;
+        let mut values = [0; 6];
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = integer(&row[2 + i])?;
+        }
+        let Some(index) = starts.partition_point(|s| *s <= quarter).checked_sub(1) else {
+            continue;
+        };
+        out.add(&agent, index, buckets.len(), &Times::from_values(values));
+    }
+    Ok(())
+}
+
+/// The intervals of the window `[a, b)` swept into the buckets' parts
+/// inside it.
+#[allow(clippy::too_many_arguments)]
+fn add_swept(
+    reader: &mut dyn Reader,
+    request: &Request,
+    buckets: &[Bucket],
+    node: Option<&str>,
+    exclude: &[String],
+    a: i64,
+    b: i64,
+    span_us: i64,
+    out: &mut AgentTimes,
+) -> Result<(), String> {
+    let sql = window_sql(request.name.is_some(), node.is_some(), exclude.len());
+    let mut params: Vec<(String, Value)> = vec![
+        (":a_us".into(), Value::Integer(a * 1_000_000)),
+        (":b_us".into(), Value::Integer(b * 1_000_000)),
+        (":span_us".into(), Value::Integer(span_us)),
+        (":now_us".into(), Value::Integer(request.now * 1_000_000)),
+        (
+            ":name".into(),
+            request.name.clone().map_or(Value::Null, Value::Text),
+        ),
+        (
+            ":node".into(),
+            node.map_or(Value::Null, |n| Value::Text(n.to_owned())),
+        ),
+    ];
+    for (i, n) in exclude.iter().enumerate() {
+        params.push((format!(":x{i}"), Value::Text(n.clone())));
+    }
+    let params: Vec<(&str, Value)> = params
         .iter()
-        .flat_map(|b| [b.start * 1_000_000, b.end * 1_000_000])
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let spans = spans_of_rows(reader.query(&sql, &params)?)?;
+    let segments: Vec<(i64, i64, usize)> = buckets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, bucket)| {
+            let (s, e) = (bucket.start.max(a), bucket.end.min(b));
+            (s < e).then_some((s * 1_000_000, e * 1_000_000, i))
+        })
+        .collect();
+    for ((agent, _node), mut spans) in spans {
+        spans.sort();
+        let mut times = vec![Times::default(); buckets.len()];
+        sweep(&spans, &segments, &mut times);
+        for (i, t) in times.iter().enumerate() {
+            out.add(&agent, i, buckets.len(), t);
+        }
+    }
+    Ok(())
+}
+
+/// The times of `spans` (sorted) in each quarter of `[from, to)` (seconds,
+/// on quarter boundaries): the rollups' rows, `(quarter, times)`, the
+/// empty ones left out.
+pub fn quarters(spans: &mut Spans, from: i64, to: i64) -> Vec<(i64, Times)> {
+    spans.sort();
+    let count = ((to - from) / QUARTER).max(0) as usize;
+    let segments: Vec<(i64, i64, usize)> = (0..count)
+        .map(|i| {
+            let start = from + i as i64 * QUARTER;
+            (start * 1_000_000, (start + QUARTER) * 1_000_000, i)
+        })
+        .collect();
+    let mut times = vec![Times::default(); count];
+    sweep(spans, &segments, &mut times);
+    times
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| !t.is_zero())
+        .map(|(i, t)| (from + i as i64 * QUARTER, t))
+        .collect()
+}
+
+/// Walks the elementary segments between all interval and segment
+/// boundaries, and adds each one's length inside a segment `(start, end,
+/// index)` (sorted, apart, in µs) to what is true during it, in
+/// `times[index]`.
+fn sweep(spans: &Spans, segments: &[(i64, i64, usize)], times: &mut [Times]) {
+    let Some(&(first, _, _)) = segments.first() else {
+        return;
+    };
+    let last = segments.last().map_or(first, |s| s.1);
+    let mut points: Vec<i64> = segments
+        .iter()
+        .flat_map(|s| [s.0, s.1])
         .chain(
-            [status, state, wrap]
+            [&spans.status, &spans.state, &spans.wrap]
                 .iter()
-                .flat_map(|list| list.iter().flat_map(|s| [s.start, s.end])),
+                .flat_map(|list| list.iter().flat_map(|s| [s.start, s.end]))
+                .filter(|p| *p > first && *p < last),
         )
         .collect();
     points.sort_unstable();
     points.dedup();
-    let bucket_starts: Vec<i64> = buckets.iter().map(|b| b.start * 1_000_000).collect();
-    let mut times = vec![Times::default(); buckets.len()];
-    let (mut status_at, mut state_at, mut wrap_at) =
-        (Cursor::new(status), Cursor::new(state), Cursor::new(wrap));
+    let segment_starts: Vec<i64> = segments.iter().map(|s| s.0).collect();
+    let (mut status_at, mut state_at, mut wrap_at) = (
+        Cursor::new(&spans.status),
+        Cursor::new(&spans.state),
+        Cursor::new(&spans.wrap),
+    );
     for pair in points.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        let Some(index) = bucket_starts.partition_point(|s| *s <= a).checked_sub(1) else {
+        let Some(index) = segment_starts.partition_point(|s| *s <= a).checked_sub(1) else {
             continue;
         };
-        if a >= buckets[index].end * 1_000_000 {
+        let (_, segment_end, slot) = segments[index];
+        if a >= segment_end {
             continue;
         }
         let len = b - a;
         let status_now = status_at.at(a);
         let state_now = state_at.at(a);
         let in_wrap = wrap_at.at(a).is_some();
-        let t = &mut times[index];
+        let t = &mut times[slot];
         let available = status_now.is_some_and(|s| s == STATUSES[1] || s == STATUSES[2]);
         if status_now.is_some_and(|s| s != STATUSES[0]) {
             t.login += len;
@@ -252,7 +551,6 @@ fn sweep(spans: &HashMap<&'static str, Vec<Span>>, buckets: &[Bucket]) -> Vec<Ti
             _ => {}
         }
     }
-    times
 }
 
 /// Finds the span covering an instant, for instants that only move forward,

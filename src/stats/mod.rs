@@ -413,23 +413,17 @@ pub fn compute_from(
             .or_default()
             .insert(bucket as usize, row);
     }
-    if request.subject == Subject::Agent {
-        for name in agent_time::agents_active(reader, request)? {
-            by_name.entry(name).or_default();
-        }
+    let agent_times = match request.subject {
+        Subject::Agent => Some(agent_time::compute(reader, request, &buckets, path)?),
+        Subject::Queue | Subject::Waits => None,
+    };
+    // Agents with offers or with time in the range.
+    for name in agent_times.iter().flat_map(|t| t.agents()) {
+        by_name.entry(name.clone()).or_default();
     }
     if let Some(name) = &request.name {
         by_name.entry(name.clone()).or_default();
     }
-    let agent_times = match request.subject {
-        Subject::Agent => Some(agent_time::compute(
-            reader,
-            request,
-            &buckets,
-            by_name.keys(),
-        )?),
-        Subject::Queue | Subject::Waits => None,
-    };
 
     let name_column = match request.subject {
         Subject::Agent => "agent",

@@ -336,6 +336,7 @@ pub fn rebuild_sql(sl_sec: i64, short_sec: i64) -> Vec<String> {
             ));
         }
     }
+    out.push("DELETE FROM stat_agent_time_15m".to_owned());
     out.push("DELETE FROM stat_rollup".to_owned());
     out.push(format!(
         "INSERT INTO stat_rollup (name, value) VALUES ('built', 1), ('sl_sec', {sl_sec}), \

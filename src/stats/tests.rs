@@ -1228,7 +1228,12 @@ fn assert_same(rollups: &StatsTable, rows: &StatsTable, what: &str) {
 fn rollup_rows(d: &Db) -> Vec<Vec<rusqlite::types::Value>> {
     let mut reader = d.reader();
     let mut all = Vec::new();
-    for table in ["stat_queue_15m", "stat_queue_wait_15m", "stat_agent_15m"] {
+    for table in [
+        "stat_queue_15m",
+        "stat_queue_wait_15m",
+        "stat_agent_15m",
+        "stat_agent_time_15m",
+    ] {
         let sql = format!("SELECT '{table}', * FROM {table} ORDER BY 2, 3, 4, 5");
         all.extend(reader.query(&sql, &[]).unwrap());
     }

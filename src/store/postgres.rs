@@ -520,11 +520,16 @@ impl PgStore {
     /// Makes every rollup anew from the rows (this node's and the others'),
     /// in one transaction.
     pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+        self.statements.rollups.unchecked();
         let conn = self.connect()?;
         conn.batch("BEGIN")?;
-        let result = crate::stats::rollup::rebuild_sql(sl_sec, short_sec)
-            .iter()
-            .try_for_each(|sql| conn.batch(sql));
+        let rollups = crate::store::rollups::Rollups::new(Dialect::Postgres, sl_sec, short_sec);
+        let mut exec = PgExec {
+            conn,
+            queued: Vec::new(),
+        };
+        let result = rollups.rebuild(&mut exec).and_then(|()| exec.flush());
+        let conn = exec.conn;
         match result {
             Ok(()) => conn.batch("COMMIT"),
             Err(e) => {

@@ -5,7 +5,7 @@
 //! batch is: a late event, a replayed spool, a closed run.
 
 use std::cell::Cell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::types::Value;
 
@@ -14,6 +14,9 @@ use super::statements::Exec;
 use crate::domain::rows::StoreOp;
 use crate::logging::{Level, log};
 use crate::stats::Subject;
+use crate::stats::agent_time::{
+    self, COUNTED, SEALED_PREFIX, SPAN_NAME, Span, Spans, TIME_COLUMNS,
+};
 use crate::stats::rollup::{self, quarter_of};
 
 /// A quarter of one queue or agent of one node: (quarter, node, name).
@@ -33,6 +36,10 @@ pub struct Dirty {
     wrap_ups: Vec<(String, i64)>,
     /// After-call work cut short: (agent, the new end in µs).
     cuts: Vec<(String, i64)>,
+    /// Agents whose intervals changed, with the earliest moment changed (µs).
+    activity: BTreeMap<String, i64>,
+    /// The latest moment of activity the batch wrote (µs).
+    latest_us: Option<i64>,
 }
 
 impl Dirty {
@@ -43,6 +50,13 @@ impl Dirty {
 
     pub fn cut(&mut self, agent: &str, at_us: i64) {
         self.cuts.push((agent.to_owned(), at_us));
+    }
+
+    /// The agent's intervals changed from `at_us` on.
+    pub fn activity(&mut self, agent: &str, at_us: i64) {
+        let earliest = self.activity.entry(agent.to_owned()).or_insert(at_us);
+        *earliest = (*earliest).min(at_us);
+        self.latest_us = Some(self.latest_us.map_or(at_us, |l| l.max(at_us)));
     }
 }
 
@@ -61,6 +75,19 @@ pub struct Rollups {
     open_visits: String,
     open_offers: String,
     close_run_cuts: String,
+    close_run_agents: String,
+    agent_time_delete: String,
+    agent_time_delete_one: String,
+    agent_time_insert: String,
+    agent_time_spans: String,
+    agent_time_spans_one: String,
+    longest_since: String,
+    set_value: String,
+    raise_value: String,
+    /// This node's sealed horizon (agent time is kept for the quarters
+    /// before it) and the longest closed interval, once read.
+    horizon: Cell<Option<i64>>,
+    span_us: Cell<Option<i64>>,
     /// Whether this store has checked, since it opened (or since a batch
     /// failed), that the rollups exist and were made with its thresholds.
     checked: Cell<bool>,
@@ -121,6 +148,40 @@ impl Rollups {
                  AND w.start_us <= CAST(?2 AS BIGINT)"
                     .to_owned(),
             ),
+            close_run_agents: s("SELECT DISTINCT agent_name FROM agent_activity \
+                 WHERE node = ?1 AND (end_us IS NULL OR (kind = 'wrap_up' AND end_us > CAST(?2 AS BIGINT)))"
+                .to_owned()),
+            agent_time_delete: s("DELETE FROM stat_agent_time_15m WHERE node = ?1 \
+                 AND quarter >= CAST(?2 AS BIGINT) AND quarter < CAST(?3 AS BIGINT)"
+                .to_owned()),
+            agent_time_delete_one: s("DELETE FROM stat_agent_time_15m WHERE node = ?1 \
+                 AND quarter >= CAST(?2 AS BIGINT) AND quarter < CAST(?3 AS BIGINT) AND name = ?4"
+                .to_owned()),
+            agent_time_insert: s(format!(
+                "INSERT INTO stat_agent_time_15m (quarter, node, name, {}) \
+                 VALUES (CAST(?1 AS BIGINT), ?2, ?3, {})",
+                TIME_COLUMNS.join(", "),
+                (4..4 + TIME_COLUMNS.len())
+                    .map(|i| format!("CAST(?{i} AS BIGINT)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            agent_time_spans: s(spans_sql(false)),
+            agent_time_spans_one: s(spans_sql(true)),
+            longest_since: s(format!(
+                "SELECT max(end_us - start_us) FROM agent_activity WHERE {COUNTED} \
+                 AND agent_name = ?1 AND node = ?2 AND end_us >= CAST(?3 AS BIGINT)"
+            )),
+            set_value: s("INSERT INTO stat_rollup (name, value) VALUES (?1, CAST(?2 AS BIGINT)) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+                .to_owned()),
+            raise_value: s("INSERT INTO stat_rollup (name, value) VALUES (?1, CAST(?2 AS BIGINT)) \
+                 ON CONFLICT (name) DO UPDATE SET value = CASE \
+                 WHEN excluded.value > stat_rollup.value THEN excluded.value \
+                 ELSE stat_rollup.value END"
+                .to_owned()),
+            horizon: Cell::new(None),
+            span_us: Cell::new(None),
             checked: Cell::new(false),
             dialect: d,
         }
@@ -129,6 +190,8 @@ impl Rollups {
     /// Checks again at the next batch (this one's transaction rolled back).
     pub fn unchecked(&self) {
         self.checked.set(false);
+        self.horizon.set(None);
+        self.span_us.set(None);
     }
 
     /// At the start of a batch: the visits and offers it is about to change,
@@ -179,10 +242,227 @@ impl Rollups {
                     self.sl_sec, self.short_sec
                 ),
             );
-            for sql in rollup::rebuild_sql(self.sl_sec, self.short_sec) {
-                exec.execute(&sql, Vec::new())?;
+            self.rebuild(exec)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every rollup anew from the rows: the queues' and agents'
+    /// sums, then each node's agent time up to its latest activity.
+    pub fn rebuild<E: Exec>(&self, exec: &mut E) -> Result<(), E::Error> {
+        for sql in rollup::rebuild_sql(self.sl_sec, self.short_sec) {
+            exec.execute(&sql, Vec::new())?;
+        }
+        let longest = exec.query_rows(
+            &format!(
+                "SELECT max(end_us - start_us) FROM agent_activity \
+                 WHERE {COUNTED} AND end_us IS NOT NULL"
+            ),
+            Vec::new(),
+        )?;
+        let span = match longest.first().map(|r| &r[0]) {
+            Some(Value::Integer(v)) => *v,
+            _ => 0,
+        };
+        self.set(exec, &self.set_value, SPAN_NAME, span)?;
+        self.span_us.set(Some(span));
+        let agents = exec.query_rows(
+            "SELECT COALESCE(node, ''), agent_name, min(start_us), max(start_us) \
+             FROM agent_activity GROUP BY COALESCE(node, ''), agent_name",
+            Vec::new(),
+        )?;
+        let mut horizons: BTreeMap<String, i64> = BTreeMap::new();
+        for row in &agents {
+            if let (Value::Text(node), Value::Integer(latest)) = (&row[0], &row[3]) {
+                let h = horizons.entry(node.clone()).or_insert(0);
+                *h = (*h).max(sealable(*latest));
             }
         }
+        for row in &agents {
+            if let (Value::Text(node), Value::Text(agent), Value::Integer(first)) =
+                (&row[0], &row[1], &row[2])
+            {
+                let horizon = horizons[node];
+                let from = quarter_of(first.div_euclid(1_000_000));
+                self.recompute_agent_time(exec, node, Some(agent), from, horizon)?;
+            }
+        }
+        for (node, horizon) in &horizons {
+            self.set(
+                exec,
+                &self.set_value,
+                &format!("{SEALED_PREFIX}{node}"),
+                *horizon,
+            )?;
+        }
+        self.horizon.set(None);
+        Ok(())
+    }
+
+    fn set<E: Exec>(
+        &self,
+        exec: &mut E,
+        sql: &str,
+        name: &str,
+        value: i64,
+    ) -> Result<(), E::Error> {
+        exec.execute(
+            sql,
+            vec![Value::Text(name.to_owned()), Value::Integer(value)],
+        )?;
+        Ok(())
+    }
+
+    /// The agent time of `[from, to)` (quarters) of `node`, of one agent or
+    /// of all, computed again from the intervals; an interval still open
+    /// reaches past `to`.
+    fn recompute_agent_time<E: Exec>(
+        &self,
+        exec: &mut E,
+        node: &str,
+        agent: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<(), E::Error> {
+        if from >= to {
+            return Ok(());
+        }
+        let span = self.span_us.get().unwrap_or(i64::MAX / 4);
+        let mut params = vec![
+            Value::Text(node.to_owned()),
+            Value::Integer(from * 1_000_000),
+            Value::Integer(to * 1_000_000),
+            Value::Integer(span),
+        ];
+        let (delete, select) = match agent {
+            Some(agent) => {
+                params.push(Value::Text(agent.to_owned()));
+                (&self.agent_time_delete_one, &self.agent_time_spans_one)
+            }
+            None => (&self.agent_time_delete, &self.agent_time_spans),
+        };
+        let mut delete_params = vec![
+            Value::Text(node.to_owned()),
+            Value::Integer(from),
+            Value::Integer(to),
+        ];
+        if let Some(agent) = agent {
+            delete_params.push(Value::Text(agent.to_owned()));
+        }
+        exec.execute(delete, delete_params)?;
+        let mut by_agent: BTreeMap<String, Spans> = BTreeMap::new();
+        for row in exec.query_rows(select, params)? {
+            if let (
+                Value::Text(agent),
+                Value::Text(kind),
+                Value::Text(value),
+                Value::Integer(start),
+                Value::Integer(end),
+            ) = (&row[0], &row[1], &row[2], &row[3], &row[4])
+            {
+                // Open: through the whole window.
+                let end = if *end == OPEN { i64::MAX / 4 } else { *end };
+                if end > *start {
+                    by_agent.entry(agent.clone()).or_default().push(
+                        kind,
+                        Span {
+                            value: value.clone(),
+                            start: *start,
+                            end,
+                        },
+                    );
+                }
+            }
+        }
+        for (agent, mut spans) in by_agent {
+            for (quarter, times) in agent_time::quarters(&mut spans, from, to) {
+                let mut values = vec![
+                    Value::Integer(quarter),
+                    Value::Text(node.to_owned()),
+                    Value::Text(agent.clone()),
+                ];
+                values.extend(times.values().iter().map(|v| Value::Integer(*v)));
+                exec.execute(&self.agent_time_insert, values)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After the batch's rows: the agent time of the quarters its changes
+    /// reach, and the quarters its latest activity has sealed.
+    fn finish_agent_time<E: Exec>(
+        &self,
+        exec: &mut E,
+        node: &str,
+        dirty: &Dirty,
+    ) -> Result<(), E::Error> {
+        let horizon = match self.horizon.get() {
+            Some(h) => h,
+            None => {
+                let rows = exec.query_rows(
+                    &self
+                        .dialect
+                        .params("SELECT value FROM stat_rollup WHERE name = ?1"),
+                    vec![Value::Text(format!("{SEALED_PREFIX}{node}"))],
+                )?;
+                match rows.first().map(|r| &r[0]) {
+                    Some(Value::Integer(h)) => *h,
+                    _ => dirty
+                        .activity
+                        .values()
+                        .min()
+                        .map_or(0, |t| quarter_of(t.div_euclid(1_000_000))),
+                }
+            }
+        };
+        if self.span_us.get().is_none() {
+            let rows = exec.query_rows(
+                &self
+                    .dialect
+                    .params("SELECT value FROM stat_rollup WHERE name = ?1"),
+                vec![Value::Text(SPAN_NAME.to_owned())],
+            )?;
+            let span = match rows.first().map(|r| &r[0]) {
+                Some(Value::Integer(v)) => *v,
+                _ => 0,
+            };
+            self.span_us.set(Some(span));
+        }
+        for (agent, since) in &dirty.activity {
+            let rows = exec.query_rows(
+                &self.longest_since,
+                vec![
+                    Value::Text(agent.clone()),
+                    Value::Text(node.to_owned()),
+                    Value::Integer(*since),
+                ],
+            )?;
+            if let Some(Value::Integer(longest)) = rows.first().map(|r| &r[0]) {
+                if Some(*longest) > self.span_us.get() {
+                    self.set(exec, &self.raise_value, SPAN_NAME, *longest)?;
+                    self.span_us.set(Some(*longest));
+                }
+            }
+        }
+        for (agent, since) in &dirty.activity {
+            let from = quarter_of(since.div_euclid(1_000_000));
+            self.recompute_agent_time(exec, node, Some(agent), from, horizon)?;
+        }
+        let sealed = dirty
+            .latest_us
+            .map_or(horizon, |l| sealable(l).max(horizon));
+        if sealed > horizon {
+            self.recompute_agent_time(exec, node, None, horizon, sealed)?;
+        }
+        if sealed != horizon || self.horizon.get().is_none() {
+            self.set(
+                exec,
+                &self.set_value,
+                &format!("{SEALED_PREFIX}{node}"),
+                sealed,
+            )?;
+        }
+        self.horizon.set(Some(sealed));
         Ok(())
     }
 
@@ -207,13 +487,23 @@ impl Rollups {
         for row in exec.query_rows(&self.close_run_cuts, vec![node(), Value::Integer(at_us)])? {
             add(&mut dirty.queues, &row);
         }
+        for row in exec.query_rows(&self.close_run_agents, vec![node(), Value::Integer(at_us)])? {
+            if let Value::Text(agent) = &row[0] {
+                dirty.activity(agent, at_us);
+            }
+        }
         Ok(())
     }
 
     /// At the end of a batch: the visits and offers as they now stand, the
     /// visits whose after-call work began or was cut, and every quarter
     /// any of them is in, computed again.
-    pub fn finish<E: Exec>(&self, exec: &mut E, mut dirty: Dirty) -> Result<(), E::Error> {
+    pub fn finish<E: Exec>(
+        &self,
+        exec: &mut E,
+        node: &str,
+        mut dirty: Dirty,
+    ) -> Result<(), E::Error> {
         dirty.members.sort();
         dirty.members.dedup();
         self.keys_of_members(exec, &mut dirty)?;
@@ -246,6 +536,9 @@ impl Rollups {
                 }
             }
         }
+        if !dirty.activity.is_empty() || dirty.latest_us.is_some() {
+            self.finish_agent_time(exec, node, &dirty)?;
+        }
         Ok(())
     }
 
@@ -277,4 +570,31 @@ fn add(keys: &mut BTreeSet<Key>, row: &[Value]) {
     {
         keys.insert((quarter_of(*epoch), node.clone(), name.clone()));
     }
+}
+
+/// The end `spans_sql` gives an open interval.
+const OPEN: i64 = -1;
+
+/// The quarter up to which agent time can be kept, for activity seen up to
+/// `latest_us`: never past the present (an open interval grows until then).
+fn sealable(latest_us: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    quarter_of(latest_us.div_euclid(1_000_000).min(now))
+}
+
+/// The intervals of `COUNTED` of node `?1` overlapping `[?2, ?3)` (µs),
+/// closed ones started at most `?4` before it, of agent `?5` if `one`:
+/// columns agent, kind, value, start, end (`OPEN` for an open one).
+fn spans_sql(one: bool) -> String {
+    let agent = if one { " AND agent_name = ?5" } else { "" };
+    let columns = "agent_name, kind, value, start_us";
+    format!(
+        "SELECT {columns}, end_us FROM agent_activity WHERE {COUNTED} AND node = ?1{agent} \
+         AND start_us >= CAST(?2 AS BIGINT) - CAST(?4 AS BIGINT) AND start_us < CAST(?3 AS BIGINT) \
+         AND end_us > CAST(?2 AS BIGINT) \
+         UNION ALL SELECT {columns}, CAST(-1 AS BIGINT) FROM agent_activity \
+         WHERE {COUNTED} AND node = ?1{agent} AND end_us IS NULL AND start_us < CAST(?3 AS BIGINT)"
+    )
 }

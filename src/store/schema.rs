@@ -218,6 +218,18 @@ pub const MIGRATIONS: &[&str] = &[
         ring_answered_n      BIGINT,
         PRIMARY KEY (quarter, name, node)
     );
+    CREATE TABLE stat_agent_time_15m (
+        quarter      BIGINT NOT NULL,
+        node         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        wrap_us      BIGINT NOT NULL,
+        login_us     BIGINT NOT NULL,
+        available_us BIGINT NOT NULL,
+        break_us     BIGINT NOT NULL,
+        in_call_us   BIGINT NOT NULL,
+        idle_us      BIGINT NOT NULL,
+        PRIMARY KEY (quarter, name, node)
+    );
     CREATE TABLE stat_rollup (
         name  TEXT PRIMARY KEY,
         value BIGINT

@@ -167,11 +167,13 @@ impl SqliteStore {
 
     /// Makes every rollup anew from the rows, in one transaction.
     pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        for sql in crate::stats::rollup::rebuild_sql(sl_sec, short_sec) {
-            tx.execute_batch(&sql)?;
-        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::store::rollups::Rollups::new(Dialect::Sqlite, sl_sec, short_sec)
+            .rebuild(&mut SqliteExec(&tx))?;
         tx.commit()?;
+        self.statements.rollups.unchecked();
         Ok(())
     }
 

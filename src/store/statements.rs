@@ -311,8 +311,11 @@ impl Statements {
                 }
                 StoreOp::AgentChange(change) => {
                     let cut = self.apply_change(exec, node, cache.as_deref_mut(), change)?;
-                    if let (Some(dirty), true) = (dirty.as_mut(), cut) {
-                        dirty.cut(&change.agent, change.at_us);
+                    if let Some(dirty) = dirty.as_mut() {
+                        dirty.activity(&change.agent, change.at_us);
+                        if cut {
+                            dirty.cut(&change.agent, change.at_us);
+                        }
                     }
                 }
                 StoreOp::WrapUp {
@@ -323,6 +326,7 @@ impl Statements {
                     let end_us = start_us + *secs as i64 * 1_000_000;
                     if let Some(dirty) = dirty.as_mut() {
                         dirty.wrap_up(agent, *start_us);
+                        dirty.activity(agent, *start_us);
                     }
                     // At most `end_us`: cut short by a later change, it ends sooner.
                     if let Some(latest) = cache
@@ -375,7 +379,7 @@ impl Statements {
             }
         }
         if let Some(dirty) = dirty {
-            self.rollups.finish(exec, dirty)?;
+            self.rollups.finish(exec, &node.name, dirty)?;
         }
         Ok(rows)
     }
