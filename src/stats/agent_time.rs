@@ -180,7 +180,7 @@ impl Spans {
 
     fn sort(&mut self) {
         for list in [&mut self.status, &mut self.state, &mut self.wrap] {
-            list.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+            list.sort_by_key(|s| (s.start, s.end));
         }
     }
 }
