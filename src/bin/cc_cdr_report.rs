@@ -126,6 +126,8 @@ fn words_help() -> String {
          {}\n      the rows of callcenter_cdr, every column, streamed (default csv)\n  \
          {}\n      the callers to call back, as `cc_cdr abandoned` in fs_cli\n  \
          {}\n      Asterisk's queue_log of the range, from the rows (as queue-log-path writes it)\n  \
+         rebuild-rollups\n      makes the statistics' 15-minute rollups anew from the rows, with \
+         --sl-sec and --short-abandon-sec (set them as in cc_cdr.conf)\n  \
          {DATES_HELP}",
         rows::GRAMMAR.line(),
         abandoned::GRAMMAR.line(),
@@ -261,6 +263,9 @@ fn main() -> ExitCode {
         Some((first, rest)) if first.eq_ignore_ascii_case("abandoned") => {
             return exported(abandoned::run_on_database(&database, tz, rest, now, out()));
         }
+        Some((first, [])) if first.eq_ignore_ascii_case("rebuild-rollups") => {
+            return rebuild_rollups(&database, &settings);
+        }
         Some((first, rest)) if first.eq_ignore_ascii_case("queue-log") => {
             let names =
                 mod_cc_cdr::queue_log::Names::new(&cli.queue_log_agent, &cli.queue_log_queue)
@@ -278,6 +283,36 @@ fn main() -> ExitCode {
     }
     print!("{output}");
     ExitCode::SUCCESS
+}
+
+/// `rebuild-rollups`: in one transaction, beside a running module.
+fn rebuild_rollups(database: &Database, settings: &stats::Settings) -> ExitCode {
+    use mod_cc_cdr::store::sqlite::Synchronous;
+    use mod_cc_cdr::store::{Node, PgStore, SqliteStore};
+    let started = std::time::Instant::now();
+    let result = match database {
+        Database::Sqlite(path) => SqliteStore::open(path, Synchronous::Normal, Node::default())
+            .and_then(|mut store| {
+                store.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec)
+            }),
+        Database::Postgres(dsn) => PgStore::new(dsn, Node::default(), String::new(), None)
+            .rebuild_rollups(settings.sl_sec, settings.short_abandon_sec),
+    };
+    match result {
+        Ok(()) => {
+            println!(
+                "+OK rollups of {database} made anew in {:.1} s (sl-sec {}, short-abandon-sec {})",
+                started.elapsed().as_secs_f64(),
+                settings.sl_sec,
+                settings.short_abandon_sec
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("-ERR rebuild-rollups: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// How an export ended: 0, or 2 with `-ERR` and why (as the statistics),
