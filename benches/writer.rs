@@ -126,15 +126,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One run through the writer thread; returns (seconds, cdr rows, all rows).
-/// With `queue_log`, the queue_log goes to a file and to the table too.
+/// With `queue_log`, the queue_log goes to a file and to the table too;
+/// without `rollups`, the statistics' rollups are not kept.
 fn writer_run(
     target: &Target,
     dir: &Path,
     events: &[CcEvent],
     run: usize,
     queue_log: bool,
+    rollups: bool,
 ) -> (f64, i64, i64) {
-    let name = format!("writer{run}{}", if queue_log { "q" } else { "" });
+    let name = format!(
+        "writer{run}{}{}",
+        if queue_log { "q" } else { "" },
+        if rollups { "" } else { "n" }
+    );
     let db = target.database(&name);
     let mut config = Config::parse(&[], dir).unwrap().config;
     if queue_log {
@@ -145,7 +151,8 @@ fn writer_run(
         Database::Sqlite(path) => config.db_path = path.clone(),
         Database::Postgres(dsn) => config.db_dsn = Some(dsn.clone()),
     }
-    let store = target.store(&db);
+    let mut store = target.store(&db);
+    store.set_rollups(rollups, config.sl_sec, config.short_abandon_sec);
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let (ingress, handle) = writer::spawn(&config, store, counters.clone()).unwrap();
@@ -303,14 +310,17 @@ fn main() {
         template.len(),
         runs
     );
-    for queue_log in [false, true] {
+    for (queue_log, rollups) in [(false, true), (false, false), (true, true)] {
         let mut times = Vec::new();
         let mut rows = (0, 0);
         if queue_log {
             println!("with the queue_log to a file and to the queue_log table:");
         }
+        if !rollups {
+            println!("without the statistics' rollups:");
+        }
         for run in 0..runs {
-            let (secs, cdr, all) = writer_run(&target, &dir, &events, run, queue_log);
+            let (secs, cdr, all) = writer_run(&target, &dir, &events, run, queue_log, rollups);
             println!(
                 "  run {run}: {secs:.2} s, {cdr} callcenter_cdr rows ({:.0}/s), {all} rows in all ({:.0}/s)",
                 cdr as f64 / secs,
