@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mod_cc_cdr::domain::rows::StoreOp;
 use mod_cc_cdr::domain::rows::{ActivityKind, AgentChange};
 use mod_cc_cdr::domain::rows::{AttemptRow, CdrRow};
-use mod_cc_cdr::stats::{self, Interval, Request, Settings, Subject};
+use mod_cc_cdr::stats::{self, Interval, Path, Request, Settings, Subject};
 use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Node, SqliteStore};
 use mod_cc_cdr::tz::TimeZone;
@@ -50,42 +50,57 @@ fn fill(store: &mut SqliteStore, calls: usize) -> usize {
     let agents: Vec<String> = (0..AGENTS)
         .map(|a| format!("agent{a:03}@default"))
         .collect();
-    let mut ops = Vec::new();
+    // The agents' day, written as its moments come (as the writer sees
+    // it): a change written after later ones would make the rollups
+    // compute the quarters in between again.
+    let mut schedule = Vec::new();
     let mut written = 0;
     for agent in &agents {
-        ops.push(change(
+        schedule.push(change(
             agent,
             ActivityKind::Status,
             "Available",
             DAY + 7 * 3600,
         ));
-        ops.push(change(
+        schedule.push(change(
             agent,
             ActivityKind::State,
             "Waiting",
             DAY + 7 * 3600,
         ));
-        ops.push(change(
+        schedule.push(change(
             agent,
             ActivityKind::Status,
             "On Break",
             DAY + 12 * 3600,
         ));
-        ops.push(change(
+        schedule.push(change(
             agent,
             ActivityKind::Status,
             "Available",
             DAY + 12 * 3600 + 1800,
         ));
-        ops.push(change(
+        schedule.push(change(
             agent,
             ActivityKind::Status,
             "Logged Out",
             DAY + 20 * 3600,
         ));
     }
+    schedule.sort_by_key(|op| match op {
+        StoreOp::AgentChange(c) => c.at_us,
+        _ => 0,
+    });
+    let mut schedule = schedule.into_iter().peekable();
+    let mut ops = Vec::new();
     for i in 0..calls {
         let entered = DAY + (i as i64 * 86_400) / calls as i64;
+        while let Some(StoreOp::AgentChange(c)) = schedule.peek() {
+            if c.at_us > entered * 1_000_000 {
+                break;
+            }
+            ops.extend(schedule.next());
+        }
         let queue = format!("q{:02}@default", i % QUEUES);
         let member = format!("member-{i:08}");
         let roll = rng.next(100);
@@ -169,6 +184,7 @@ fn fill(store: &mut SqliteStore, calls: usize) -> usize {
             ops.clear();
         }
     }
+    ops.extend(schedule);
     written += ops.len();
     store.write(&ops).expect("write");
     written
@@ -210,8 +226,8 @@ fn main() {
     };
     let mut conn = store.connection();
     println!(
-        "{:<34} {:>10} {:>8}",
-        "statistics (median of runs)", "time", "rows"
+        "{:<34} {:>10} {:>10} {:>8} {:>8}",
+        "statistics (median of runs)", "rollups", "rows", "ratio", "rows"
     );
     for (subject, interval) in [
         (Subject::Queue, Interval::Total),
@@ -229,19 +245,34 @@ fn main() {
             interval,
             now: DAY + 86_400,
         };
-        let mut times = Vec::new();
-        let mut rows = 0;
-        for _ in 0..runs {
-            let t = Instant::now();
-            let table = stats::compute(&mut conn, &settings, &request).expect("stats");
-            times.push(t.elapsed());
-            rows = table.rows.len();
-            assert!(rows > 0);
+        let mut medians = Vec::new();
+        let mut tables = Vec::new();
+        for path in [Path::Rollups, Path::Rows] {
+            let mut times = Vec::new();
+            let mut table = None;
+            for _ in 0..runs {
+                let t = Instant::now();
+                let found =
+                    stats::compute_from(&mut conn, &settings, &request, path).expect("stats");
+                times.push(t.elapsed());
+                table = Some(found);
+            }
+            medians.push(median(times));
+            tables.push(table.expect("a run"));
         }
+        let rows = tables[0].rows.len();
+        assert!(rows > 0);
+        assert_eq!(
+            tables[0].rows.len(),
+            tables[1].rows.len(),
+            "both paths, the same rows"
+        );
         println!(
-            "{:<34} {:>8.1}ms {:>8}",
+            "{:<34} {:>8.1}ms {:>8.1}ms {:>7.1}x {:>8}",
             format!("{subject:?} all, one day, by {}", interval.as_str()),
-            median(times).as_secs_f64() * 1000.0,
+            medians[0].as_secs_f64() * 1000.0,
+            medians[1].as_secs_f64() * 1000.0,
+            medians[1].as_secs_f64() / medians[0].as_secs_f64().max(1e-9),
             rows
         );
     }

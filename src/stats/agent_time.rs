@@ -335,12 +335,10 @@ pub fn compute(
             }
         }
     }
-    // Nodes without rollups (or every node, from the rows).
-    let all_sealed = request
-        .node
-        .as_ref()
-        .is_some_and(|n| sealed_nodes.contains(n));
-    if !all_sealed {
+    // Every node that writes while the rollups are kept has its horizon
+    // (from its first batch, or the rebuild): without rollups, or where
+    // they cannot serve, every node's time comes from the intervals.
+    if interior.is_none() || sealed.horizons.is_empty() {
         let node = request.node.as_deref();
         add_swept(
             reader,
