@@ -42,6 +42,8 @@ pub struct Config {
     pub time_zone: String,
     /// The admin's own columns (`<columns>`), checked.
     pub columns: Vec<CustomColumn>,
+    /// Queues with service-level targets of their own (`<queues>`), checked.
+    pub queues: stats::targets::QueueTargetMap,
     /// The web server's address (`http-listen`); off when `None`.
     pub http_listen: Option<std::net::SocketAddr>,
     /// `http-auth` as written: `token:SECRET` or `basic:USER:PASSWORD`.
@@ -105,6 +107,79 @@ pub fn parse_columns(written: &[ColumnXml]) -> (Vec<CustomColumn>, Vec<String>) 
         }
     }
     (columns, warnings)
+}
+
+/// One `<queue name=…>` of `<queues>` as written: its name and the
+/// `(name, value)` of each of its `<param>`s.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueXml {
+    pub name: String,
+    pub params: Vec<(String, String)>,
+}
+
+/// The params a `<queue>` may set, each in the range of the global one.
+pub const QUEUE_PARAMS: &[(&str, u64, u64)] = &[("sl-sec", 1, 3600), ("short-abandon-sec", 0, 600)];
+
+/// Each queue's own targets of `<queues>`, and a warning naming the queue
+/// and the param of each value refused (that param follows the global
+/// one; the rest applies).
+pub fn parse_queues(written: &[QueueXml]) -> (stats::targets::QueueTargetMap, Vec<String>) {
+    let mut queues = stats::targets::QueueTargetMap::new();
+    let mut warnings = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for queue in written {
+        let name = queue.name.trim();
+        if name.is_empty() {
+            warnings.push("cc_cdr.conf <queue> without a name; ignored".to_owned());
+            continue;
+        }
+        if !seen.insert(name) {
+            warnings.push(format!(
+                "cc_cdr.conf <queue name=\"{name}\">: given twice; the second is ignored"
+            ));
+            continue;
+        }
+        let mut targets = stats::targets::QueueTargets::default();
+        for (param, value) in &queue.params {
+            let value = value.trim();
+            let warn =
+                |why: String| format!("cc_cdr.conf <queue name=\"{name}\"> param '{param}': {why}");
+            let Some(&(_, min, max)) = QUEUE_PARAMS.iter().find(|(p, _, _)| p == param) else {
+                warnings.push(warn(format!(
+                    "unknown parameter (a queue takes {}), ignored",
+                    QUEUE_PARAMS
+                        .iter()
+                        .map(|p| p.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+                continue;
+            };
+            let n = match value.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n as i64,
+                Ok(n) => {
+                    warnings.push(warn(format!(
+                        "{n} is outside {min}..={max}; the queue uses the global {param}"
+                    )));
+                    continue;
+                }
+                Err(_) => {
+                    warnings.push(warn(format!(
+                        "'{value}' is not a whole number; the queue uses the global {param}"
+                    )));
+                    continue;
+                }
+            };
+            match param.as_str() {
+                "sl-sec" => targets.sl_sec = Some(n),
+                _ => targets.short_abandon_sec = Some(n),
+            }
+        }
+        if !targets.is_empty() {
+            queues.insert(name.to_owned(), targets);
+        }
+    }
+    (queues, warnings)
 }
 
 /// The first line of a password file that only its owner can read.
@@ -362,6 +437,7 @@ impl Config {
             sl_formula: SlFormula::Offered,
             time_zone: "local".to_owned(),
             columns: Vec::new(),
+            queues: stats::targets::QueueTargetMap::new(),
             http_listen: None,
             http_auth: None,
             http_max_connections: 32,
@@ -408,6 +484,7 @@ impl Config {
             short_abandon_sec: self.short_abandon_sec,
             sl_formula: self.sl_formula,
             tz: TimeZone::named(&self.time_zone).unwrap_or_else(|_| TimeZone::local()),
+            queues: self.queues.clone(),
         }
     }
 
@@ -926,5 +1003,74 @@ mod tests {
             assert!(warning.contains(says), "{warning} / {says}");
             assert!(warning.ends_with("; column ignored"), "{warning}");
         }
+    }
+
+    #[test]
+    fn queues_take_their_own_targets_and_a_bad_value_follows_the_global_one() {
+        let queue = |name: &str, params: &[(&str, &str)]| QueueXml {
+            name: name.into(),
+            params: params
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        };
+        let (queues, warnings) = parse_queues(&[
+            queue(
+                "support@default",
+                &[("sl-sec", "30"), ("short-abandon-sec", " 10 ")],
+            ),
+            queue("sales@default", &[("sl-sec", "15")]),
+            queue(
+                "billing@default",
+                &[
+                    ("sl-sec", "0"),
+                    ("short-abandon-sec", "3"),
+                    ("colour", "red"),
+                ],
+            ),
+            queue("vip@default", &[("short-abandon-sec", "soon")]),
+            queue("", &[("sl-sec", "30")]),
+            queue("sales@default", &[("sl-sec", "40")]),
+        ]);
+        let own = |sl, short| stats::targets::QueueTargets {
+            sl_sec: sl,
+            short_abandon_sec: short,
+        };
+        let expected: stats::targets::QueueTargetMap = [
+            ("support@default", own(Some(30), Some(10))),
+            ("sales@default", own(Some(15), None)),
+            ("billing@default", own(None, Some(3))),
+        ]
+        .into_iter()
+        .map(|(q, t)| (q.to_owned(), t))
+        .collect();
+        assert_eq!(queues, expected);
+        let says = [
+            "<queue name=\"billing@default\"> param 'sl-sec': 0 is outside 1..=3600; the queue \
+             uses the global sl-sec",
+            "<queue name=\"billing@default\"> param 'colour': unknown parameter",
+            "<queue name=\"vip@default\"> param 'short-abandon-sec': 'soon' is not a whole \
+             number; the queue uses the global short-abandon-sec",
+            "<queue> without a name; ignored",
+            "<queue name=\"sales@default\">: given twice; the second is ignored",
+        ];
+        assert_eq!(warnings.len(), says.len(), "{warnings:#?}");
+        for (warning, says) in warnings.iter().zip(says) {
+            assert!(warning.starts_with("cc_cdr.conf "), "{warning}");
+            assert!(warning.contains(says), "{warning} / {says}");
+        }
+        // Into the statistics settings, resolved against the global ones.
+        let mut config = Config::defaults(&std::env::temp_dir());
+        config.sl_sec = 25;
+        config.queues = queues;
+        let settings = config.stats_settings();
+        assert_eq!(settings.targets_of("support@default"), (30, 10));
+        assert_eq!(settings.targets_of("sales@default"), (15, 5));
+        assert_eq!(settings.targets_of("billing@default"), (25, 3));
+        assert_eq!(settings.targets_of("other@default"), (25, 5));
+        assert_eq!(
+            settings.overrides_text(),
+            "billing@default 25/3 s, sales@default 15/5 s, support@default 30/10 s"
+        );
     }
 }

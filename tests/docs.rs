@@ -42,6 +42,22 @@ fn readme_documents_every_param_with_its_default() {
 }
 
 #[test]
+fn readme_documents_every_queue_param_with_its_range() {
+    let start = README
+        .find("### Per-queue targets: `<queues>`")
+        .expect("README has the <queues> section");
+    let section = &README[start..];
+    let section = &section[..section[4..].find("\n#").map_or(section.len(), |e| e + 4)];
+    for (name, min, max) in mod_cc_cdr::config::QUEUE_PARAMS {
+        let row = format!("| `{name}` | {min} to {max} |");
+        assert!(
+            section.contains(&row),
+            "README's <queues> lacks the row {row}"
+        );
+    }
+}
+
+#[test]
 fn readme_documents_every_column_and_outcome() {
     for column in CDR_COLUMNS
         .iter()

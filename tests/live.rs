@@ -62,6 +62,7 @@ fn settings() -> LiveSettings {
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
             tz: TimeZone::named("UTC").unwrap(),
+            ..Settings::default()
         },
         thresholds: Thresholds::default(),
         node: "fs1".into(),

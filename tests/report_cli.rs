@@ -43,6 +43,8 @@ fn help_names_every_option_default_formula_and_word() {
         "[default: 5]",
         "--sl-formula <NAME>",
         "[default: offered]",
+        "--queue-sl-sec <QUEUE=N>",
+        "--queue-short-abandon-sec <QUEUE=N>",
         "completions",
         SYNTAX,
         &rows::GRAMMAR.line(),
@@ -145,6 +147,58 @@ fn options_may_come_anywhere_and_the_last_counts() {
     let out = report(&["--db", db, "queues"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("-ERR expected queue, agent or waits"));
+}
+
+#[test]
+fn queues_take_their_own_targets_as_options() {
+    let dir = TempDir::new("report_cli_queues");
+    let db = empty_db(&dir);
+    let db = db.as_str();
+    let run = |args: &[&str]| {
+        let out = report(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let words = ["--db", db, "--tz", "UTC", "queue", "2026-11-23", "json"];
+    let own = [
+        "--queue-sl-sec",
+        "support@default=30",
+        "--queue-short-abandon-sec",
+        "support@default=10",
+        "--queue-sl-sec",
+        "sales@default=15",
+    ];
+    let all = run(&[&words[..], &own[..]].concat());
+    assert!(
+        all.contains(
+            "\"sl_sec\": \"20\", \"short_abandon_sec\": \"5\", \"queue_targets\": \
+             \"sales@default 15/5 s, support@default 30/10 s\"}"
+        ),
+        "{all}"
+    );
+    let mut one = words.to_vec();
+    one[4..].clone_from_slice(&["queue", "support@default", "json"]);
+    let one = run(&[&one[..], &own[..]].concat());
+    assert!(
+        one.contains("\"sl_sec\": \"30\", \"short_abandon_sec\": \"10\"}"),
+        "{one}"
+    );
+    for (args, why) in [
+        (&["--queue-sl-sec", "support=0"][..], "from 1 to 3600"),
+        (
+            &["--queue-short-abandon-sec", "support=601"],
+            "from 0 to 600",
+        ),
+        (&["--queue-sl-sec", "30"], "is not QUEUE=N"),
+    ] {
+        let out = report(&[&["--db", db, "queue"][..], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(why),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// A new, empty database, as the module creates it.

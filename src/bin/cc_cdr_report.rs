@@ -70,6 +70,18 @@ struct Cli {
           value_parser = seconds, allow_hyphen_values = true)]
     short_abandon_sec: i64,
 
+    /// A queue's own T of the service level, as <queues> in cc_cdr.conf
+    /// (once per queue)
+    #[arg(long, value_name = "QUEUE=N", value_parser = queue_sl_sec,
+          action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    queue_sl_sec: Vec<(String, i64)>,
+
+    /// A queue's own short abandon threshold, as <queues> in cc_cdr.conf
+    /// (once per queue)
+    #[arg(long, value_name = "QUEUE=N", value_parser = queue_short_abandon_sec,
+          action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    queue_short_abandon_sec: Vec<(String, i64)>,
+
     /// The service-level formula
     #[arg(long, value_name = "NAME",
           default_value = stats::Settings::default().sl_formula.as_str(),
@@ -144,6 +156,30 @@ fn seconds(text: &str) -> Result<i64, String> {
         return Err("must not be negative".into());
     }
     Ok(n)
+}
+
+/// `QUEUE=N`, N in the range of the queue param `param` of cc_cdr.conf.
+fn queue_seconds(text: &str, param: &str) -> Result<(String, i64), String> {
+    let (queue, n) = text
+        .rsplit_once('=')
+        .filter(|(q, _)| !q.trim().is_empty())
+        .ok_or_else(|| format!("'{text}' is not QUEUE=N"))?;
+    let (_, min, max) = mod_cc_cdr::config::QUEUE_PARAMS
+        .iter()
+        .find(|(p, _, _)| *p == param)
+        .ok_or_else(|| format!("no queue param {param}"))?;
+    match n.trim().parse::<u64>() {
+        Ok(n) if (*min..=*max).contains(&n) => Ok((queue.trim().to_owned(), n as i64)),
+        _ => Err(format!("'{n}' is not a whole number from {min} to {max}")),
+    }
+}
+
+fn queue_sl_sec(text: &str) -> Result<(String, i64), String> {
+    queue_seconds(text, "sl-sec")
+}
+
+fn queue_short_abandon_sec(text: &str) -> Result<(String, i64), String> {
+    queue_seconds(text, "short-abandon-sec")
 }
 
 /// A service-level formula, read as `stats` reads it (any case); its names
@@ -223,7 +259,16 @@ fn main() -> ExitCode {
         short_abandon_sec: cli.short_abandon_sec,
         sl_formula: cli.sl_formula,
         tz: cli.tz,
+        queues: Default::default(),
     };
+    let mut settings = settings;
+    for (queue, n) in &cli.queue_sl_sec {
+        settings.queues.entry(queue.clone()).or_default().sl_sec = Some(*n);
+    }
+    for (queue, n) in &cli.queue_short_abandon_sec {
+        let own = settings.queues.entry(queue.clone()).or_default();
+        own.short_abandon_sec = Some(*n);
+    }
     // CC_CDR_DSN counts only when it is not blank, and --db wins over it.
     let dsn = match cli.dsn {
         Some(dsn) if matches.value_source("dsn") == Some(ValueSource::EnvVariable) => {

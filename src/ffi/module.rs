@@ -181,6 +181,7 @@ unsafe fn load_inner(
     let (service, ingress) = match Service::start(
         xml::settings(CONFIG_NAME),
         &xml::columns(CONFIG_NAME),
+        &xml::queues(CONFIG_NAME),
         &host(),
     ) {
         Ok(started) => started,

@@ -4,7 +4,7 @@ use std::ffi::{CStr, c_char};
 use std::ptr;
 
 use super::sys;
-use crate::config::ColumnXml;
+use crate::config::{ColumnXml, QueueXml};
 
 /// Frees the XML root when dropped, even on a panic.
 struct Root(sys::switch_xml_t);
@@ -105,4 +105,45 @@ pub fn columns(name: &CStr) -> Vec<ColumnXml> {
             leg: std::mem::take(&mut c[2]),
         })
         .collect()
+}
+
+/// Every `<queue name=…>` under `<queues>` of the configuration `name`,
+/// with the `(name, value)` of each `<param>` inside it.
+pub fn queues(name: &CStr) -> Vec<QueueXml> {
+    let mut cfg: sys::switch_xml_t = ptr::null_mut();
+    // SAFETY: name is NUL-terminated; cfg is a valid out-pointer.
+    let root = unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, ptr::null_mut()) };
+    if root.is_null() {
+        return Vec::new();
+    }
+    let _root = Root(root);
+    let mut found = Vec::new();
+    if cfg.is_null() {
+        return found;
+    }
+    // SAFETY: cfg and its descendants belong to the root held above.
+    unsafe {
+        let parent = sys::switch_xml_child(cfg, c"queues".as_ptr());
+        if parent.is_null() {
+            return found;
+        }
+        let mut queue = sys::switch_xml_child(parent, c"queue".as_ptr());
+        while !queue.is_null() {
+            let mut params = Vec::new();
+            let mut param = sys::switch_xml_child(queue, c"param".as_ptr());
+            while !param.is_null() {
+                params.push((
+                    text(sys::switch_xml_attr_soft(param, c"name".as_ptr())),
+                    text(sys::switch_xml_attr_soft(param, c"value".as_ptr())),
+                ));
+                param = (*param).next;
+            }
+            found.push(QueueXml {
+                name: text(sys::switch_xml_attr_soft(queue, c"name".as_ptr())),
+                params,
+            });
+            queue = (*queue).next;
+        }
+    }
+    found
 }

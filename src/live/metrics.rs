@@ -221,7 +221,8 @@ pub fn render(
     out.family(
         "cc_queue_today_service_level_ratio",
         "gauge",
-        "Today's service level (sl-formula, sl-sec) as a ratio; absent when undefined.",
+        "Today's service level (sl-formula, the queue's sl-sec) as a ratio; absent when \
+         undefined.",
     );
     for q in &view.queues {
         if let Some(pct) = q.today.service_level_pct {
@@ -231,6 +232,18 @@ pub fn render(
                 pct / 100.0,
             );
         }
+    }
+    out.family(
+        "cc_queue_service_level_target_seconds",
+        "gauge",
+        "T of the queue's service level: its own sl-sec (<queues>), else the global one.",
+    );
+    for q in &view.queues {
+        out.sample(
+            "cc_queue_service_level_target_seconds",
+            &[("queue", &q.queue)],
+            q.today.sl_sec,
+        );
     }
     out.family(
         "cc_queue_today_asa_seconds",
@@ -304,6 +317,7 @@ pub const FAMILIES: &[&str] = &[
     "cc_agent_offers_total",
     "cc_queue_today_calls",
     "cc_queue_today_service_level_ratio",
+    "cc_queue_service_level_target_seconds",
     "cc_queue_today_asa_seconds",
     "cc_agent_activity",
     "cc_agent_offers_by_agent_total",

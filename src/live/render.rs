@@ -57,6 +57,9 @@ pub struct AgentCounts {
 
 #[derive(Serialize, Debug)]
 pub struct TodayView {
+    /// The queue's targets: its own (`<queues>`), else the global ones.
+    pub sl_sec: i64,
+    pub short_abandon_sec: i64,
     pub offered: i64,
     pub answered: i64,
     pub abandoned: i64,
@@ -210,6 +213,8 @@ pub fn view(
                 talking: callers.len() - waiting.len(),
                 agents: counts,
                 today: TodayView {
+                    sl_sec: stats.targets_of(queue).0,
+                    short_abandon_sec: stats.targets_of(queue).1,
                     offered: c.offered,
                     answered: c.answered,
                     abandoned: c.abandoned,
@@ -340,9 +345,28 @@ fn mmss(secs: i64) -> String {
 
 /// The view as fs_cli shows it: queues, agents, callers.
 pub fn table(view: &View) -> String {
+    let own: Vec<String> = view
+        .queues
+        .iter()
+        .filter(|q| {
+            (q.today.sl_sec, q.today.short_abandon_sec) != (view.sl_sec, view.short_abandon_sec)
+        })
+        .map(|q| {
+            format!(
+                "{} {}/{} s",
+                q.queue, q.today.sl_sec, q.today.short_abandon_sec
+            )
+        })
+        .collect();
     let mut out = format!(
-        "live view of node {} at {} ({}); today since {}; service level: {} within {} s\n\n",
-        view.node, view.at, view.time_zone, view.today_from, view.sl_formula, view.sl_sec
+        "live view of node {} at {} ({}); today since {}; service level: {} within {} s{}\n\n",
+        view.node,
+        view.at,
+        view.time_zone,
+        view.today_from,
+        view.sl_formula,
+        view.sl_sec,
+        crate::stats::targets::header_note(&own.join(", "))
     );
     let queue_rows: Vec<Vec<Option<String>>> = view
         .queues

@@ -359,3 +359,76 @@ fn the_table_shows_every_queue_agent_and_caller() {
     assert!(text.contains("a@d") && text.contains("on_break"));
     assert!(text.contains("<img src=x onerror=alert(1)>"));
 }
+
+#[test]
+fn a_queue_with_its_own_targets_counts_today_with_them() {
+    let mut settings = settings(false);
+    settings.stats.queues.insert(
+        "vip@d".to_owned(),
+        crate::stats::targets::QueueTargets {
+            sl_sec: Some(40),
+            short_abandon_sec: Some(10),
+        },
+    );
+    let live = Live::new(settings);
+    let mut state = LiveState::new(live.clone(), NOW * 1_000_000);
+    for queue in ["q@d", "vip@d"] {
+        for (id, outcome, wait) in [("1", "answered", 38), ("2", "abandoned", 8)] {
+            let row = CdrRow {
+                end_epoch: Some(NOW - 10),
+                wait_sec: Some(wait),
+                billsec: Some(0),
+                outcome: Some(outcome),
+                closed_by: Some("event"),
+                ..open_row(&format!("{queue}{id}"), queue, NOW - 60)
+            };
+            state.on_ops(&[upsert(&row)], 1);
+        }
+    }
+    let v = publish(&live, &mut state);
+    let counts = |q: &render::QueueView| {
+        let t = &q.today;
+        (
+            t.sl_sec,
+            t.short_abandon_sec,
+            t.answered_within_sl,
+            t.short_abandoned,
+            t.service_level_pct,
+        )
+    };
+    assert_eq!(v.queues[0].queue, "q@d");
+    // 38 s is past 20 s; 8 s is no short abandon at 5 s: 0 / 2.
+    assert_eq!(counts(&v.queues[0]), (20, 5, 0, 0, Some(0.0)));
+    // 38 s is within 40 s; 8 s is short at 10 s: 1 / (2 − 1).
+    assert_eq!(counts(&v.queues[1]), (40, 10, 1, 1, Some(100.0)));
+    assert!(
+        render::table(&v).contains(
+            "service level: offered within 20 s; queues' own targets (service level/short \
+             abandons): vip@d 40/10 s\n"
+        ),
+        "{}",
+        render::table(&v)
+    );
+    let text = metrics::render(
+        &live.board(),
+        &live.tiers(),
+        &live.settings,
+        NOW * 1_000_000,
+        &[],
+    );
+    for (queue, ratio, target) in [("q@d", 0, 20), ("vip@d", 1, 40)] {
+        let label = format!("queue=\"{queue}\"");
+        assert!(
+            text.contains(&format!(
+                "cc_queue_today_service_level_ratio{{{label}}} {ratio}\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "cc_queue_service_level_target_seconds{{{label}}} {target}\n"
+            )),
+            "{text}"
+        );
+    }
+}

@@ -152,14 +152,16 @@ impl Today {
         let pinned = [ClosedBy::Shutdown, ClosedBy::Crash]
             .iter()
             .any(|c| row.closed_by == Some(c.as_str()));
+        // The queue's own targets where it has them (`<queues>`).
+        let (sl_sec, short_sec) = settings.targets_of(&queue);
         let fact = VisitFact {
             queue,
             pinned,
             today,
             outcome: row.outcome,
             wait: row.wait_sec,
-            sl_sec: settings.sl_sec,
-            short_sec: settings.short_abandon_sec,
+            sl_sec,
+            short_sec,
         };
         let first = match self.visits.insert(key, (fact.clone(), now)) {
             Some((old, _)) if old == fact => return false,

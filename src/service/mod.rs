@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::{self, ColumnXml, Config};
+use crate::config::{self, ColumnXml, Config, QueueXml};
 use crate::export::abandoned;
 use crate::live::{Live, LiveSettings};
 use crate::logging::{Level, log};
@@ -75,6 +75,7 @@ impl Service {
     pub fn start(
         params: Option<Vec<(String, String)>>,
         columns: &[ColumnXml],
+        queues: &[QueueXml],
         host: &Host,
     ) -> Result<(Service, Ingress), String> {
         let params = params.unwrap_or_else(|| {
@@ -94,6 +95,11 @@ impl Service {
             log(Level::Warning, warning);
         }
         config.columns = columns;
+        let (queues, refused) = config::parse_queues(queues);
+        for warning in &refused {
+            log(Level::Warning, warning);
+        }
+        config.queues = queues;
         config.wrap_up_secs = config::wrap_up_times(&host.callcenter_agents);
         let stats = config.stats_settings();
         let database = config.database();

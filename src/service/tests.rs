@@ -28,8 +28,13 @@ fn host(dir: &TempDir) -> Host {
 #[test]
 fn starts_answers_and_stops_without_freeswitch() {
     let dir = TempDir::new("service_start");
-    let (service, ingress) =
-        Service::start(params(&[("flush-interval-ms", "10")]), &[], &host(&dir)).expect("starts");
+    let (service, ingress) = Service::start(
+        params(&[("flush-interval-ms", "10")]),
+        &[],
+        &[],
+        &host(&dir),
+    )
+    .expect("starts");
     assert_eq!(
         service.database(),
         &Database::Sqlite(dir.path().join("cc_cdr.db"))
@@ -73,6 +78,7 @@ fn a_bad_db_path_refuses_the_start_naming_the_param() {
     let dir = TempDir::new("service_bad_db");
     let Err(why) = Service::start(
         params(&[("db-path", "/nonexistent/dir/x.db")]),
+        &[],
         &[],
         &host(&dir),
     ) else {
@@ -132,7 +138,7 @@ fn the_agents_listed_at_start_open_intervals_and_the_stop_closes_them() {
     h.callcenter = Some(two_agents);
     let before = crate::writer::alive::now_us();
     let (service, ingress) =
-        Service::start(params(&[("flush-interval-ms", "10")]), &[], &h).expect("starts");
+        Service::start(params(&[("flush-interval-ms", "10")]), &[], &[], &h).expect("starts");
     let db = dir.path().join("cc_cdr.db");
     let open = |sql: &str| -> i64 {
         rusqlite::Connection::open(&db)

@@ -14,6 +14,7 @@ pub mod args;
 pub mod format;
 pub mod metrics;
 pub mod rollup;
+pub mod targets;
 pub mod today;
 pub mod views;
 pub mod waits;
@@ -186,6 +187,8 @@ pub struct Settings {
     pub short_abandon_sec: i64,
     pub sl_formula: SlFormula,
     pub tz: TimeZone,
+    /// Queues with targets of their own (`<queues>`): see `targets_of`.
+    pub queues: targets::QueueTargetMap,
 }
 
 impl Default for Settings {
@@ -195,6 +198,7 @@ impl Default for Settings {
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
             tz: TimeZone::local(),
+            queues: targets::QueueTargetMap::new(),
         }
     }
 }
@@ -354,6 +358,9 @@ pub fn compute_from(
     if request.subject == Subject::Waits {
         return waits::compute(reader, request);
     }
+    if targets::applies(settings, request) {
+        return targets::compute_queues(reader, settings, request, path);
+    }
     let buckets = buckets(request.from, request.to, request.interval, &settings.tz);
     let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
     let end = buckets.last().map_or(i64::MIN, |b| b.end);
@@ -478,10 +485,14 @@ fn report(
     let table = compute(reader, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
     let local = |t: i64| tz::format(settings.tz.to_local(t))[..16].to_owned();
     let subject = request.subject.as_str();
+    // The thresholds shown: one queue's own, or the global ones and the
+    // queues that have their own.
+    let settings = &targets::shown(settings, request);
+    let own = settings.overrides_text();
     Ok(match parsed.format {
         args::Format::Table => format!(
             "{subject} statistics, {} to {} ({}), by {}, {}; service level: {} within {} s; \
-             short abandons: within {} s\n{}",
+             short abandons: within {} s{}\n{}",
             local(request.from),
             local(request.to),
             settings.tz.name(),
@@ -493,12 +504,12 @@ fn report(
             settings.sl_formula.as_str(),
             settings.sl_sec,
             settings.short_abandon_sec,
+            targets::header_note(&own),
             format::table(&table)
         ),
         args::Format::Csv => format::csv(&table),
-        args::Format::Json => format::json(
-            &table,
-            &[
+        args::Format::Json => {
+            let mut meta = vec![
                 ("subject", subject.to_owned()),
                 ("from", local(request.from)),
                 ("to", local(request.to)),
@@ -511,8 +522,12 @@ fn report(
                 ("sl_formula", settings.sl_formula.as_str().to_owned()),
                 ("sl_sec", settings.sl_sec.to_string()),
                 ("short_abandon_sec", settings.short_abandon_sec.to_string()),
-            ],
-        ),
+            ];
+            if !own.is_empty() {
+                meta.push(("queue_targets", own));
+            }
+            format::json(&table, &meta)
+        }
     })
 }
 

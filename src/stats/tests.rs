@@ -30,6 +30,7 @@ testkit::on_both_backends!(
     a_node_filter_keeps_that_nodes_rows_only,
     waits_count_each_finished_visit_in_its_range_of_wait,
     rollups_give_the_numbers_of_the_rows,
+    a_queue_with_its_own_targets_counts_with_them,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1240,6 +1241,36 @@ fn rollup_rows(d: &Db) -> Vec<Vec<rusqlite::types::Value>> {
     all
 }
 
+/// No queue of its own half the time, else some of q1, q2 with targets
+/// of their own: one the rollups keep, one the wait buckets give, one
+/// only the rows give (301 s).
+fn random_queue_targets(rng: &mut Rng) -> targets::QueueTargetMap {
+    let mut queues = targets::QueueTargetMap::new();
+    if rng.chance(50) {
+        return queues;
+    }
+    let own = [
+        (Some(30), None),
+        (Some(20), Some(5)),
+        (Some(301), Some(8)),
+        (None, Some(0)),
+        (Some(10), Some(10)),
+    ];
+    for queue in ["q1", "q2"] {
+        if rng.chance(70) {
+            let (sl_sec, short_abandon_sec) = *rng.pick(&own);
+            queues.insert(
+                queue.to_owned(),
+                targets::QueueTargets {
+                    sl_sec,
+                    short_abandon_sec,
+                },
+            );
+        }
+    }
+    queues
+}
+
 fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
     for seed in [7, 1234, 99_991] {
         let Some(d) = db_of_nodes(
@@ -1278,6 +1309,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 short_abandon_sec: *rng.pick(&[5, 5, 0, 8]),
                 sl_formula: *rng.pick(SlFormula::ALL),
                 tz: TimeZone::named(zone).unwrap(),
+                queues: random_queue_targets(&mut rng),
             };
             let subject = *rng.pick(&[Subject::Queue, Subject::Agent]);
             let name = match subject {
@@ -1331,4 +1363,110 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
         }
         assert_eq!(rollup_rows(&d), kept, "seed {seed}: kept == rebuilt");
     }
+}
+
+fn a_queue_with_its_own_targets_counts_with_them(backend: Backend) {
+    let mut rows = Vec::new();
+    for queue in ["sales", "support"] {
+        for (i, (outcome, wait)) in [
+            ("answered", 19),
+            ("answered", 20),
+            ("answered", 25),
+            ("answered", 30),
+            ("answered", 31),
+            ("abandoned", 3),
+            ("abandoned", 8),
+            ("abandoned", 25),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let id = format!("{queue}-{i}");
+            rows.push(visit(&id, queue, 100 + 60 * i as i64, outcome, wait));
+        }
+    }
+    let Some(d) = db("own_targets", backend, upserts(rows)) else {
+        return;
+    };
+    let mut own = settings();
+    own.queues.insert(
+        "support".to_owned(),
+        targets::QueueTargets {
+            sl_sec: Some(30),
+            short_abandon_sec: Some(10),
+        },
+    );
+    assert_eq!(own.targets_of("support"), (30, 10));
+    assert_eq!(own.targets_of("sales"), (20, 5));
+    // The global setting equal to support's own.
+    let global_30 = Settings {
+        sl_sec: 30,
+        short_abandon_sec: 10,
+        ..settings()
+    };
+    let day = |name: Option<&str>, interval: Interval| Request {
+        name: name.map(str::to_owned),
+        ..request(Subject::Queue, DAY, DAY + 86400, interval)
+    };
+    for path in [Path::Rows, Path::Rollups] {
+        for interval in [Interval::Total, Interval::Hour] {
+            let all = compute_from(d.reader().as_mut(), &own, &day(None, interval), path).unwrap();
+            let n = all.rows.len() / 2;
+            assert_eq!(all.rows.len(), 2 * n, "{path:?}");
+            let label = |r: usize| column(&all, r, "queue");
+            assert_eq!(label(0), Cell::Text("sales".into()), "{path:?}");
+            assert_eq!(label(n), Cell::Text("support".into()), "{path:?}");
+            // Total: sales by 20/5 s, support by its own 30/10 s.
+            if interval == Interval::Total {
+                assert_eq!(int(&all, 0, "answered_within_sl"), 2, "{path:?}");
+                assert_eq!(int(&all, 0, "short_abandoned"), 1, "{path:?}");
+                assert_eq!(int(&all, 1, "answered_within_sl"), 4, "{path:?}");
+                assert_eq!(int(&all, 1, "short_abandoned"), 2, "{path:?}");
+                // 4 / (8 − 2)
+                assert_eq!(num(&all, 1, "service_level_pct"), Some(66.67), "{path:?}");
+                assert_eq!(num(&all, 1, "abandon_rate_pct"), Some(16.67), "{path:?}");
+            }
+            // Each queue's rows are those of a run with its targets as the
+            // global ones, alone or among all queues.
+            let with_30 =
+                compute_from(d.reader().as_mut(), &global_30, &day(None, interval), path).unwrap();
+            let with_20 =
+                compute_from(d.reader().as_mut(), &settings(), &day(None, interval), path).unwrap();
+            assert_eq!(all.rows[n..], with_30.rows[n..], "{path:?}");
+            assert_eq!(all.rows[..n], with_20.rows[..n], "{path:?}");
+            assert_ne!(with_30.rows[n..], with_20.rows[n..], "the targets matter");
+            let alone = compute_from(
+                d.reader().as_mut(),
+                &own,
+                &day(Some("support"), interval),
+                path,
+            )
+            .unwrap();
+            assert_eq!(alone.rows, with_30.rows[n..], "{path:?}");
+        }
+    }
+    // The outputs say which targets apply.
+    let database = d.database.clone();
+    let out = |words: &[&str]| run_on_database(&database, &own, words, DAY + 86400);
+    let table = out(&["queue", "all", "2026-11-23"]);
+    assert!(
+        table.contains(
+            "service level: offered within 20 s; short abandons: within 5 s; \
+                        queues' own targets (service level/short abandons): support 30/10 s\n"
+        ),
+        "{table}"
+    );
+    let one = out(&["queue", "support", "2026-11-23", "json"]);
+    assert!(
+        one.contains("\"sl_sec\": \"30\", \"short_abandon_sec\": \"10\"}"),
+        "{one}"
+    );
+    let json = out(&["queue", "all", "2026-11-23", "json"]);
+    assert!(
+        json.contains(
+            "\"sl_sec\": \"20\", \"short_abandon_sec\": \"5\", \
+                       \"queue_targets\": \"support 30/10 s\"}"
+        ),
+        "{json}"
+    );
 }
