@@ -120,7 +120,7 @@ enum Command {
 fn usage() -> String {
     format!(
         "cc_cdr_report [OPTIONS] queue|agent|waits [NAME|all] [FROM] [TO] [INTERVAL] \
-         [node NODE|all] [table|json|csv]\n       \
+         [node NODE|all] [by queue] [table|json|csv]\n       \
          cc_cdr_report [OPTIONS] {}\n       \
          cc_cdr_report [OPTIONS] {}\n       \
          cc_cdr_report [OPTIONS] {}\n       \

@@ -64,8 +64,9 @@ pub const COMMANDS: &[CommandDoc] = &[
     },
     CommandDoc {
         words: "stats agent",
-        args: STATS_ARGS,
-        meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent",
+        args: AGENT_ARGS,
+        meaning: "answered, missed, talk, wrap-up, break time, occupancy per agent; by queue: \
+                  the offers per queue",
     },
     CommandDoc {
         words: "stats waits",
@@ -86,6 +87,9 @@ pub const COMMANDS: &[CommandDoc] = &[
 
 const STATS_ARGS: &str =
     "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] [table|json|csv]";
+
+const AGENT_ARGS: &str =
+    "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] [by queue] [table|json|csv]";
 
 /// The one-line syntax FreeSWITCH shows in `show api` and on errors.
 pub fn syntax() -> String {

@@ -11,7 +11,7 @@ use crate::tz::TimeZone;
 
 /// The syntax of the words after `stats`.
 pub const SYNTAX: &str = "queue|agent|waits [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] \
-[node NODE|all] [table|json|csv]";
+[node NODE|all] [by queue] [table|json|csv]";
 
 /// How dates and `node` are read, wherever a command takes them.
 pub const DATES_HELP: &str = "FROM and TO: today, yesterday, now, 2026-11-23, \
@@ -22,8 +22,12 @@ node NODE: only the rows that node wrote (its FreeSWITCH-Switchname); default: a
 
 /// The usage of `stats`: its syntax, then the dates.
 pub fn usage() -> String {
-    format!("{SYNTAX}\n  {WAITS_HELP}\n  {DATES_HELP}")
+    format!("{SYNTAX}\n  {WAITS_HELP}\n  {BY_QUEUE_HELP}\n  {DATES_HELP}")
 }
+
+/// What `by queue` does.
+pub const BY_QUEUE_HELP: &str =
+    "by queue (agent only): the offers of each agent per queue they came from (no agent time)";
 
 /// What `waits` counts.
 pub const WAITS_HELP: &str = "waits: answered and abandoned visits per queue by wait (0-5, 5-10, ... 300+ s), over the whole range (no interval)";
@@ -58,6 +62,8 @@ impl Format {
 pub struct Parsed {
     pub request: Request,
     pub format: Format,
+    /// `by queue`: agent statistics per queue (`by_queue`).
+    pub by_queue: bool,
 }
 
 /// A moment typed by the user: a whole day, or a point in time.
@@ -250,11 +256,16 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
     let mut node: Option<Option<String>> = None;
     let mut interval = None;
     let mut format = None;
+    let mut by_queue = false;
     let mut i = 0;
     while i < rest.len() {
         if keyword_value("node", rest, &mut i, &mut node).map_err(usage)?
             || dates.take(rest, &mut i).map_err(usage)?
         {
+            continue;
+        }
+        if rest[i].eq_ignore_ascii_case(super::by_queue::WORDS[0]) {
+            take_by_queue(rest, &mut i, subject, &mut by_queue).map_err(usage)?;
             continue;
         }
         let word = rest[i];
@@ -286,5 +297,31 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
             now,
         },
         format: format.unwrap_or(Format::Table),
+        by_queue,
     })
+}
+
+/// `by queue` at `words[*i]` (whose first word is `by`), of agent
+/// statistics only; moves `*i` past both.
+fn take_by_queue(
+    words: &[&str],
+    i: &mut usize,
+    subject: Subject,
+    by_queue: &mut bool,
+) -> Result<(), String> {
+    let [by, queue] = super::by_queue::WORDS;
+    match words.get(*i + 1) {
+        Some(w) if w.eq_ignore_ascii_case(queue) => {}
+        Some(w) => return Err(format!("-ERR '{by} {w}': only '{by} {queue}' is known")),
+        None => return Err(format!("-ERR '{by}' needs '{queue}'")),
+    }
+    if subject != Subject::Agent {
+        return Err(format!("-ERR '{by} {queue}' is for agent statistics"));
+    }
+    if *by_queue {
+        return Err(format!("-ERR '{by} {queue}' given twice"));
+    }
+    *by_queue = true;
+    *i += 2;
+    Ok(())
 }

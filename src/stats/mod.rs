@@ -11,6 +11,7 @@
 
 pub mod agent_time;
 pub mod args;
+pub mod by_queue;
 pub mod format;
 pub mod metrics;
 pub mod rollup;
@@ -482,16 +483,21 @@ fn report(
     parsed: &args::Parsed,
 ) -> Result<String, String> {
     let request = &parsed.request;
-    let table = compute(reader, settings, request).map_err(|e| format!("-ERR {e}\n"))?;
+    let table = match parsed.by_queue {
+        true => by_queue::compute(reader, settings, request),
+        false => compute(reader, settings, request),
+    }
+    .map_err(|e| format!("-ERR {e}\n"))?;
     let local = |t: i64| tz::format(settings.tz.to_local(t))[..16].to_owned();
     let subject = request.subject.as_str();
+    let by = if parsed.by_queue { " per queue" } else { "" };
     // The thresholds shown: one queue's own, or the global ones and the
     // queues that have their own.
     let settings = &targets::shown(settings, request);
     let own = settings.overrides_text();
     Ok(match parsed.format {
         args::Format::Table => format!(
-            "{subject} statistics, {} to {} ({}), by {}, {}; service level: {} within {} s; \
+            "{subject} statistics{by}, {} to {} ({}), by {}, {}; service level: {} within {} s; \
              short abandons: within {} s{}\n{}",
             local(request.from),
             local(request.to),
@@ -525,6 +531,9 @@ fn report(
             ];
             if !own.is_empty() {
                 meta.push(("queue_targets", own));
+            }
+            if parsed.by_queue {
+                meta.push(("by", "queue".to_owned()));
             }
             format::json(&table, &meta)
         }

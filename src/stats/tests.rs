@@ -31,6 +31,7 @@ testkit::on_both_backends!(
     waits_count_each_finished_visit_in_its_range_of_wait,
     rollups_give_the_numbers_of_the_rows,
     a_queue_with_its_own_targets_counts_with_them,
+    an_agent_by_queue_counts_each_offer_under_its_queue,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1469,4 +1470,217 @@ fn a_queue_with_its_own_targets_counts_with_them(backend: Backend) {
         ),
         "{json}"
     );
+}
+
+fn an_agent_by_queue_counts_each_offer_under_its_queue(backend: Backend) {
+    let offer = |id: &str, agent: &str, queue: &str, at: i64, ring: i64, result| {
+        StoreOp::Attempt(Box::new(AttemptRow {
+            member_uuid: id.into(),
+            agent_name: agent.into(),
+            attempt_no: 1,
+            queue_name: Some(queue.into()),
+            offered_epoch: Some(DAY + at),
+            ring_sec: Some(ring),
+            result,
+            ..AttemptRow::default()
+        }))
+    };
+    let answered = |id: &str, agent: &str, queue: &str, at: i64, talk: i64| {
+        let mut row = visit(id, queue, at - 10, "answered", 10);
+        row.agent_name = Some(agent.into());
+        row.billsec = Some(talk);
+        StoreOp::Upsert(Box::new(row))
+    };
+    let h8 = 8 * HOUR;
+    let ops = vec![
+        offer("v1", "alice", "q1", h8 + 100, 4, Some("answered")),
+        answered("v1", "alice", "q1", h8 + 100, 100),
+        offer("v2", "alice", "q1", h8 + 200, 20, Some("no_answer")),
+        offer("v3", "alice", "q1", h8 + 300, 0, Some("busy")),
+        offer("v4", "alice", "q2", h8 + 400, 6, Some("answered")),
+        answered("v4", "alice", "q2", h8 + 400, 200),
+        offer("v5", "alice", "q2", h8 + 500, 1, Some("rejected")),
+        // Still ringing: not counted yet.
+        offer("v6", "alice", "q2", h8 + 600, 0, None),
+        offer("v7", "bob", "q1", h8 + 700, 2, Some("answered")),
+        answered("v7", "bob", "q1", h8 + 700, 50),
+    ];
+    let Some(d) = db("by_queue", backend, ops) else {
+        return;
+    };
+    let named = |name: Option<&str>, interval| Request {
+        name: name.map(str::to_owned),
+        ..request(Subject::Agent, DAY + h8, DAY + h8 + 2 * HOUR, interval)
+    };
+    let s = settings();
+    let t = by_queue::compute(
+        d.reader().as_mut(),
+        &s,
+        &named(Some("alice"), Interval::Total),
+    )
+    .unwrap();
+    assert_eq!(t.columns[..4], ["agent", "queue", "interval", "offered"]);
+    assert!(!t.columns.contains(&"login_sec"), "no agent time");
+    let row = |t: &StatsTable, r: usize| {
+        (
+            column(t, r, "agent"),
+            column(t, r, "queue"),
+            int(t, r, "offered"),
+            int(t, r, "answered"),
+            int(t, r, "no_answer"),
+            int(t, r, "busy"),
+            int(t, r, "rejected"),
+            int(t, r, "talk_sec"),
+            num(t, r, "avg_ring_sec"),
+            num(t, r, "answer_rate_pct"),
+        )
+    };
+    let text = |s: &str| Cell::Text(s.into());
+    let q1 = (
+        text("alice"),
+        text("q1"),
+        3,
+        1,
+        1,
+        1,
+        0,
+        100,
+        Some(4.0),
+        Some(33.33),
+    );
+    let q2 = (
+        text("alice"),
+        text("q2"),
+        2,
+        1,
+        0,
+        0,
+        1,
+        200,
+        Some(6.0),
+        Some(50.0),
+    );
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!((row(&t, 0), row(&t, 1)), (q1.clone(), q2.clone()));
+    // The queues add up to the agent's own offer metrics.
+    let whole = compute(
+        d.reader().as_mut(),
+        &s,
+        &named(Some("alice"), Interval::Total),
+    )
+    .unwrap();
+    assert_eq!(int(&whole, 0, "offered"), 5);
+    assert_eq!(int(&whole, 0, "talk_sec"), 300);
+    // Every interval of each queue, the empty ones too.
+    let hourly = by_queue::compute(
+        d.reader().as_mut(),
+        &s,
+        &named(Some("alice"), Interval::Hour),
+    )
+    .unwrap();
+    assert_eq!(hourly.rows.len(), 4);
+    assert_eq!(row(&hourly, 0), q1);
+    assert_eq!(column(&hourly, 1, "interval"), text("2026-11-23 09:00"));
+    assert_eq!(int(&hourly, 1, "offered"), 0);
+    assert_eq!(num(&hourly, 1, "answer_rate_pct"), None);
+    // Every agent.
+    let all = by_queue::compute(d.reader().as_mut(), &s, &named(None, Interval::Total)).unwrap();
+    assert_eq!(all.rows.len(), 3);
+    assert_eq!(
+        row(&all, 2),
+        (
+            text("bob"),
+            text("q1"),
+            1,
+            1,
+            0,
+            0,
+            0,
+            50,
+            Some(2.0),
+            Some(100.0)
+        )
+    );
+    // From the words, as fs_cli and the report tool read them.
+    let words = ["agent", "alice", "2026-11-23", "by", "queue", "csv"];
+    let csv = run_on_database(&d.database, &s, &words, DAY + 86400);
+    assert!(
+        csv.starts_with(
+            "agent,queue,interval,offered,answered,no_answer,rejected,busy,answer_rate_pct,\
+             talk_sec,avg_talk_sec,avg_ring_sec\nalice,q1,2026-11-23 00:00,3,1,1,0,1,33.3,100,100.0,4.0\nalice,q2,"
+        ),
+        "{csv}"
+    );
+    let table = run_on_database(&d.database, &s, &words[..5], DAY + 86400);
+    assert!(table.starts_with("agent statistics per queue, "), "{table}");
+    // One agent's offers come through its index, not a scan of them all.
+    if backend == Backend::Sqlite {
+        let mut reader = d.reader();
+        let starts = [DAY];
+        reader.set_buckets(&starts, DAY + 86400).unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            by_queue::query(Dialect::Sqlite, &starts, true)
+        );
+        let params = [
+            (":from", Value::Integer(DAY)),
+            (":to", Value::Integer(DAY + 86400)),
+            (":name", Value::Text("alice".into())),
+            (":node", Value::Null),
+        ];
+        let plan: Vec<String> = reader
+            .query(&sql, &params)
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| match r.last() {
+                Some(Value::Text(detail)) => Some(detail.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            plan.iter().any(|p| p.contains(
+                "SEARCH a USING INDEX agent_attempt_agent_time (agent_name=? AND offered_epoch>? \
+                 AND offered_epoch<?)"
+            )),
+            "{plan:#?}"
+        );
+        assert!(!plan.iter().any(|p| p.starts_with("SCAN a")), "{plan:#?}");
+    }
+}
+
+#[test]
+fn by_queue_is_two_words_of_agent_statistics() {
+    let tz = TimeZone::utc();
+    let p = args::parse(&["agent", "alice", "by", "queue", "json"], DAY, &tz).unwrap();
+    assert!(p.by_queue);
+    assert_eq!(p.request.name.as_deref(), Some("alice"));
+    assert_eq!(p.format, Format::Json);
+    let p = args::parse(&["agent", "yesterday", "BY", "Queue", "1h"], DAY, &tz).unwrap();
+    assert!(p.by_queue);
+    assert_eq!(p.request.name, None);
+    assert_eq!(p.request.interval, Interval::Hour);
+    assert!(!args::parse(&["agent", "alice"], DAY, &tz).unwrap().by_queue);
+    for (words, says) in [
+        (
+            &["queue", "q1", "by", "queue"][..],
+            "-ERR 'by queue' is for agent statistics",
+        ),
+        (
+            &["waits", "by", "queue"],
+            "-ERR 'by queue' is for agent statistics",
+        ),
+        (
+            &["agent", "alice", "by", "agent"],
+            "-ERR 'by agent': only 'by queue' is known",
+        ),
+        (&["agent", "alice", "by"], "-ERR 'by' needs 'queue'"),
+        (
+            &["agent", "by", "queue", "by", "queue"],
+            "-ERR 'by queue' given twice",
+        ),
+    ] {
+        let err = args::parse(words, DAY, &tz).unwrap_err();
+        assert!(err.starts_with(says), "{words:?}: {err}");
+        assert!(err.contains("[by queue]"), "{err}");
+    }
 }
