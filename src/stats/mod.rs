@@ -357,7 +357,7 @@ pub fn compute_from(
     path: Path,
 ) -> Result<StatsTable, String> {
     if request.subject == Subject::Waits {
-        return waits::compute(reader, request);
+        return waits::compute(reader, request, path);
     }
     if targets::applies(settings, request) {
         return targets::compute_queues(reader, settings, request, path);

@@ -889,6 +889,10 @@ fn waits_count_each_finished_visit_in_its_range_of_wait(backend: Backend) {
     // Entered the day before, answered within this one: not this day's.
     rows.push(visit("y", "q", -5, "answered", 10));
     rows.push(visit("r", "r", 200, "abandoned", 12));
+    // A queue whose only visit has no wait, in no range: shown, all zero.
+    let mut no_wait = visit("n", "t", 300, "timeout", 0);
+    no_wait.wait_sec = None;
+    rows.push(no_wait);
     let Some(d) = db("waits", backend, upserts(rows)) else {
         return;
     };
@@ -946,7 +950,24 @@ fn waits_count_each_finished_visit_in_its_range_of_wait(backend: Backend) {
             (0, 0),
         ],
     ));
+    want.extend(expect("t", [(0, 0); 8]));
     assert_eq!(got, want);
+    // The day's whole quarters from the rollups, the rows at the edges of
+    // a range cut inside quarters: the numbers of the rows.
+    for (from, to) in [
+        (DAY, DAY + 86400),
+        (DAY + 11, DAY + 86400 - 7),
+        (DAY + 15, DAY + 400),
+    ] {
+        let range = request(Subject::Waits, from, to, Interval::Total);
+        let rows = compute_from(d.reader().as_mut(), &settings(), &range, Path::Rows).unwrap();
+        let rollups =
+            compute_from(d.reader().as_mut(), &settings(), &range, Path::Rollups).unwrap();
+        assert_eq!(rollups, rows, "{from}..{to}");
+        if to - from < 86400 {
+            assert_ne!(rows, t, "{from}..{to} leaves visits out");
+        }
+    }
 
     // The command: JSON as the other subjects give it, an interval ignored.
     let out = run(
@@ -974,6 +995,21 @@ fn waits_count_each_finished_visit_in_its_range_of_wait(backend: Backend) {
     )
     .unwrap();
     assert_eq!(none.rows.len(), waits::RANGES.len());
+    // They are read: a rollup changed by hand shows on that path only.
+    if let Database::Sqlite(path) = &d.database {
+        let day = request(Subject::Waits, DAY, DAY + 86400, Interval::Total);
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute(
+                "UPDATE stat_queue_wait_15m SET answered = answered + 100",
+                [],
+            )
+            .unwrap();
+        let rows = compute_from(d.reader().as_mut(), &settings(), &day, Path::Rows).unwrap();
+        let rollups = compute_from(d.reader().as_mut(), &settings(), &day, Path::Rollups).unwrap();
+        assert_eq!(rows, t);
+        assert_ne!(rollups, t);
+    }
 }
 
 #[test]
@@ -1298,6 +1334,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
             Interval::Min15,
         ];
         let mut from_rollups = 0;
+        let mut waits_from_rollups = 0;
         for case in 0..60 {
             let mut from = DAY - 86_400 + rng.below(2 * 86_400) as i64;
             if rng.chance(50) {
@@ -1312,7 +1349,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 tz: TimeZone::named(zone).unwrap(),
                 queues: random_queue_targets(&mut rng),
             };
-            let subject = *rng.pick(&[Subject::Queue, Subject::Agent]);
+            let subject = *rng.pick(&[Subject::Queue, Subject::Agent, Subject::Waits]);
             let name = match subject {
                 Subject::Agent => rng.pick(&[None, Some("a1@fs1"), Some("a2@fs2")]),
                 _ => rng.pick(&[None, Some("q1"), Some("q3")]),
@@ -1325,7 +1362,11 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                     .map(str::to_owned),
                 from,
                 to,
-                interval: *rng.pick(&intervals),
+                interval: match subject {
+                    // As `args::parse` makes it.
+                    Subject::Waits => Interval::Total,
+                    _ => *rng.pick(&intervals),
+                },
                 now: DAY + 3 * 86_400,
             };
             let mut reader = d.reader();
@@ -1338,6 +1379,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 .collect();
             if rollup::aligned(&starts, to).is_some() {
                 from_rollups += 1;
+                waits_from_rollups += usize::from(subject == Subject::Waits);
             }
             assert_same(
                 &rollups,
@@ -1346,6 +1388,10 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
             );
         }
         assert!(from_rollups > 20, "the rollups served {from_rollups} cases");
+        assert!(
+            waits_from_rollups > 3,
+            "the rollups served {waits_from_rollups} waits"
+        );
         // Kept batch by batch, they are what a rebuild makes.
         let kept = rollup_rows(&d);
         assert!(kept.len() > 100, "{} rollup rows", kept.len());

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
-use super::{Cell, Request, StatsTable};
+use super::{Cell, Path, Request, StatsTable, rollup};
 use crate::store::reader::Reader;
 
 /// The ranges of wait, in seconds: `[lower, upper)`, the last one open.
@@ -24,44 +24,107 @@ pub const RANGES: &[(i64, Option<i64>, &str)] = &[
 
 pub const COLUMNS: &[&str] = &["queue", "wait", "answered", "abandoned"];
 
+/// `CASE` of a wait column into the index of its range in `RANGES`.
+fn range_of(wait: &str) -> String {
+    let mut case = format!("CASE WHEN {wait} IS NULL THEN NULL");
+    for (i, (_, upper, _)) in RANGES.iter().enumerate() {
+        match upper {
+            Some(upper) => case.push_str(&format!(" WHEN {wait} < {upper} THEN {i}")),
+            None => case.push_str(&format!(" ELSE {i}")),
+        }
+    }
+    case.push_str(" END");
+    case
+}
+
+/// The visits' filter: ended, of the queue `:name` and node `:node`.
+const VISITS: &str = "COALESCE(c.closed_by, '') <> 'open' \
+     AND (CAST(:name AS TEXT) IS NULL OR c.queue_name = :name) \
+     AND (CAST(:node AS TEXT) IS NULL OR c.node = :node) \
+     AND c.queue_name IS NOT NULL";
+
 /// The query: columns `name`, `range` (an index of `RANGES`), `answered`,
 /// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. SQL both
 /// databases run (see `metrics::query`). A wait below 0 (a clock stepped
 /// back) counts in the first range.
 pub fn query() -> String {
-    let mut case = String::from("CASE WHEN c.wait_sec IS NULL THEN NULL");
-    for (i, (_, upper, _)) in RANGES.iter().enumerate() {
-        match upper {
-            Some(upper) => case.push_str(&format!(" WHEN c.wait_sec < {upper} THEN {i}")),
-            None => case.push_str(&format!(" ELSE {i}")),
-        }
-    }
-    case.push_str(" END");
     format!(
-        "SELECT c.queue_name AS name, CAST({case} AS BIGINT) AS wait_range, \
+        "SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
          CAST(sum(CAST(c.outcome = 'answered' AS INTEGER)) AS BIGINT) AS answered, \
          CAST(sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS BIGINT) AS abandoned \
          FROM callcenter_cdr c \
-         WHERE COALESCE(c.closed_by, '') <> 'open' \
-         AND c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to \
-         AND (CAST(:name AS TEXT) IS NULL OR c.queue_name = :name) \
-         AND (CAST(:node AS TEXT) IS NULL OR c.node = :node) \
-         AND c.queue_name IS NOT NULL \
-         GROUP BY 1, 2 ORDER BY 1, 2"
+         WHERE c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to AND {VISITS} \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+        range_of("c.wait_sec")
+    )
+}
+
+/// `query`, made of the rollups for the whole quarters `[:afrom, :ato)`
+/// and the rows of the rest of `[:from, :to)`. Every upper bound of
+/// `RANGES` is at most `rollup::EXACT_WAIT_UP_TO`, up to which
+/// `stat_queue_wait_15m` holds each second apart (and a longer wait a
+/// bucket above it), so its buckets fall in the ranges the waits would.
+/// `stat_queue_15m` says which queues had a visit (of any outcome, with a
+/// wait or none), as the rows do.
+pub fn query_with_rollups() -> String {
+    let filters = |t: &str| {
+        format!(
+            "{t}.quarter >= :afrom AND {t}.quarter < :ato \
+             AND (CAST(:name AS TEXT) IS NULL OR {t}.name = :name) \
+             AND (CAST(:node AS TEXT) IS NULL OR {t}.node = :node)"
+        )
+    };
+    let epoch = "c.queue_entered_epoch";
+    format!(
+        "SELECT name, wait_range, CAST(sum(answered) AS BIGINT) AS answered, \
+         CAST(sum(abandoned) AS BIGINT) AS abandoned FROM (\
+         SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
+         sum(CAST(c.outcome = 'answered' AS INTEGER)) AS answered, \
+         sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS abandoned \
+         FROM callcenter_cdr c \
+         WHERE (({epoch} >= :from AND {epoch} < :afrom) OR ({epoch} >= :ato AND {epoch} < :to)) \
+         AND {VISITS} GROUP BY 1, 2 \
+         UNION ALL SELECT h.name, CAST({} AS BIGINT), sum(h.answered), sum(h.abandoned) \
+         FROM stat_queue_wait_15m h WHERE {} GROUP BY 1, 2 \
+         UNION ALL SELECT r.name, CAST(NULL AS BIGINT), 0, 0 \
+         FROM stat_queue_15m r WHERE {} GROUP BY 1) AS parts \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+        range_of("c.wait_sec"),
+        range_of("h.wait_sec"),
+        filters("h"),
+        filters("r"),
     )
 }
 
 /// Every range of every queue with a visit in the range (or of the queue
 /// asked for), the empty ranges too.
-pub fn compute(reader: &mut dyn Reader, request: &Request) -> Result<StatsTable, String> {
+/// With `Path::Rollups`, whole quarters come from the rollups where they
+/// are kept (`query_with_rollups`).
+pub fn compute(
+    reader: &mut dyn Reader,
+    request: &Request,
+    path: Path,
+) -> Result<StatsTable, String> {
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
-    let params: [(&str, Value); 4] = [
+    let quarters = match path {
+        Path::Rows => None,
+        Path::Rollups => {
+            rollup::aligned(&[request.from], request.to).filter(|_| rollup::state(reader).is_some())
+        }
+    };
+    let ((afrom, ato), sql) = match quarters {
+        Some(range) => (range, query_with_rollups()),
+        None => ((request.from, request.from), query()),
+    };
+    let params: [(&str, Value); 6] = [
         (":from", Value::Integer(request.from)),
         (":to", Value::Integer(request.to)),
+        (":afrom", Value::Integer(afrom)),
+        (":ato", Value::Integer(ato)),
         (":name", text(&request.name)),
         (":node", text(&request.node)),
     ];
-    let found = reader.query(&query(), &params)?;
+    let found = reader.query(&sql, &params)?;
     let mut by_queue: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
     if let Some(name) = &request.name {
         by_queue.insert(name.clone(), vec![(0, 0); RANGES.len()]);
@@ -101,4 +164,21 @@ pub fn compute(reader: &mut dyn Reader, request: &Request) -> Result<StatsTable,
         columns: COLUMNS.to_vec(),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bound_of_the_ranges_is_where_the_rollups_keep_waits_to_the_second() {
+        for (lower, upper, label) in RANGES {
+            assert!(*lower <= rollup::EXACT_WAIT_UP_TO, "{label}");
+            assert!(
+                upper.is_none_or(|u| u <= rollup::EXACT_WAIT_UP_TO),
+                "{label}: query_with_rollups needs every upper bound at most {}",
+                rollup::EXACT_WAIT_UP_TO
+            );
+        }
+    }
 }
