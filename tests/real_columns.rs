@@ -1,5 +1,6 @@
 //! Real FreeSWITCH: the admin's columns of channel variables (`<columns>`)
-//! and the recording of a queue call, in SQLite and in PostgreSQL.
+//! and the recording of a queue call, in SQLite and in PostgreSQL; the
+//! queues' own service-level targets (`<queues>`).
 //!
 //! The calls dial `qv-<queue>`, whose extension (conf/test/freeswitch.xml)
 //! sets `account_code` and `sip_h_X-Campaign` before the queue and
@@ -70,6 +71,7 @@ fn start(
             .iter()
             .map(|(n, v, l)| (n.to_string(), v.to_string(), l.to_string()))
             .collect(),
+        ..Options::default()
     };
     FreeSwitch::start(install, module, &options).expect("FreeSWITCH starts")
 }
@@ -372,5 +374,57 @@ fn the_callback_list_in_fs_cli_after_a_scripted_mix() {
         println!("{list}");
         println!("{}", fs.api("cc_cdr abandoned").unwrap());
     }
+    assert!(fs.stop(), "FreeSWITCH stops");
+}
+
+#[test]
+fn queues_take_their_own_targets_from_cc_cdr_conf() {
+    let test = "queues_take_their_own_targets_from_cc_cdr_conf";
+    let Some((install, module)) = setup(test) else {
+        return;
+    };
+    let param = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+    let options = Options {
+        callcenter_xml: VARS_XML.to_owned(),
+        cc_cdr_queues: vec![
+            (
+                "vars@default".to_owned(),
+                vec![param("sl-sec", "30"), param("short-abandon-sec", "10")],
+            ),
+            (
+                "recorded@default".to_owned(),
+                vec![param("sl-sec", "0"), param("short-abandon-sec", "2")],
+            ),
+        ],
+        ..Options::default()
+    };
+    let mut fs = FreeSwitch::start(&install, &module, &options).expect("FreeSWITCH starts");
+    // The bad value is refused by queue and param; the rest applies.
+    assert!(
+        wait_for(Duration::from_secs(30), || log_contains(
+            &fs,
+            "cc_cdr.conf <queue name=\"recorded@default\"> param 'sl-sec': 0 is outside \
+             1..=3600; the queue uses the global sl-sec"
+        )
+        .then_some(()))
+        .is_some(),
+        "the refusal in {}",
+        fs.log_file().display()
+    );
+    let table = fs.api("cc_cdr stats queue all today").unwrap();
+    assert!(
+        table.contains(
+            "queues' own targets (service level/short abandons): recorded@default 20/2 s, \
+             vars@default 30/10 s"
+        ),
+        "{table}"
+    );
+    let one = fs
+        .api("cc_cdr stats queue vars@default today json")
+        .unwrap();
+    assert!(
+        one.contains("\"sl_sec\": \"30\", \"short_abandon_sec\": \"10\""),
+        "{one}"
+    );
     assert!(fs.stop(), "FreeSWITCH stops");
 }

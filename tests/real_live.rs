@@ -320,6 +320,7 @@ fn the_live_view_agrees_in_fs_cli_json_metrics_prometheus_and_the_browser() {
             ("time-zone".into(), "UTC".into()),
         ],
         cc_cdr_columns: Vec::new(),
+        cc_cdr_queues: Vec::new(),
     };
     let mut fs = FreeSwitch::start(&install, &module, &options).expect("FreeSWITCH starts");
     let addr: SocketAddr = listen.parse().unwrap();
@@ -500,6 +501,7 @@ fn with_live_nodes_all_one_switch_shows_the_callers_and_counts_of_another() {
             callcenter_xml: XML.to_owned(),
             cc_cdr_params: params,
             cc_cdr_columns: Vec::new(),
+            cc_cdr_queues: Vec::new(),
         };
         FreeSwitch::start(&install, &module, &options).expect("FreeSWITCH starts")
     };

@@ -126,6 +126,9 @@ pub struct Options {
     /// `cc_cdr.conf`'s `<columns>`: `(name, variable, leg)`, written as
     /// given (an empty `leg` is left out).
     pub cc_cdr_columns: Vec<(String, String, String)>,
+    /// `cc_cdr.conf`'s `<queues>`: each queue's name and its `(name,
+    /// value)` params.
+    pub cc_cdr_queues: Vec<(String, Vec<(String, String)>)>,
 }
 
 pub struct FreeSwitch {
@@ -185,6 +188,26 @@ fn write_config(
             )
         })
         .collect();
+    let queues_xml: String = options
+        .cc_cdr_queues
+        .iter()
+        .map(|(queue, params)| {
+            let params: String = params
+                .iter()
+                .map(|(n, v)| {
+                    format!(
+                        "          <param name=\"{}\" value=\"{}\"/>\n",
+                        xml_escape(n),
+                        xml_escape(v)
+                    )
+                })
+                .collect();
+            format!(
+                "        <queue name=\"{}\">\n{params}        </queue>\n",
+                xml_escape(queue)
+            )
+        })
+        .collect();
     let config = CONFIG_TEMPLATE
         .replace("@LOG_DIR@", &dir.join("log").display().to_string())
         .replace("@DB_DIR@", &dir.join("db").display().to_string())
@@ -193,6 +216,7 @@ fn write_config(
         .replace("@CALLCENTER@", &options.callcenter_xml)
         .replace("@CC_CDR_PARAMS@", &params_xml)
         .replace("@CC_CDR_COLUMNS@", &columns_xml)
+        .replace("@CC_CDR_QUEUES@", &queues_xml)
         .replace("@EXTRA_CONFIG@", extra_config);
     fs::write(dir.join("conf/freeswitch.xml"), config)
 }
