@@ -11,6 +11,7 @@ mod common;
 use mod_cc_cdr::domain::rows::{AttemptRow, CdrRow, StoreOp};
 use mod_cc_cdr::live::render::{View, view};
 use mod_cc_cdr::live::{Live, LiveSettings, LiveState, Thresholds, seed};
+use mod_cc_cdr::stats::targets::QueueTargets;
 use mod_cc_cdr::stats::{self, Interval, Request, Settings, SlFormula, Subject};
 use mod_cc_cdr::store::sqlite::Synchronous;
 use mod_cc_cdr::store::{Database, Node, PgStore, SqliteStore, reader};
@@ -62,7 +63,17 @@ fn settings() -> LiveSettings {
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
             tz: TimeZone::named("UTC").unwrap(),
-            ..Settings::default()
+            // One queue with targets of its own (`<queues>`), counted with
+            // them on both sides.
+            queues: [(
+                "vip@default".to_owned(),
+                QueueTargets {
+                    sl_sec: Some(40),
+                    short_abandon_sec: Some(12),
+                },
+            )]
+            .into_iter()
+            .collect(),
         },
         thresholds: Thresholds::default(),
         node: "fs1".into(),
