@@ -317,9 +317,16 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
     );
     match bucketing {
         Bucketing::Range { .. } => sql,
+        // Each queue's own thresholds, as literals (`targets::literal`).
         Bucketing::Expression(_) => sql
-            .replace(":sl", &settings.sl_sec.to_string())
-            .replace(":short", &settings.short_abandon_sec.to_string()),
+            .replace(
+                ":sl",
+                &super::targets::literal(settings, "c.queue_name", true),
+            )
+            .replace(
+                ":short",
+                &super::targets::literal(settings, "c.queue_name", false),
+            ),
     }
 }
 

@@ -96,6 +96,32 @@ pub fn header_note(overrides_text: &str) -> String {
     }
 }
 
+/// The service-level (`sl`) or short-abandon threshold as SQL over the
+/// queue column `queue`: the global literal, or a `CASE` that gives each
+/// queue with its own its value (the views, which the database computes
+/// without a run per pair).
+pub fn literal(settings: &Settings, queue: &str, sl: bool) -> String {
+    let global = if sl {
+        settings.sl_sec
+    } else {
+        settings.short_abandon_sec
+    };
+    let own: Vec<String> = settings
+        .queues
+        .keys()
+        .filter_map(|q| {
+            let (s, short) = settings.targets_of(q);
+            let value = if sl { s } else { short };
+            (value != global).then(|| format!(" WHEN '{}' THEN {value}", q.replace('\'', "''")))
+        })
+        .collect();
+    if own.is_empty() {
+        global.to_string()
+    } else {
+        format!("(CASE {queue}{} ELSE {global} END)", own.concat())
+    }
+}
+
 /// Whether `compute_from` must go through `compute_queues`: queue
 /// statistics where some queue has targets of its own.
 pub fn applies(settings: &Settings, request: &Request) -> bool {
@@ -137,4 +163,33 @@ pub fn compute_queues(
         _ => std::cmp::Ordering::Equal,
     });
     Ok(StatsTable { columns, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_gets_each_queues_own_threshold_as_a_literal() {
+        let mut settings = Settings::default();
+        assert_eq!(literal(&settings, "c.queue_name", true), "20");
+        let own = |sl_sec, short_abandon_sec| QueueTargets {
+            sl_sec,
+            short_abandon_sec,
+        };
+        settings
+            .queues
+            .insert("o'brien".into(), own(Some(30), None));
+        settings
+            .queues
+            .insert("same".into(), own(Some(20), Some(8)));
+        assert_eq!(
+            literal(&settings, "c.queue_name", true),
+            "(CASE c.queue_name WHEN 'o''brien' THEN 30 ELSE 20 END)"
+        );
+        assert_eq!(
+            literal(&settings, "q", false),
+            "(CASE q WHEN 'same' THEN 8 ELSE 5 END)"
+        );
+    }
 }

@@ -1492,6 +1492,37 @@ fn a_queue_with_its_own_targets_counts_with_them(backend: Backend) {
             assert_eq!(alone.rows, with_30.rows[n..], "{path:?}");
         }
     }
+    // The views, made with these settings, count each queue with its own.
+    let views = views::recreate_sql(&own, d.reader().dialect());
+    match &d.database {
+        Database::Sqlite(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(&views)
+            .unwrap(),
+        Database::Postgres(dsn) => {
+            PgStore::new(dsn, Node::default(), views, Some(d.zone.clone()))
+                .connect()
+                .unwrap();
+        }
+    }
+    let from_view = d
+        .reader()
+        .query(
+            "SELECT queue, answered_within_sl, short_abandoned FROM cc_queue_daily ORDER BY queue",
+            &[],
+        )
+        .unwrap();
+    let view_row = |q: &str, sl: i64, short: i64| {
+        vec![
+            Value::Text(q.into()),
+            Value::Integer(sl),
+            Value::Integer(short),
+        ]
+    };
+    assert_eq!(
+        from_view,
+        [view_row("sales", 2, 1), view_row("support", 4, 2)]
+    );
     // The outputs say which targets apply.
     let database = d.database.clone();
     let out = |words: &[&str]| run_on_database(&database, &own, words, DAY + 86400);
