@@ -37,16 +37,19 @@ pub struct Shared {
 
 /// The query parameters of `/api/stats`, in the order of the words of
 /// `cc_cdr stats`; `token` is the credential, not a word.
-const STATS_PARAMS: &[&str] = &["subject", "name", "from", "to", "interval", "node", "token"];
+const STATS_PARAMS: &[&str] = &[
+    "subject", "name", "from", "to", "interval", "node", "hours", "days", "token",
+];
 
 /// The words of `cc_cdr stats` a `/api/stats` query string stands for:
-/// `[subject, name, from, to, interval, "node", node, "json"]`, only those
+/// `[subject, name, from, to, interval, "node", node, "hours", hours,
+/// "days", days, "json"]`, only those
 /// given, values percent-decoded (`+` is a space). A date with a time
 /// ("2026-11-23 08:00") becomes two words, as fs_cli splits it; an empty
 /// value counts as not given. An unknown or repeated parameter is an error.
 pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
-    let mut values: [Option<String>; 6] = Default::default();
-    let mut seen = [false; 7];
+    let mut values: [Option<String>; 8] = Default::default();
+    let mut seen = [false; 9];
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let Some(i) = STATS_PARAMS.iter().position(|p| *p == key) else {
             return Err(format!(
@@ -62,7 +65,7 @@ pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
             values[i] = Some(value.trim().to_owned());
         }
     }
-    let [subject, name, from, to, interval, node] = values;
+    let [subject, name, from, to, interval, node, hours, days] = values;
     let mut words: Vec<String> = Vec::new();
     words.extend(subject);
     words.extend(name);
@@ -70,9 +73,11 @@ pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
         words.extend(date.split_whitespace().map(str::to_owned));
     }
     words.extend(interval);
-    if let Some(node) = node {
-        words.push("node".into());
-        words.push(node);
+    for (keyword, value) in [("node", node), ("hours", hours), ("days", days)] {
+        if let Some(value) = value {
+            words.push(keyword.into());
+            words.push(value);
+        }
     }
     words.push("json".into());
     Ok(words)

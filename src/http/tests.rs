@@ -217,6 +217,10 @@ fn stats_parameters_become_the_words_of_cc_cdr_stats() {
         Ok("agent support@default 2026-11-23 08:00 2026-11-24 node fs 1 json".into())
     );
     assert_eq!(words("subject=waits&name=&to="), Ok("waits json".into()));
+    assert_eq!(
+        words("subject=queue&days=mon-fri&hours=08%3A00-18%3A00&interval=day"),
+        Ok("queue day hours 08:00-18:00 days mon-fri json".into())
+    );
     assert!(
         words("subject=queue&format=csv")
             .unwrap_err()

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
-use super::{Cell, Request, StatsTable};
+use super::{Cell, Interval, Request, StatsTable, filter};
 use crate::store::reader::Reader;
+use crate::tz::TimeZone;
 
 /// The ranges of wait, in seconds: `[lower, upper)`, the last one open.
 pub const RANGES: &[(i64, Option<i64>, &str)] = &[
@@ -25,10 +26,11 @@ pub const RANGES: &[(i64, Option<i64>, &str)] = &[
 pub const COLUMNS: &[&str] = &["queue", "wait", "answered", "abandoned"];
 
 /// The query: columns `name`, `range` (an index of `RANGES`), `answered`,
-/// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. SQL both
+/// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. `kept` is more
+/// of the condition: the business hours' (`stats::filter`), or empty. SQL both
 /// databases run (see `metrics::query`). A wait below 0 (a clock stepped
 /// back) counts in the first range.
-pub fn query() -> String {
+pub fn query(kept: &str) -> String {
     let mut case = String::from("CASE WHEN c.wait_sec IS NULL THEN NULL");
     for (i, (_, upper, _)) in RANGES.iter().enumerate() {
         match upper {
@@ -46,14 +48,32 @@ pub fn query() -> String {
          AND c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to \
          AND (CAST(:name AS TEXT) IS NULL OR c.queue_name = :name) \
          AND (CAST(:node AS TEXT) IS NULL OR c.node = :node) \
-         AND c.queue_name IS NOT NULL \
+         AND c.queue_name IS NOT NULL{kept} \
          GROUP BY 1, 2 ORDER BY 1, 2"
     )
 }
 
 /// Every range of every queue with a visit in the range (or of the queue
 /// asked for), the empty ranges too.
-pub fn compute(reader: &mut dyn Reader, request: &Request) -> Result<StatsTable, String> {
+pub fn compute(
+    reader: &mut dyn Reader,
+    request: &Request,
+    tz: &TimeZone,
+) -> Result<StatsTable, String> {
+    let whole = super::buckets(request.from, request.to, Interval::Total, tz);
+    let (shown, segments) = filter::segments(whole, &request.filter, tz, request.now);
+    let kept = if request.filter.keeps_all() {
+        String::new()
+    } else {
+        let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
+        let map: Vec<Option<usize>> = segments.iter().map(|s| s.bucket).collect();
+        let end = segments.last().map_or(request.to, |s| s.end);
+        reader.set_buckets(&starts, &map, end)?;
+        let bucket = reader
+            .dialect()
+            .bucket_of("c.queue_entered_epoch", &starts, &map);
+        format!(" AND {bucket} IS NOT NULL")
+    };
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let params: [(&str, Value); 4] = [
         (":from", Value::Integer(request.from)),
@@ -61,7 +81,10 @@ pub fn compute(reader: &mut dyn Reader, request: &Request) -> Result<StatsTable,
         (":name", text(&request.name)),
         (":node", text(&request.node)),
     ];
-    let found = reader.query(&query(), &params)?;
+    let found = match shown.is_empty() {
+        true => Vec::new(),
+        false => reader.query(&query(&kept), &params)?,
+    };
     let mut by_queue: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
     if let Some(name) = &request.name {
         by_queue.insert(name.clone(), vec![(0, 0); RANGES.len()]);
