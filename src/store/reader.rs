@@ -63,6 +63,33 @@ pub trait Reader {
     ) -> Result<(), String>;
 }
 
+/// A text value, or `None` for any other.
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A whole number (a real one cut to it), or `None` for any other value.
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(n) => Some(*n),
+        Value::Real(f) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// A stored name as the static string the rows carry; another reads as
+/// not known.
+pub fn known(
+    value: Option<String>,
+    names: impl Iterator<Item = &'static str>,
+) -> Option<&'static str> {
+    let value = value?;
+    names.into_iter().find(|n| *n == value)
+}
+
 /// SQLite, owned (a reader of its own) or shared (`&Connection`, e.g. the
 /// store's own): rusqlite prepares statements and registers functions
 /// through `&Connection` either way.
