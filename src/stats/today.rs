@@ -37,7 +37,6 @@ pub fn rows_of_range(
     reader.for_each_row(OFFERS, &params, &mut Offers(offer))
 }
 
-
 struct Visits<'a>(&'a mut dyn FnMut(CdrRow));
 
 impl RowSink for Visits<'_> {

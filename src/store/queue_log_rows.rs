@@ -202,7 +202,6 @@ fn status_interval_of(v: &[Value]) -> Result<StatusInterval, String> {
     }
 }
 
-
 fn visit_of(v: &[Value]) -> Result<CdrRow, String> {
     if v.len() != VISIT_COLUMNS.len() {
         return Err("unexpected columns".to_owned());
