@@ -244,6 +244,7 @@ fn main() {
             to: DAY + 86_400,
             interval,
             now: DAY + 86_400,
+            filter: Default::default(),
         };
         let mut medians = Vec::new();
         let mut tables = Vec::new();

@@ -735,3 +735,150 @@ fn the_report_tool_reads_either_backend() {
         "{usage:?}"
     );
 }
+
+/// Every capture of a real FreeSWITCH run in `tests/fixtures`: the mixed
+/// run, the six calls and each hard case, as the writer's operations.
+fn every_captured_run() -> Vec<(String, Vec<StoreOp>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files = vec![dir.join("mixed_run.events"), dir.join("six_calls.events")];
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir.join("cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "events"))
+        .collect();
+    cases.sort();
+    files.extend(cases);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut assembler = Assembler::new(AssemblerSettings::default());
+            for event in events_from_capture(&text) {
+                assembler.apply(&event, 0);
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, assembler.close_all(u64::MAX / 2))
+        })
+        .collect()
+}
+
+/// Equal tables, but for the last bits of rates and averages.
+fn assert_same_table(a: &stats::StatsTable, b: &stats::StatsTable, what: &str) {
+    assert_eq!(a.columns, b.columns, "{what}");
+    assert_eq!(a.rows.len(), b.rows.len(), "{what}");
+    for (x, y) in a.rows.iter().flatten().zip(b.rows.iter().flatten()) {
+        match (x, y) {
+            (stats::Cell::Num(Some(x)), stats::Cell::Num(Some(y))) => {
+                assert!((x - y).abs() < 1e-9 * x.abs().max(1.0), "{what}: {x} {y}")
+            }
+            _ => assert_eq!(x, y, "{what}"),
+        }
+    }
+}
+
+/// The rollups the writer keeps give the numbers of the rows for the calls
+/// of real runs, written in batches as the writer does, on both backends:
+/// whole quarters, edges that are not, business hours, zones of half and
+/// three-quarter hour offsets, and thresholds the rollups were not made
+/// with.
+#[test]
+fn captured_runs_give_the_same_numbers_from_the_rollups_and_the_rows() {
+    let runs = every_captured_run();
+    assert!(runs.len() > 15, "{} captures", runs.len());
+    let batches: Vec<&[StoreOp]> = runs.iter().flat_map(|(_, ops)| ops.chunks(7)).collect();
+    let Some(pair) = Pair::new("captured_rollups", &batches) else {
+        return;
+    };
+    let [mut sqlite, mut postgres] = pair.readers();
+    // The rollups are there to be read: built, and holding the calls.
+    for reader in [&mut sqlite, &mut postgres] {
+        let kept = reader
+            .query(
+                "SELECT (SELECT count(*) FROM stat_rollup WHERE name = 'built'), \
+                 (SELECT count(*) FROM stat_queue_15m), (SELECT count(*) FROM stat_agent_time_15m)",
+                &[],
+            )
+            .unwrap();
+        let [
+            Value::Integer(built),
+            Value::Integer(queue),
+            Value::Integer(time),
+        ] = kept[0][..]
+        else {
+            panic!("{kept:?}")
+        };
+        assert!(built == 1 && queue > 10 && time > 5, "{kept:?}");
+    }
+    let (mut compared, mut with_calls) = (0, 0);
+    for (name, ops) in &runs {
+        let entered: Vec<i64> = ops
+            .iter()
+            .filter_map(|op| match op {
+                StoreOp::Upsert(row) => row.queue_entered_epoch,
+                _ => None,
+            })
+            .collect();
+        let (Some(first), Some(last)) = (entered.iter().min(), entered.iter().max()) else {
+            continue;
+        };
+        let hour = first - first.rem_euclid(3600);
+        for (from, to) in [(hour - 3600, last + 7200), (hour + 420, last + 1000)] {
+            for zone in ["UTC", "Asia/Kolkata", "Asia/Kathmandu"] {
+                for (sl_sec, short_abandon_sec) in [(20, 5), (3, 1)] {
+                    let settings = stats::Settings {
+                        sl_sec,
+                        short_abandon_sec,
+                        tz: TimeZone::named(zone).unwrap(),
+                        ..stats::Settings::default()
+                    };
+                    for subject in [stats::Subject::Queue, stats::Subject::Agent] {
+                        for interval in [
+                            stats::Interval::Total,
+                            stats::Interval::Min15,
+                            stats::Interval::Hour,
+                        ] {
+                            for hours in [None, Some((0, 12 * 60)), Some((12 * 60 + 15, 24 * 60))] {
+                                let request = stats::Request {
+                                    subject,
+                                    name: None,
+                                    node: None,
+                                    from,
+                                    to,
+                                    interval,
+                                    now: DAY + 100 * 86400,
+                                    filter: stats::Filter { hours, days: None },
+                                };
+                                let what = format!("{name}: {request:?} {settings:?}");
+                                let mut tables = Vec::new();
+                                for reader in [&mut sqlite, &mut postgres] {
+                                    for path in [stats::Path::Rows, stats::Path::Rollups] {
+                                        let table = stats::compute_from(
+                                            reader.as_mut(),
+                                            &settings,
+                                            &request,
+                                            path,
+                                        )
+                                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                                        tables.push(table);
+                                    }
+                                }
+                                for table in &tables[1..] {
+                                    assert_same_table(table, &tables[0], &what);
+                                }
+                                compared += 1;
+                                with_calls += usize::from(tables[0].rows.iter().any(|row| {
+                                    row.get(2).is_some_and(|c| *c != stats::Cell::Int(0))
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} requests compared");
+    assert!(
+        with_calls > compared / 3,
+        "{with_calls} of {compared} counted calls"
+    );
+}

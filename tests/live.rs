@@ -190,6 +190,7 @@ fn stats_today(
         to: day.1,
         interval: Interval::Total,
         now,
+        filter: Default::default(),
     };
     let table = stats::compute(reader.as_mut(), &settings().stats, &request).unwrap();
     let index = |name: &str| table.columns.iter().position(|c| *c == name).unwrap();
@@ -457,6 +458,7 @@ fn with_every_node_the_live_view_shows_the_other_nodes_calls_agents_and_todays_c
         to: day.1,
         interval: Interval::Total,
         now,
+        filter: Default::default(),
     };
     let table = stats::compute(reader.as_mut(), &settings().stats, &request).unwrap();
     let offered = table.columns.iter().position(|c| *c == "offered").unwrap();

@@ -654,6 +654,39 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
         );
         assert_eq!(String::from_utf8_lossy(&report.stdout), fs_cli, "{subject}");
     }
+    // Business hours in fs_cli: every hour of every day counts all, and
+    // the other week days none of today's calls.
+    let every_hour = fs
+        .api(&format!(
+            "cc_cdr stats queue all {range} hours 00:00-24:00 days mon-sun json"
+        ))
+        .unwrap();
+    assert!(
+        every_hour.contains("\"hours\": \"00:00-24:00\""),
+        "{every_hour}"
+    );
+    assert_eq!(
+        json_number(&every_hour, "support@default", "offered"),
+        json_number(&queue_json, "support@default", "offered"),
+        "{every_hour}"
+    );
+    let (first_day, last_day) = (tz.to_local(started - 60).date(), tz.to_local(to).date());
+    if first_day == last_day {
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let today = first_day.weekday().to_monday_zero_offset() as usize;
+        let others: Vec<&str> = (0..7).filter(|d| *d != today).map(|d| names[d]).collect();
+        let other_days = fs
+            .api(&format!(
+                "cc_cdr stats queue all {range} days {} json",
+                others.join(",")
+            ))
+            .unwrap();
+        assert!(
+            other_days.contains(&format!("\"days\": \"{}\"", others.join(",")))
+                && !other_days.contains("support@default"),
+            "{other_days}"
+        );
+    }
     let bad = fs.api("cc_cdr stats queue all 2026-02-30").unwrap();
     assert!(
         bad.starts_with("-ERR") && bad.contains("USAGE: stats"),

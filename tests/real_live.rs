@@ -301,6 +301,25 @@ fn check_history(addr: SocketAddr, shots: &Path) {
     );
 
     shoot(&chromium, &history, shots, "history.png", 1280, 1400);
+
+    // Business hours travel from the page through /api/stats to the
+    // statistics: the whole day as hours, so the calls are still drawn.
+    let hours = format!("{history}&hours=00:00-24:00");
+    let page = chromium.dump_dom(&hours, 8000).expect("history loads");
+    assert!(
+        page.dom.contains("hours 00:00-24:00;"),
+        "the history says its hours: {:.3000}",
+        page.dom
+    );
+    assert!(
+        page.dom.contains("mark"),
+        "the history with hours draws the calls"
+    );
+    assert!(
+        page.console.is_empty(),
+        "console of the history page with hours:\n{}",
+        page.console_text()
+    );
 }
 
 #[test]

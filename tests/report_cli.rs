@@ -143,6 +143,40 @@ fn options_may_come_anywhere_and_the_last_counts() {
     ]);
     assert!(twice.contains("\"sl_sec\": \"30\""), "{twice}");
     assert!(twice.contains("\"sl_formula\": \"answered\""), "{twice}");
+    // Business hours, in the header and the JSON meta.
+    let hours = run(&[
+        "--db",
+        db,
+        "--tz",
+        "UTC",
+        "queue",
+        "2026-11-23",
+        "2026-11-29",
+        "day",
+        "hours",
+        "08:00-18:00",
+        "days",
+        "mon-fri",
+    ]);
+    assert!(
+        hours.starts_with(
+            "queue statistics, 2026-11-23 00:00 to 2026-11-30 00:00 (UTC), by day, all nodes, \
+             hours 08:00-18:00, days mon,tue,wed,thu,fri;"
+        ),
+        "{hours}"
+    );
+    let json = run(&["--db", db, "agent", "days", "sat,sun", "json"]);
+    assert!(
+        json.contains("\"hours\": \"all\", \"days\": \"sat,sun\""),
+        "{json}"
+    );
+    let out = report(&["--db", db, "queue", "hours", "18:00-08:00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("-ERR hours '18:00-08:00': the end must be after the start"),
+        "{}",
+        text(&out.stderr)
+    );
     // The statistics' own errors, as in fs_cli.
     let out = report(&["--db", db, "queues"]);
     assert_eq!(out.status.code(), Some(2));

@@ -135,10 +135,6 @@ struct Answer {
     bridge_end: Option<i64>,
     /// Where the caller was sent, if the call ended by a transfer.
     transferred_to: Option<String>,
-    /// When the agent's channel hung up, in microseconds
-    /// (`Caller-Channel-Hangup-Time` of `bridge-agent-end`, which carries
-    /// the agent channel's data).
-    agent_hangup_us: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,9 +165,6 @@ struct Visit {
     end: Option<End>,
     hangup_cause: Option<String>,
     caller_hangup_at: Option<i64>,
-    /// The caller's hangup in microseconds, to tell who hung up first when
-    /// both legs went within the same second.
-    caller_hangup_us: Option<i64>,
     /// `member-queue-end` `Terminated` said the caller's channel was still
     /// up (hangup time 0): the agent's side ended the bridge.
     caller_up_at_end: bool,
@@ -213,7 +206,6 @@ struct Visit {
 struct Hangup {
     cause: String,
     at: Option<i64>,
-    at_us: Option<i64>,
     created: Option<i64>,
     /// `last_bridge_role` of the caller's channel.
     bridge_role: Option<String>,
@@ -532,9 +524,6 @@ impl Assembler {
             at: ev
                 .micros_as_secs(Field::ChannelHangupTime)
                 .or(ev.created_secs()),
-            at_us: ev
-                .micros(Field::ChannelHangupTime)
-                .or(ev.micros(Field::Timestamp)),
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
             bridge_role: ev.owned(Field::VarLastBridgeRole),
             seen: now,
@@ -751,7 +740,6 @@ impl Visit {
         }
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
-        set_once(&mut self.caller_hangup_us, hangup.at_us);
         if hangup.bridge_role.as_deref() == Some("originator") {
             self.first_to_hang_up.get_or_insert(HangupBy::Caller);
         }
@@ -954,11 +942,6 @@ impl Visit {
                 &mut answer.bridge_end,
                 ev.epoch_secs(Field::BridgeTerminatedTime),
             );
-            // 0: the agent's channel is still up (uuid-standby agents).
-            set_once(
-                &mut answer.agent_hangup_us,
-                ev.micros(Field::ChannelHangupTime),
-            );
         }
     }
 
@@ -989,10 +972,6 @@ impl Visit {
                 set_once(
                     &mut self.caller_hangup_at,
                     ev.micros_as_secs(Field::ChannelHangupTime),
-                );
-                set_once(
-                    &mut self.caller_hangup_us,
-                    ev.micros(Field::ChannelHangupTime),
                 );
                 if ev.number(Field::ChannelHangupTime) == Some(0) {
                     self.caller_up_at_end = true;

@@ -38,17 +38,17 @@ pub struct Shared {
 /// The query parameters of `/api/stats`, in the order of the words of
 /// `cc_cdr stats`; `token` is the credential, not a word.
 const STATS_PARAMS: &[&str] = &[
-    "subject", "name", "from", "to", "interval", "node", "by", "token",
+    "subject", "name", "from", "to", "interval", "node", "hours", "days", "by", "token",
 ];
 
 /// The words of `cc_cdr stats` a `/api/stats` query string stands for:
-/// `[subject, name, from, to, interval, "node", node, "by", by, "json"]`,
-/// only those
+/// `[subject, name, from, to, interval, "node", node, "hours", hours,
+/// "days", days, "by", by, "json"]`, only those
 /// given, values percent-decoded (`+` is a space). A date with a time
 /// ("2026-11-23 08:00") becomes two words, as fs_cli splits it; an empty
 /// value counts as not given. An unknown or repeated parameter is an error.
 pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
-    let mut values: [Option<String>; 7] = Default::default();
+    let mut values: [Option<String>; 9] = Default::default();
     let mut seen = [false; STATS_PARAMS.len()];
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let Some(i) = STATS_PARAMS.iter().position(|p| *p == key) else {
@@ -65,7 +65,7 @@ pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
             values[i] = Some(value.trim().to_owned());
         }
     }
-    let [subject, name, from, to, interval, node, by] = values;
+    let [subject, name, from, to, interval, node, hours, days, by] = values;
     let mut words: Vec<String> = Vec::new();
     words.extend(subject);
     words.extend(name);
@@ -73,13 +73,11 @@ pub fn stats_words(query: &str) -> Result<Vec<String>, String> {
         words.extend(date.split_whitespace().map(str::to_owned));
     }
     words.extend(interval);
-    if let Some(node) = node {
-        words.push("node".into());
-        words.push(node);
-    }
-    if let Some(by) = by {
-        words.push("by".into());
-        words.push(by);
+    for (keyword, value) in [("node", node), ("hours", hours), ("days", days), ("by", by)] {
+        if let Some(value) = value {
+            words.push(keyword.into());
+            words.push(value);
+        }
     }
     words.push("json".into());
     Ok(words)

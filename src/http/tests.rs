@@ -218,6 +218,10 @@ fn stats_parameters_become_the_words_of_cc_cdr_stats() {
     );
     assert_eq!(words("subject=waits&name=&to="), Ok("waits json".into()));
     assert_eq!(
+        words("subject=queue&days=mon-fri&hours=08%3A00-18%3A00&interval=day"),
+        Ok("queue day hours 08:00-18:00 days mon-fri json".into())
+    );
+    assert_eq!(
         words("by=queue&subject=agent&name=alice"),
         Ok("agent alice by queue json".into())
     );

@@ -70,7 +70,8 @@ pub const COMMANDS: &[CommandDoc] = &[
     },
     CommandDoc {
         words: "stats waits",
-        args: "[NAME|all] [FROM] [TO] [node NODE|all] [table|json|csv]",
+        args: "[NAME|all] [FROM] [TO] [node NODE|all] [hours HH:MM-HH:MM] [days mon-fri] \
+               [table|json|csv]",
         meaning: "answered and abandoned visits per queue by range of wait",
     },
     CommandDoc {
@@ -85,11 +86,11 @@ pub const COMMANDS: &[CommandDoc] = &[
     },
 ];
 
-const STATS_ARGS: &str =
-    "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] [table|json|csv]";
+const STATS_ARGS: &str = "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] \
+[hours HH:MM-HH:MM] [days mon-fri] [table|json|csv]";
 
-const AGENT_ARGS: &str =
-    "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] [by queue] [table|json|csv]";
+const AGENT_ARGS: &str = "[NAME|all] [FROM] [TO] [15m|30m|1h|day|total] [node NODE|all] \
+[hours HH:MM-HH:MM] [days mon-fri] [by queue] [table|json|csv]";
 
 /// The one-line syntax FreeSWITCH shows in `show api` and on errors.
 pub fn syntax() -> String {
@@ -254,8 +255,8 @@ mod tests {
         assert_eq!(
             syntax,
             "help | status | replay | reopen | stats queue|agent [NAME|all] [FROM] [TO] \
-             [15m|30m|1h|day|total] [node NODE|all] [table|json|csv] | \
-             live [queue NAME] [table|json] | \
+             [15m|30m|1h|day|total] [node NODE|all] [hours HH:MM-HH:MM] [days mon-fri] \
+             [table|json|csv] | live [queue NAME] [table|json] | \
              abandoned [FROM] [TO] [queue NAME] [node NODE|all] [table|csv|json]"
         );
         let help = help();

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::Value;
 
+use super::filter::Segment;
 use super::rollup::{self, QUARTER};
-use super::{Bucket, Cell, Path, Request};
+use super::{Cell, Path, Request};
 use crate::domain::rows::STATUSES;
 use crate::store::reader::Reader;
 
@@ -293,11 +294,13 @@ pub fn sealed(reader: &mut dyn Reader) -> Sealed {
 pub fn compute(
     reader: &mut dyn Reader,
     request: &Request,
-    buckets: &[Bucket],
+    buckets: usize,
+    segments: &[Segment],
     path: Path,
 ) -> Result<AgentTimes, String> {
-    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
-    let end = buckets.last().map_or(request.from, |b| b.end);
+    let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
+    let end = segments.last().map_or(request.from, |s| s.end);
+    let parts = Parts { buckets, segments };
     let sealed = match path {
         Path::Rollups if rollup::state(reader).is_some() => sealed(reader),
         _ => Sealed::default(),
@@ -318,13 +321,13 @@ pub fn compute(
             let kept_to = ato.min(*horizon);
             let kept = (afrom < kept_to).then_some((afrom, kept_to));
             if let Some((a, b)) = kept {
-                add_kept(reader, request, buckets, node, a, b, &mut out)?;
+                add_kept(reader, request, &parts, node, a, b, &mut out)?;
             }
             for (a, b) in outside(request.from, end, kept) {
                 add_swept(
                     reader,
                     request,
-                    buckets,
+                    &parts,
                     Some(node),
                     &[],
                     a,
@@ -343,7 +346,7 @@ pub fn compute(
         add_swept(
             reader,
             request,
-            buckets,
+            &parts,
             node,
             &sealed_nodes,
             request.from,
@@ -366,11 +369,17 @@ fn outside(from: i64, to: i64, kept: Option<(i64, i64)>) -> Vec<(i64, i64)> {
     }
 }
 
+/// The intervals shown and the parts of the range that count in them.
+struct Parts<'a> {
+    buckets: usize,
+    segments: &'a [Segment],
+}
+
 /// The kept quarters `[a, b)` of `node` into their buckets.
 fn add_kept(
     reader: &mut dyn Reader,
     request: &Request,
-    buckets: &[Bucket],
+    parts: &Parts<'_>,
     node: &str,
     a: i64,
     b: i64,
@@ -395,7 +404,7 @@ fn add_kept(
             request.name.clone().map_or(Value::Null, Value::Text),
         ),
     ];
-    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
+    let starts: Vec<i64> = parts.segments.iter().map(|s| s.start).collect();
     for row in reader.query(&sql, &params)? {
         let agent = text(&row[0])?;
         let quarter = integer(&row[1])?;
@@ -403,10 +412,13 @@ fn add_kept(
         for (i, v) in values.iter_mut().enumerate() {
             *v = integer(&row[2 + i])?;
         }
-        let Some(index) = starts.partition_point(|s| *s <= quarter).checked_sub(1) else {
+        // Segments start on quarters here (`rollup::aligned`): a quarter
+        // is inside one.
+        let found = starts.partition_point(|s| *s <= quarter).checked_sub(1);
+        let Some(index) = found.and_then(|i| parts.segments[i].bucket) else {
             continue;
         };
-        out.add(&agent, index, buckets.len(), &Times::from_values(values));
+        out.add(&agent, index, parts.buckets, &Times::from_values(values));
     }
     Ok(())
 }
@@ -417,7 +429,7 @@ fn add_kept(
 fn add_swept(
     reader: &mut dyn Reader,
     request: &Request,
-    buckets: &[Bucket],
+    parts: &Parts<'_>,
     node: Option<&str>,
     exclude: &[String],
     a: i64,
@@ -448,20 +460,21 @@ fn add_swept(
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     let spans = spans_of_rows(reader.query(&sql, &params)?)?;
-    let segments: Vec<(i64, i64, usize)> = buckets
+    let segments: Vec<(i64, i64, usize)> = parts
+        .segments
         .iter()
-        .enumerate()
-        .filter_map(|(i, bucket)| {
-            let (s, e) = (bucket.start.max(a), bucket.end.min(b));
-            (s < e).then_some((s * 1_000_000, e * 1_000_000, i))
+        .filter_map(|segment| {
+            let (s, e) = (segment.start.max(a), segment.end.min(b));
+            let bucket = segment.bucket?;
+            (s < e).then_some((s * 1_000_000, e * 1_000_000, bucket))
         })
         .collect();
     for ((agent, _node), mut spans) in spans {
         spans.sort();
-        let mut times = vec![Times::default(); buckets.len()];
+        let mut times = vec![Times::default(); parts.buckets];
         sweep(&spans, &segments, &mut times);
         for (i, t) in times.iter().enumerate() {
-            out.add(&agent, i, buckets.len(), t);
+            out.add(&agent, i, parts.buckets, t);
         }
     }
     Ok(())

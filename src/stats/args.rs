@@ -3,7 +3,7 @@
 //! [table|json|csv]`, with dates as people type them. The dates and the
 //! `KEYWORD VALUE` words are read here for the exports too (`export`).
 
-use super::{Interval, Request, Subject};
+use super::{Filter, Interval, Request, Subject};
 use jiff::ToSpan;
 use jiff::civil::{Date, DateTime, Time};
 
@@ -11,7 +11,7 @@ use crate::tz::TimeZone;
 
 /// The syntax of the words after `stats`.
 pub const SYNTAX: &str = "queue|agent|waits [NAME|all] [FROM] [TO] [15m|30m|1h|day|total] \
-[node NODE|all] [by queue] [table|json|csv]";
+[node NODE|all] [hours HH:MM-HH:MM] [days mon-fri] [by queue] [table|json|csv]";
 
 /// How dates and `node` are read, wherever a command takes them.
 pub const DATES_HELP: &str = "FROM and TO: today, yesterday, now, 2026-11-23, \
@@ -22,7 +22,10 @@ node NODE: only the rows that node wrote (its FreeSWITCH-Switchname); default: a
 
 /// The usage of `stats`: its syntax, then the dates.
 pub fn usage() -> String {
-    format!("{SYNTAX}\n  {WAITS_HELP}\n  {BY_QUEUE_HELP}\n  {DATES_HELP}")
+    format!(
+        "{SYNTAX}\n  {WAITS_HELP}\n  {BY_QUEUE_HELP}\n  {DATES_HELP}\n  {}",
+        super::filter::HELP
+    )
 }
 
 /// What `by queue` does.
@@ -237,6 +240,30 @@ pub fn unexpected(word: &str) -> String {
     }
 }
 
+/// `hours HH:MM-HH:MM` or `days DAYS` at `words[*i]`, into `filter`;
+/// moves `*i` past both words.
+fn take_filter(words: &[&str], i: &mut usize, filter: &mut Filter) -> Result<bool, String> {
+    let keyword = words[*i].to_ascii_lowercase();
+    if keyword != "hours" && keyword != "days" {
+        return Ok(false);
+    }
+    let Some(value) = words.get(*i + 1) else {
+        return Err(match keyword.as_str() {
+            "hours" => "-ERR 'hours' needs a range, e.g. hours 08:00-18:00".to_owned(),
+            _ => "-ERR 'days' needs days, e.g. days mon-fri".to_owned(),
+        });
+    };
+    let given_twice = match keyword.as_str() {
+        "hours" => filter.hours.replace(Filter::parse_hours(value)?).is_some(),
+        _ => filter.days.replace(Filter::parse_days(value)?).is_some(),
+    };
+    if given_twice {
+        return Err(format!("-ERR '{keyword}' given twice"));
+    }
+    *i += 2;
+    Ok(true)
+}
+
 /// Parses the words after `stats`. `now` is the present in Unix seconds.
 pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> {
     let usage = |why: String| format!("{why}\nUSAGE: stats {}", usage());
@@ -257,8 +284,12 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
     let mut interval = None;
     let mut format = None;
     let mut by_queue = false;
+    let mut filter = Filter::default();
     let mut i = 0;
     while i < rest.len() {
+        if take_filter(rest, &mut i, &mut filter).map_err(usage)? {
+            continue;
+        }
         if keyword_value("node", rest, &mut i, &mut node).map_err(usage)?
             || dates.take(rest, &mut i).map_err(usage)?
         {
@@ -295,6 +326,7 @@ pub fn parse(words: &[&str], now: i64, tz: &TimeZone) -> Result<Parsed, String> 
                 _ => interval.unwrap_or(Interval::Total),
             },
             now,
+            filter,
         },
         format: format.unwrap_or(Format::Table),
         by_queue,

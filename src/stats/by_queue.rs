@@ -24,7 +24,8 @@ pub const WORDS: [&str; 2] = ["by", "queue"];
 /// over `[:from, :to)` of the agent `:name` (all agents when `named` is
 /// false) and the node `:node` (NULL for all). SQL both databases run
 /// (see `metrics::query`); an offer without a queue counts under `''`.
-pub fn query(dialect: Dialect, starts: &[i64], named: bool) -> String {
+/// `starts` and `map` are the segments' (`Dialect::bucket_of`).
+pub fn query(dialect: Dialect, starts: &[i64], map: &[Option<usize>], named: bool) -> String {
     let epoch = "a.offered_epoch";
     let agent = if named {
         "a.agent_name = :name"
@@ -47,7 +48,7 @@ pub fn query(dialect: Dialect, starts: &[i64], named: bool) -> String {
          GROUP BY 1, 2, 3) AS counted \
          WHERE bucket IS NOT NULL AND agent IS NOT NULL ORDER BY agent, queue, bucket",
         outer.join(", "),
-        dialect.bucket_of(epoch, starts),
+        dialect.bucket_of(epoch, starts, map),
         inner.join(", "),
     )
 }
@@ -74,10 +75,22 @@ pub fn compute(
     if request.subject != Subject::Agent {
         return Err("'by queue' is for agent statistics".to_owned());
     }
-    let buckets = super::buckets(request.from, request.to, request.interval, &settings.tz);
-    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
-    let end = buckets.last().map_or(i64::MIN, |b| b.end);
-    reader.set_buckets(&starts, end)?;
+    // The intervals shown and their segments, as `compute_from` cuts them
+    // (business hours, now).
+    let (buckets, segments) = super::filter::segments(
+        super::buckets(request.from, request.to, request.interval, &settings.tz),
+        &request.filter,
+        &settings.tz,
+        request.now,
+    );
+    let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
+    let end = segments.last().map_or(i64::MIN, |s| s.end);
+    let map: Vec<Option<usize>> = if segments.len() == buckets.len() {
+        Vec::new()
+    } else {
+        segments.iter().map(|s| s.bucket).collect()
+    };
+    reader.set_buckets(&starts, &map, end)?;
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let params = [
         (":from", Value::Integer(request.from)),
@@ -85,7 +98,7 @@ pub fn compute(
         (":name", text(&request.name)),
         (":node", text(&request.node)),
     ];
-    let sql = query(reader.dialect(), &starts, request.name.is_some());
+    let sql = query(reader.dialect(), &starts, &map, request.name.is_some());
     let found = reader.query(&sql, &params)?;
     let mut by_pair: BTreeMap<(String, String), BTreeMap<usize, Vec<Value>>> = BTreeMap::new();
     for mut row in found {

@@ -241,7 +241,13 @@ pub enum Bucketing<'a> {
     /// (`Dialect::bucket_of`; the reader's `set_buckets` has them), of the
     /// queue or agent `:name` and the node `:node` (each NULL for all).
     /// fs_cli and the report tool.
-    Range { dialect: Dialect, starts: &'a [i64] },
+    /// With a `map`, `starts` are those of the parts of the range, and
+    /// `map` their intervals (`stats::filter`).
+    Range {
+        dialect: Dialect,
+        starts: &'a [i64],
+        map: &'a [Option<usize>],
+    },
     /// All rows, by an SQL expression of `EPOCH`; the thresholds are
     /// literals. The views.
     Expression(&'a str),
@@ -277,8 +283,12 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
         )
     };
     let (bucket, filter) = match bucketing {
-        Bucketing::Range { dialect, starts } => (
-            dialect.bucket_of(epoch, starts),
+        Bucketing::Range {
+            dialect,
+            starts,
+            map,
+        } => (
+            dialect.bucket_of(epoch, starts, map),
             format!(
                 "WHERE {ended} AND {epoch} >= :from AND {epoch} < :to \
                  AND (CAST(:name AS TEXT) IS NULL OR {name} = :name) \

@@ -12,6 +12,7 @@
 pub mod agent_time;
 pub mod args;
 pub mod by_queue;
+pub mod filter;
 pub mod format;
 pub mod metrics;
 pub mod rollup;
@@ -23,6 +24,8 @@ pub mod waits;
 use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
+
+pub use filter::Filter;
 
 use crate::store::Database;
 use crate::store::reader::{self, Reader};
@@ -238,7 +241,10 @@ pub struct Request {
     pub to: i64,
     pub interval: Interval,
     /// The present, in Unix seconds: where intervals still open end.
+    /// Intervals that begin after it are not shown.
     pub now: i64,
+    /// Business hours and days: the rest of the range is not counted.
+    pub filter: Filter,
 }
 
 /// One interval of the range: `[start, end)`, named by its local start.
@@ -357,15 +363,27 @@ pub fn compute_from(
     path: Path,
 ) -> Result<StatsTable, String> {
     if request.subject == Subject::Waits {
-        return waits::compute(reader, request, path);
+        return waits::compute(reader, request, &settings.tz, path);
     }
     if targets::applies(settings, request) {
         return targets::compute_queues(reader, settings, request, path);
     }
-    let buckets = buckets(request.from, request.to, request.interval, &settings.tz);
-    let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
-    let end = buckets.last().map_or(i64::MIN, |b| b.end);
-    reader.set_buckets(&starts, end)?;
+    let (buckets, segments) = filter::segments(
+        buckets(request.from, request.to, request.interval, &settings.tz),
+        &request.filter,
+        &settings.tz,
+        request.now,
+    );
+    let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
+    let end = segments.last().map_or(i64::MIN, |s| s.end);
+    // The parts of the range are the intervals themselves unless the
+    // hours or now leave some out.
+    let map: Vec<Option<usize>> = if segments.len() == buckets.len() {
+        Vec::new()
+    } else {
+        segments.iter().map(|s| s.bucket).collect()
+    };
+    reader.set_buckets(&starts, &map, end)?;
     let set = metrics::metrics_of(request.subject);
     let from_rollups = match path {
         Path::Rows => None,
@@ -381,7 +399,14 @@ pub fn compute_from(
     let ((afrom, ato), sql) = match from_rollups {
         Some((range, stored)) => (
             range,
-            rollup::query(request.subject, settings, reader.dialect(), &starts, stored),
+            rollup::query(
+                request.subject,
+                settings,
+                reader.dialect(),
+                &starts,
+                &map,
+                stored,
+            ),
         ),
         None => (
             (request.from, request.from),
@@ -391,6 +416,7 @@ pub fn compute_from(
                 metrics::Bucketing::Range {
                     dialect: reader.dialect(),
                     starts: &starts,
+                    map: &map,
                 },
             ),
         ),
@@ -422,7 +448,13 @@ pub fn compute_from(
             .insert(bucket as usize, row);
     }
     let agent_times = match request.subject {
-        Subject::Agent => Some(agent_time::compute(reader, request, &buckets, path)?),
+        Subject::Agent => Some(agent_time::compute(
+            reader,
+            request,
+            buckets.len(),
+            &segments,
+            path,
+        )?),
         Subject::Queue | Subject::Waits => None,
     };
     // Agents with offers or with time in the range.
@@ -497,7 +529,7 @@ fn report(
     let own = settings.overrides_text();
     Ok(match parsed.format {
         args::Format::Table => format!(
-            "{subject} statistics{by}, {} to {} ({}), by {}, {}; service level: {} within {} s; \
+            "{subject} statistics{by}, {} to {} ({}), by {}, {}{}; service level: {} within {} s; \
              short abandons: within {} s{}\n{}",
             local(request.from),
             local(request.to),
@@ -507,6 +539,7 @@ fn report(
                 .node
                 .as_ref()
                 .map_or_else(|| "all nodes".to_owned(), |node| format!("node {node}")),
+            request.filter.describe(),
             settings.sl_formula.as_str(),
             settings.sl_sec,
             settings.short_abandon_sec,
@@ -524,6 +557,20 @@ fn report(
                 (
                     "node",
                     request.node.clone().unwrap_or_else(|| "all".to_owned()),
+                ),
+                (
+                    "hours",
+                    request
+                        .filter
+                        .hours_text()
+                        .unwrap_or_else(|| "all".to_owned()),
+                ),
+                (
+                    "days",
+                    request
+                        .filter
+                        .days_text()
+                        .unwrap_or_else(|| "all".to_owned()),
                 ),
                 ("sl_formula", settings.sl_formula.as_str().to_owned()),
                 ("sl_sec", settings.sl_sec.to_string()),

@@ -404,13 +404,14 @@ pub fn query(
     settings: &Settings,
     dialect: Dialect,
     starts: &[i64],
+    map: &[Option<usize>],
     stored: bool,
 ) -> String {
     let parts = parts_of(subject);
     let (from, epoch, name, node) = rows_of(subject);
     let ended = ended_of(subject);
     let table = table_of(subject);
-    let bucket = |e: &str| dialect.bucket_of(e, starts);
+    let bucket = |e: &str| dialect.bucket_of(e, starts, map);
     let filters = |name: &str, node: &str| {
         format!(
             "(CAST(:name AS TEXT) IS NULL OR {name} = :name) \

@@ -175,6 +175,7 @@ fn request(subject: Subject, from: i64, to: i64, interval: Interval) -> Request 
         to,
         interval,
         now: to,
+        filter: Filter::default(),
     }
 }
 
@@ -1262,6 +1263,78 @@ fn assert_same(rollups: &StatsTable, rows: &StatsTable, what: &str) {
     }
 }
 
+/// The business hours of `[from, to)`, day by day, as a supervisor counts
+/// them (apart from `filter::segments`).
+fn business_hours(from: i64, to: i64, filter: &Filter, tz: &TimeZone) -> Vec<(i64, i64)> {
+    let (h0, h1) = filter.hours.unwrap_or((0, 24 * 60));
+    let days = filter.days.unwrap_or(0x7f);
+    let mut out = Vec::new();
+    let mut date = tz.to_local(from).date().yesterday().unwrap();
+    while tz.day_start(date) < to {
+        let monday_first = date.weekday().to_monday_zero_offset();
+        let at = |m: u16| match m {
+            1440 => tz.day_end(date),
+            m => tz.from_local(date.at((m / 60) as i8, (m % 60) as i8, 0, 0)),
+        };
+        let (a, b) = (at(h0).max(from), at(h1).min(to));
+        if days & (1 << monday_first) != 0 && a < b {
+            out.push((a, b));
+        }
+        date = date.tomorrow().unwrap();
+    }
+    out
+}
+
+/// `whole` (one interval) holds, name by name, the sums of the whole-number
+/// columns of `parts` (the greatest, for a `max_`): counts exactly, seconds
+/// (rounded in each part) within one a part.
+fn assert_sum_of_parts(whole: &StatsTable, parts: &[StatsTable], count: i64, what: &str) {
+    let mut sums: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for part in parts {
+        assert_eq!(part.columns, whole.columns, "{what}");
+        for row in &part.rows {
+            let Cell::Text(name) = &row[0] else { continue };
+            let sum = sums
+                .entry(name.clone())
+                .or_insert_with(|| vec![0; row.len()]);
+            for (i, cell) in row.iter().enumerate() {
+                if let Cell::Int(n) = cell {
+                    match whole.columns[i].starts_with("max_") {
+                        true => sum[i] = sum[i].max(*n),
+                        false => sum[i] += n,
+                    }
+                }
+            }
+        }
+    }
+    for row in &whole.rows {
+        let Cell::Text(name) = &row[0] else { continue };
+        let sum = sums
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| vec![0; row.len()]);
+        for (i, cell) in row.iter().enumerate() {
+            let Cell::Int(n) = cell else { continue };
+            let column = whole.columns[i];
+            let slack = if column.ends_with("_sec") { count } else { 0 };
+            assert!(
+                (n - sum[i]).abs() <= slack,
+                "{what}: {name} {column}: {n} in the hours, {} in their parts",
+                sum[i]
+            );
+        }
+    }
+    // A name only in the parts would be missing from the whole.
+    for (name, sum) in &sums {
+        if sum.iter().any(|n| *n != 0) {
+            assert!(
+                whole.rows.iter().any(|r| r[0] == Cell::Text(name.clone())),
+                "{what}: {name} missing"
+            );
+        }
+    }
+}
+
 /// Every rollup row, in order.
 fn rollup_rows(d: &Db) -> Vec<Vec<rusqlite::types::Value>> {
     let mut reader = d.reader();
@@ -1333,7 +1406,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
             Interval::Min30,
             Interval::Min15,
         ];
-        let mut from_rollups = 0;
+        let (mut from_rollups, mut filtered_from_rollups, mut filtered_checked) = (0, 0, 0);
         let mut waits_from_rollups = 0;
         for case in 0..60 {
             let mut from = DAY - 86_400 + rng.below(2 * 86_400) as i64;
@@ -1349,7 +1422,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 tz: TimeZone::named(zone).unwrap(),
                 queues: random_queue_targets(&mut rng),
             };
-            let subject = *rng.pick(&[Subject::Queue, Subject::Agent, Subject::Waits]);
+            let subject = *rng.pick(&[Subject::Queue, Subject::Agent]);
             let name = match subject {
                 Subject::Agent => rng.pick(&[None, Some("a1@fs1"), Some("a2@fs2")]),
                 _ => rng.pick(&[None, Some("q1"), Some("q3")]),
@@ -1362,32 +1435,91 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                     .map(str::to_owned),
                 from,
                 to,
-                interval: match subject {
-                    // As `args::parse` makes it.
-                    Subject::Waits => Interval::Total,
-                    _ => *rng.pick(&intervals),
+                interval: *rng.pick(&intervals),
+                // Sometimes inside the range: what follows is not shown.
+                now: match rng.chance(20) {
+                    true => from + rng.below((to - from) as u64 + 1) as i64,
+                    false => DAY + 3 * 86_400,
                 },
-                now: DAY + 3 * 86_400,
+                filter: Filter {
+                    hours: *rng.pick(&[
+                        None,
+                        None,
+                        Some((8 * 60, 18 * 60)),
+                        Some((9 * 60 + 30, 17 * 60 + 15)),
+                        Some((8 * 60 + 10, 24 * 60)),
+                    ]),
+                    days: *rng.pick(&[None, None, Some(0b001_1111), Some(0b110_0000)]),
+                },
             };
             let mut reader = d.reader();
             let rows = compute_from(reader.as_mut(), &settings, &request, Path::Rows).unwrap();
             let rollups =
                 compute_from(reader.as_mut(), &settings, &request, Path::Rollups).unwrap();
-            let starts: Vec<i64> = buckets(from, to, request.interval, &settings.tz)
-                .iter()
-                .map(|b| b.start)
-                .collect();
+            let (_, segments) = filter::segments(
+                buckets(from, to, request.interval, &settings.tz),
+                &request.filter,
+                &settings.tz,
+                request.now,
+            );
+            let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
             if rollup::aligned(&starts, to).is_some() {
                 from_rollups += 1;
-                waits_from_rollups += usize::from(subject == Subject::Waits);
+                if !request.filter.keeps_all() {
+                    filtered_from_rollups += 1;
+                }
             }
             assert_same(
                 &rollups,
                 &rows,
                 &format!("seed {seed} case {case}: {request:?} {settings:?}"),
             );
+            // The waits of the same range, queue and node, both ways.
+            let waits = Request {
+                subject: Subject::Waits,
+                name: request.name.clone().filter(|_| subject == Subject::Queue),
+                interval: Interval::Total,
+                ..request.clone()
+            };
+            let waits_rows = compute_from(reader.as_mut(), &settings, &waits, Path::Rows).unwrap();
+            assert_same(
+                &compute_from(reader.as_mut(), &settings, &waits, Path::Rollups).unwrap(),
+                &waits_rows,
+                &format!("seed {seed} case {case}: {waits:?}"),
+            );
+            if waits.filter.keeps_all() && rollup::aligned(&[from], to).is_some() {
+                waits_from_rollups += 1;
+            }
+            // Business hours count what each of their parts counts alone.
+            if !request.filter.keeps_all()
+                && request.interval == Interval::Total
+                && request.now >= to
+            {
+                let kept = business_hours(from, to, &request.filter, &settings.tz);
+                let mut parts = Vec::new();
+                for (start, end) in &kept {
+                    let part = Request {
+                        from: *start,
+                        to: *end,
+                        filter: Filter::default(),
+                        ..request.clone()
+                    };
+                    parts
+                        .push(compute_from(reader.as_mut(), &settings, &part, Path::Rows).unwrap());
+                }
+                assert_sum_of_parts(&rows, &parts, kept.len() as i64, &format!("{request:?}"));
+                filtered_checked += 1;
+            }
         }
+        assert!(
+            filtered_checked > 3,
+            "{filtered_checked} business-hours sums checked"
+        );
         assert!(from_rollups > 20, "the rollups served {from_rollups} cases");
+        assert!(
+            filtered_from_rollups > 5,
+            "the rollups served {filtered_from_rollups} cases with business hours"
+        );
         assert!(
             waits_from_rollups > 3,
             "the rollups served {waits_from_rollups} waits"
@@ -1678,6 +1810,20 @@ fn an_agent_by_queue_counts_each_offer_under_its_queue(backend: Backend) {
             Some(100.0)
         )
     );
+    // Business hours: only the offers inside them.
+    let early = Request {
+        filter: Filter {
+            hours: Some((8 * 60, 8 * 60 + 5)),
+            days: None,
+        },
+        ..named(None, Interval::Total)
+    };
+    let early = by_queue::compute(d.reader().as_mut(), &s, &early).unwrap();
+    assert_eq!(early.rows.len(), 1, "{early:?}");
+    assert_eq!(
+        (int(&early, 0, "offered"), int(&early, 0, "answered")),
+        (2, 1)
+    );
     // From the words, as fs_cli and the report tool read them.
     let words = ["agent", "alice", "2026-11-23", "by", "queue", "csv"];
     let csv = run_on_database(&d.database, &s, &words, DAY + 86400);
@@ -1694,10 +1840,10 @@ fn an_agent_by_queue_counts_each_offer_under_its_queue(backend: Backend) {
     if backend == Backend::Sqlite {
         let mut reader = d.reader();
         let starts = [DAY];
-        reader.set_buckets(&starts, DAY + 86400).unwrap();
+        reader.set_buckets(&starts, &[], DAY + 86400).unwrap();
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
-            by_queue::query(Dialect::Sqlite, &starts, true)
+            by_queue::query(Dialect::Sqlite, &starts, &[], true)
         );
         let params = [
             (":from", Value::Integer(DAY)),

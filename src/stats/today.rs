@@ -5,7 +5,7 @@
 use rusqlite::types::Value;
 
 use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, Outcome};
-use crate::store::reader::{Reader, RowSink};
+use crate::store::reader::{Reader, RowSink, int, known, text};
 
 const VISITS: &str = "SELECT member_uuid, uuid, queue_name, outcome, wait_sec, billsec, \
     agent_name, closed_by, queue_entered_epoch, caller_id_number, caller_id_name, end_epoch \
@@ -35,27 +35,6 @@ pub fn rows_of_range(
     ];
     reader.for_each_row(VISITS, &params, &mut Visits(visit))?;
     reader.for_each_row(OFFERS, &params, &mut Offers(offer))
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::Text(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Integer(n) => Some(*n),
-        Value::Real(f) => Some(*f as i64),
-        _ => None,
-    }
-}
-
-/// A stored name as the static string the rows carry.
-fn known(value: Option<String>, names: impl Iterator<Item = &'static str>) -> Option<&'static str> {
-    let value = value?;
-    names.into_iter().find(|n| *n == value)
 }
 
 struct Visits<'a>(&'a mut dyn FnMut(CdrRow));

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
-use super::{Cell, Path, Request, StatsTable, rollup};
+use super::{Cell, Interval, Path, Request, StatsTable, filter, rollup};
 use crate::store::reader::Reader;
+use crate::tz::TimeZone;
 
 /// The ranges of wait, in seconds: `[lower, upper)`, the last one open.
 pub const RANGES: &[(i64, Option<i64>, &str)] = &[
@@ -44,16 +45,17 @@ const VISITS: &str = "COALESCE(c.closed_by, '') <> 'open' \
      AND c.queue_name IS NOT NULL";
 
 /// The query: columns `name`, `range` (an index of `RANGES`), `answered`,
-/// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. SQL both
+/// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. `kept` is more
+/// of the condition: the business hours' (`stats::filter`), or empty. SQL both
 /// databases run (see `metrics::query`). A wait below 0 (a clock stepped
 /// back) counts in the first range.
-pub fn query() -> String {
+pub fn query(kept: &str) -> String {
     format!(
         "SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
          CAST(sum(CAST(c.outcome = 'answered' AS INTEGER)) AS BIGINT) AS answered, \
          CAST(sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS BIGINT) AS abandoned \
          FROM callcenter_cdr c \
-         WHERE c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to AND {VISITS} \
+         WHERE c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to AND {VISITS}{kept} \
          GROUP BY 1, 2 ORDER BY 1, 2",
         range_of("c.wait_sec")
     )
@@ -97,24 +99,39 @@ pub fn query_with_rollups() -> String {
 }
 
 /// Every range of every queue with a visit in the range (or of the queue
-/// asked for), the empty ranges too.
-/// With `Path::Rollups`, whole quarters come from the rollups where they
-/// are kept (`query_with_rollups`).
+/// asked for), the empty ranges too. With `Path::Rollups` and no business
+/// hours, whole quarters come from the rollups where they are kept
+/// (`query_with_rollups`).
 pub fn compute(
     reader: &mut dyn Reader,
     request: &Request,
+    tz: &TimeZone,
     path: Path,
 ) -> Result<StatsTable, String> {
+    let whole = super::buckets(request.from, request.to, Interval::Total, tz);
+    let (shown, segments) = filter::segments(whole, &request.filter, tz, request.now);
+    let kept = if request.filter.keeps_all() {
+        String::new()
+    } else {
+        let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
+        let map: Vec<Option<usize>> = segments.iter().map(|s| s.bucket).collect();
+        let end = segments.last().map_or(request.to, |s| s.end);
+        reader.set_buckets(&starts, &map, end)?;
+        let bucket = reader
+            .dialect()
+            .bucket_of("c.queue_entered_epoch", &starts, &map);
+        format!(" AND {bucket} IS NOT NULL")
+    };
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let quarters = match path {
-        Path::Rows => None,
-        Path::Rollups => {
+        Path::Rollups if request.filter.keeps_all() => {
             rollup::aligned(&[request.from], request.to).filter(|_| rollup::state(reader).is_some())
         }
+        Path::Rollups | Path::Rows => None,
     };
     let ((afrom, ato), sql) = match quarters {
         Some(range) => (range, query_with_rollups()),
-        None => ((request.from, request.from), query()),
+        None => ((request.from, request.from), query(&kept)),
     };
     let params: [(&str, Value); 6] = [
         (":from", Value::Integer(request.from)),
@@ -124,7 +141,10 @@ pub fn compute(
         (":name", text(&request.name)),
         (":node", text(&request.node)),
     ];
-    let found = reader.query(&sql, &params)?;
+    let found = match shown.is_empty() {
+        true => Vec::new(),
+        false => reader.query(&sql, &params)?,
+    };
     let mut by_queue: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
     if let Some(name) = &request.name {
         by_queue.insert(name.clone(), vec![(0, 0); RANGES.len()]);

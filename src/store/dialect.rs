@@ -125,18 +125,30 @@ impl Dialect {
     }
 
     /// Which interval of `starts` (ascending Unix seconds) holds the value of
-    /// `epoch`, from 0, for rows already filtered to the range. SQLite calls
-    /// the `cc_bucket` function the reader registers; PostgreSQL has
-    /// `width_bucket` over an array of the starts.
-    pub fn bucket_of(self, epoch: &str, starts: &[i64]) -> String {
+    /// `epoch`, from 0, for rows already filtered to the range. With a
+    /// `map` (one entry a start), the start found is the start of a part
+    /// of the range and the map gives its interval, or NULL for a part
+    /// counted in none (`stats::filter`). SQLite calls the `cc_bucket`
+    /// function the reader registers; PostgreSQL has `width_bucket` over an
+    /// array of the starts, and the map as an array indexed by it.
+    pub fn bucket_of(self, epoch: &str, starts: &[i64], map: &[Option<usize>]) -> String {
         match self {
             Dialect::Sqlite => format!("cc_bucket({epoch})"),
             Dialect::Postgres => {
                 let list: Vec<String> = starts.iter().map(i64::to_string).collect();
-                format!(
-                    "(width_bucket({epoch}, CAST(ARRAY[{}] AS BIGINT[])) - 1)",
+                let found = format!(
+                    "width_bucket({epoch}, CAST(ARRAY[{}] AS BIGINT[]))",
                     list.join(",")
-                )
+                );
+                if map.is_empty() {
+                    return format!("({found} - 1)");
+                }
+                let slots: Vec<String> = map
+                    .iter()
+                    .map(|m| m.map_or_else(|| "NULL".to_owned(), |b| b.to_string()))
+                    .collect();
+                // width_bucket is 1 for the first start: arrays count from 1.
+                format!("(CAST(ARRAY[{}] AS BIGINT[]))[{found}]", slots.join(","))
             }
         }
     }
@@ -171,9 +183,12 @@ mod tests {
     #[test]
     fn buckets_use_the_starts() {
         assert_eq!(
-            Dialect::Postgres.bucket_of("c.e", &[10, 20]),
+            Dialect::Postgres.bucket_of("c.e", &[10, 20], &[]),
             "(width_bucket(c.e, CAST(ARRAY[10,20] AS BIGINT[])) - 1)"
         );
-        assert_eq!(Dialect::Sqlite.bucket_of("c.e", &[10]), "cc_bucket(c.e)");
+        assert_eq!(
+            Dialect::Sqlite.bucket_of("c.e", &[10], &[]),
+            "cc_bucket(c.e)"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rusqlite::types::Value;
 
-use super::reader::Reader;
+use super::reader::{Reader, int, known, text};
 use crate::domain::rows::{AttemptResult, AttemptRow, CdrRow, ClosedBy, HangupBy, Outcome};
 
 /// The `callcenter_cdr` columns a `CdrRow` holds, in the order selected:
@@ -200,28 +200,6 @@ fn status_interval_of(v: &[Value]) -> Result<StatusInterval, String> {
         }),
         _ => Err("unexpected columns".to_owned()),
     }
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::Text(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Integer(n) => Some(*n),
-        Value::Real(f) => Some(*f as i64),
-        _ => None,
-    }
-}
-
-/// A stored name as the static string the rows carry; another reads as
-/// not known.
-fn known(value: Option<String>, names: impl Iterator<Item = &'static str>) -> Option<&'static str> {
-    let value = value?;
-    names.into_iter().find(|n| *n == value)
 }
 
 fn visit_of(v: &[Value]) -> Result<CdrRow, String> {

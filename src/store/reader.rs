@@ -52,9 +52,42 @@ pub trait Reader {
         params: &[(&str, Value)],
         sink: &mut dyn RowSink,
     ) -> Result<(), String>;
-    /// Makes `Dialect::bucket_of` work over these interval starts, the last
-    /// interval ending at `end` (SQLite: registers `cc_bucket`).
-    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String>;
+    /// Makes `Dialect::bucket_of` work over these interval starts (with
+    /// `map`, of the parts of the range, and each one's interval), the last
+    /// ending at `end` (SQLite: registers `cc_bucket`).
+    fn set_buckets(
+        &mut self,
+        starts: &[i64],
+        map: &[Option<usize>],
+        end: i64,
+    ) -> Result<(), String>;
+}
+
+/// A text value, or `None` for any other.
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A whole number (a real one cut to it), or `None` for any other value.
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(n) => Some(*n),
+        Value::Real(f) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// A stored name as the static string the rows carry; another reads as
+/// not known.
+pub fn known(
+    value: Option<String>,
+    names: impl Iterator<Item = &'static str>,
+) -> Option<&'static str> {
+    let value = value?;
+    names.into_iter().find(|n| *n == value)
 }
 
 /// SQLite, owned (a reader of its own) or shared (`&Connection`, e.g. the
@@ -74,8 +107,13 @@ impl<C: Borrow<Connection>> Reader for C {
         sqlite_for_each((*self).borrow(), sql, params, sink)
     }
 
-    fn set_buckets(&mut self, starts: &[i64], end: i64) -> Result<(), String> {
-        sqlite_buckets((*self).borrow(), starts, end)
+    fn set_buckets(
+        &mut self,
+        starts: &[i64],
+        map: &[Option<usize>],
+        end: i64,
+    ) -> Result<(), String> {
+        sqlite_buckets((*self).borrow(), starts, map, end)
     }
 }
 
@@ -106,8 +144,14 @@ fn sqlite_for_each(
     Ok(())
 }
 
-fn sqlite_buckets(conn: &Connection, starts: &[i64], end: i64) -> Result<(), String> {
+fn sqlite_buckets(
+    conn: &Connection,
+    starts: &[i64],
+    map: &[Option<usize>],
+    end: i64,
+) -> Result<(), String> {
     let starts: Arc<Vec<i64>> = Arc::new(starts.to_vec());
+    let map: Arc<Vec<Option<usize>>> = Arc::new(map.to_vec());
     conn.create_scalar_function(
         "cc_bucket",
         1,
@@ -118,7 +162,11 @@ fn sqlite_buckets(conn: &Connection, starts: &[i64], end: i64) -> Result<(), Str
                 if t >= end || starts.first().is_none_or(|s| t < *s) {
                     return None;
                 }
-                Some(starts.partition_point(|s| *s <= t) as i64 - 1)
+                let found = starts.partition_point(|s| *s <= t) - 1;
+                match map.is_empty() {
+                    true => Some(found as i64),
+                    false => map.get(found).copied().flatten().map(|b| b as i64),
+                }
             }))
         },
     )
@@ -204,7 +252,12 @@ impl Reader for PgConn {
         self.cursor_rows(&sql, &values, sink)
     }
 
-    fn set_buckets(&mut self, _starts: &[i64], _end: i64) -> Result<(), String> {
+    fn set_buckets(
+        &mut self,
+        _starts: &[i64],
+        _map: &[Option<usize>],
+        _end: i64,
+    ) -> Result<(), String> {
         Ok(())
     }
 }
@@ -252,7 +305,7 @@ mod tests {
         let sql = "SELECT cc_bucket(:t), :not_given IS NULL";
         let check = |reader: &mut dyn Reader, t: i64, bucket: Value| {
             assert_eq!(reader.dialect(), Dialect::Sqlite);
-            reader.set_buckets(&[10, 20, 30], 40).unwrap();
+            reader.set_buckets(&[10, 20, 30], &[], 40).unwrap();
             let rows = reader.query(sql, &[(":t", Value::Integer(t))]).unwrap();
             assert_eq!(rows, [vec![bucket, Value::Integer(1)]], "at {t}");
         };
@@ -262,6 +315,21 @@ mod tests {
         let mut boxed: Box<dyn Reader> = Box::new(Connection::open_in_memory().unwrap());
         check(boxed.as_mut(), 39, Value::Integer(2));
         check(boxed.as_mut(), 40, Value::Null);
+        // Parts of the range: [10, 20) in interval 0, [20, 30) in none,
+        // [30, 40) in 0 again.
+        let mut mapped = Connection::open_in_memory().unwrap();
+        let reader: &mut dyn Reader = &mut mapped;
+        reader
+            .set_buckets(&[10, 20, 30], &[Some(0), None, Some(0)], 40)
+            .unwrap();
+        for (t, bucket) in [
+            (15, Value::Integer(0)),
+            (25, Value::Null),
+            (35, Value::Integer(0)),
+        ] {
+            let rows = reader.query(sql, &[(":t", Value::Integer(t))]).unwrap();
+            assert_eq!(rows, [vec![bucket, Value::Integer(1)]], "at {t}");
+        }
     }
 
     /// Names, then rows in order; the rows stop at the sink's first `Err`,

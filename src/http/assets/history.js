@@ -466,7 +466,10 @@
     const interval = $("interval").value;
     const queue = $("queue").value || "all";
     const node = $("node").value.trim() || "all";
-    const range = { from, to, node };
+    const hours = $("hours").value.trim();
+    const days = $("days").value;
+    // Business hours: left out when empty, so the server keeps every hour.
+    const range = { from, to, node, ...(hours && { hours }), ...(days && { days }) };
     saveUrl(queue);
     status("Loading…", "loading");
     try {
@@ -481,7 +484,9 @@
       const m = per.meta || {};
       status(
         `${m.from || from} – ${m.to || to} (${m.time_zone || "server time"}), ${queue === "all" ? "all queues" : queue}, ` +
-          `node ${node}; SL = answered within ${m.sl_sec || "?"} s, formula ${m.sl_formula || "?"}`,
+          `node ${node}${m.hours && m.hours !== "all" ? `, hours ${m.hours}` : ""}` +
+          `${m.days && m.days !== "all" ? `, days ${m.days}` : ""}; ` +
+          `SL = answered within ${m.sl_sec || "?"} s, formula ${m.sl_formula || "?"}`,
         "ok",
       );
     } catch (err) {
@@ -497,6 +502,8 @@
     q.set("interval", $("interval").value);
     q.set("queue", queue);
     q.set("node", $("node").value.trim() || "all");
+    if ($("hours").value.trim()) q.set("hours", $("hours").value.trim());
+    if ($("days").value) q.set("days", $("days").value);
     q.set("sl", $("sl-target").value);
     history.replaceState(null, "", "?" + q.toString());
   }
@@ -509,6 +516,8 @@
     if (q.get("to")) $("to").value = q.get("to");
     if (["15m", "30m", "1h", "day"].includes(q.get("interval"))) $("interval").value = q.get("interval");
     if (q.get("node")) $("node").value = q.get("node");
+    if (q.get("hours")) $("hours").value = q.get("hours");
+    if (["mon-fri", "sat,sun", "mon-sat"].includes(q.get("days"))) $("days").value = q.get("days");
     if (q.get("sl")) $("sl-target").value = q.get("sl");
     const queue = q.get("queue") || "all";
     fillQueues([], queue);
@@ -524,6 +533,7 @@
     });
     $("queue").addEventListener("change", load);
     $("interval").addEventListener("change", load);
+    $("days").addEventListener("change", load);
     $("sl-target").addEventListener("input", () => {
       saveUrl($("queue").value);
       draw();
