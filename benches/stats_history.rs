@@ -16,7 +16,9 @@
 //! writes it (rollups off, they are rebuilt at the end). Every later day is
 //! a copy of it made in SQL (`INSERT ... SELECT`), its times shifted by
 //! whole days and its keys prefixed with the day (`d001-...`), the stamps
-//! made from the shifted times as the store makes them. Each day's last
+//! made from the shifted times as the store makes them (the few intervals
+//! of the template that start after its midnight and meet a copy's on its
+//! key are left out; the count is printed). Each day's last
 //! intervals (the agents' Logged Out and last state) stay open in the copy
 //! as in the template; all but the last day's are then closed at the
 //! agent's next interval of that kind, as the next day's first change
@@ -99,7 +101,7 @@ impl Db {
 }
 
 /// The SQL that copies the template day (the first) to `day` days later.
-fn copy_sql(d: Dialect, day: i64, first_day: i64) -> String {
+fn copy_sql(d: Dialect, day: i64) -> String {
     let shift = day * 86_400;
     let shift_us = shift * 1_000_000;
     let prefix = format!("'d{day:03}-' || ");
@@ -135,15 +137,15 @@ fn copy_sql(d: Dialect, day: i64, first_day: i64) -> String {
             _ => (*c).to_owned(),
         })
         .collect();
-    // The template's rows: its keys are `member-...` (the copies'
-    // `dNNN-member-...`); its intervals all start before the next day's 01:00
-    // (the copies' first at 07:00).
-    let template = "member_uuid >= 'member-' AND member_uuid < 'member.'";
-    let template_end_us = (first_day + 86_400 + 3_600) * 1_000_000;
+    // From the snapshot of the template day (`template_sql`). A few of the
+    // template's intervals start after its midnight (calls that end then)
+    // and may fall on the key of a copy's first intervals: those are left
+    // out (the count is printed).
     format!(
-        "INSERT INTO callcenter_cdr ({}) SELECT {} FROM callcenter_cdr WHERE {template};
-         INSERT INTO agent_attempt ({}) SELECT {} FROM agent_attempt WHERE {template};
-         INSERT INTO agent_activity ({}) SELECT {} FROM agent_activity WHERE start_us < {template_end_us};",
+        "INSERT INTO callcenter_cdr ({}) SELECT {} FROM bench_cdr;
+         INSERT INTO agent_attempt ({}) SELECT {} FROM bench_attempt;
+         INSERT INTO agent_activity ({}) SELECT {} FROM bench_activity WHERE true
+             ON CONFLICT DO NOTHING;",
         list(CDR_COLUMNS),
         cdr.join(", "),
         list(ATTEMPT_COLUMNS),
@@ -152,6 +154,11 @@ fn copy_sql(d: Dialect, day: i64, first_day: i64) -> String {
         activity.join(", "),
     )
 }
+
+/// The template day, kept aside while it is copied.
+const TEMPLATE_SQL: &str = "CREATE TEMP TABLE bench_cdr AS SELECT * FROM callcenter_cdr;
+    CREATE TEMP TABLE bench_attempt AS SELECT * FROM agent_attempt;
+    CREATE TEMP TABLE bench_activity AS SELECT * FROM agent_activity;";
 
 /// Closes each day's last open intervals, but the last day's, at the
 /// agent's next interval of the same kind.
@@ -223,8 +230,10 @@ fn fill(db: &mut Db, days: i64, calls: usize) {
     );
     let d = db.dialect();
     let started = Instant::now();
+    let template = db.count("agent_activity");
+    db.batch(TEMPLATE_SQL);
     for day in 1..days {
-        db.batch(&format!("BEGIN; {} COMMIT;", copy_sql(d, day, first_day)));
+        db.batch(&format!("BEGIN; {} COMMIT;", copy_sql(d, day)));
         if day % 10 == 0 || day == days - 1 {
             println!(
                 "  copied to day {day} in {:.1} s",
@@ -232,6 +241,11 @@ fn fill(db: &mut Db, days: i64, calls: usize) {
             );
         }
     }
+    db.batch("DROP TABLE bench_cdr; DROP TABLE bench_attempt; DROP TABLE bench_activity;");
+    println!(
+        "agent intervals left out of the copies (key taken): {}",
+        template * days - db.count("agent_activity")
+    );
     let t = Instant::now();
     if days > 1 {
         db.batch(&close_sql(d));
