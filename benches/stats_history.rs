@@ -161,16 +161,16 @@ const TEMPLATE_SQL: &str = "CREATE TEMP TABLE bench_cdr AS SELECT * FROM callcen
     CREATE TEMP TABLE bench_activity AS SELECT * FROM agent_activity;";
 
 /// Closes each day's last open intervals, but the last day's, at the
-/// agent's next interval of the same kind.
+/// agent's next interval of the same kind (some of a day's last intervals
+/// start after its midnight: what closes is what has a next one).
 fn close_sql(d: Dialect) -> String {
-    let next = "(SELECT MIN(b.start_us) FROM agent_activity b WHERE b.agent_name = \
-        agent_activity.agent_name AND b.kind = agent_activity.kind \
-        AND b.start_us > agent_activity.start_us)";
+    let later = "FROM agent_activity b WHERE b.agent_name = agent_activity.agent_name \
+        AND b.kind = agent_activity.kind AND b.start_us > agent_activity.start_us";
+    let next = format!("(SELECT MIN(b.start_us) {later})");
     format!(
         "UPDATE agent_activity SET end_us = {next}, end_stamp = {} \
-         WHERE end_us IS NULL AND start_us < {}",
+         WHERE end_us IS NULL AND EXISTS (SELECT 1 {later})",
         d.local_stamp(&format!("{next} / 1000000")),
-        LAST_DAY * 1_000_000
     )
 }
 
