@@ -10,7 +10,8 @@
 //! Options: `--days N` (default 30), `--calls N` a day (100,000),
 //! `--backend sqlite|postgres`, `--runs N` of each rollups case (5),
 //! `--rows-runs N` of each rows case (3; 0 skips the rows path),
-//! `--skip-rows-agent-hour` (the slowest rows case).
+//! `--skip-rows-agent-hour` (the slowest rows case), `--rows-today-only`
+//! (the rows path for today's cases only).
 //!
 //! Filling: the first day goes through the module's store, as the writer
 //! writes it (rollups off, they are rebuilt at the end). Every later day is
@@ -190,6 +191,8 @@ struct Options {
     runs: usize,
     rows_runs: usize,
     skip_rows_agent_hour: bool,
+    /// The rows path only for today, not for the whole range.
+    rows_today_only: bool,
 }
 
 fn options() -> Options {
@@ -212,6 +215,7 @@ fn options() -> Options {
         runs: value("--runs").unwrap_or(if full { 5 } else { 1 }),
         rows_runs: value("--rows-runs").unwrap_or(if full { 3 } else { 1 }),
         skip_rows_agent_hour: args.iter().any(|a| a == "--skip-rows-agent-hour"),
+        rows_today_only: args.iter().any(|a| a == "--rows-today-only"),
     }
 }
 
