@@ -436,8 +436,10 @@ fn main() {
                 interval,
                 now: to,
             };
-            let skip =
-                subject == Subject::Agent && interval == Interval::Hour && o.skip_rows_agent_hour;
+            let skip = o.rows_today_only
+                || (subject == Subject::Agent
+                    && interval == Interval::Hour
+                    && o.skip_rows_agent_hour);
             case(
                 &mut db,
                 &o,
