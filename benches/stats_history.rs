@@ -435,6 +435,7 @@ fn main() {
                 to,
                 interval,
                 now: to,
+                filter: Default::default(),
             };
             let skip = o.rows_today_only
                 || (subject == Subject::Agent
@@ -459,6 +460,7 @@ fn main() {
                 to,
                 interval,
                 now: to,
+                filter: Default::default(),
             };
             case(
                 &mut db,
