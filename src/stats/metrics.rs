@@ -235,6 +235,34 @@ pub const AGENT: &[Metric] = &[
     },
 ];
 
+/// Whether a request names one queue or agent (`:name`) and one node
+/// (`:node`). The condition is written only for those given, so that the
+/// database can read one name's rows through its index: `:name IS NULL OR
+/// name = :name` would have it read every name's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Given {
+    pub name: bool,
+    pub node: bool,
+}
+
+impl Given {
+    /// The condition on the columns `name` and `node`; `1 = 1` for none.
+    pub fn condition(self, name: &str, node: &str) -> String {
+        let mut parts = Vec::new();
+        if self.name {
+            parts.push(format!("{name} = :name"));
+        }
+        if self.node {
+            parts.push(format!("{node} = :node"));
+        }
+        if parts.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            parts.join(" AND ")
+        }
+    }
+}
+
 /// How rows fall into intervals.
 pub enum Bucketing<'a> {
     /// The rows of `[:from, :to)` into the intervals that start at `starts`
@@ -247,6 +275,7 @@ pub enum Bucketing<'a> {
         dialect: Dialect,
         starts: &'a [i64],
         map: &'a [Option<usize>],
+        given: Given,
     },
     /// All rows, by an SQL expression of `EPOCH`; the thresholds are
     /// literals. The views.
@@ -287,12 +316,12 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
             dialect,
             starts,
             map,
+            given,
         } => (
             dialect.bucket_of(epoch, starts, map),
             format!(
-                "WHERE {ended} AND {epoch} >= :from AND {epoch} < :to \
-                 AND (CAST(:name AS TEXT) IS NULL OR {name} = :name) \
-                 AND (CAST(:node AS TEXT) IS NULL OR {node} = :node)"
+                "WHERE {ended} AND {epoch} >= :from AND {epoch} < :to AND {}",
+                given.condition(name, node)
             ),
         ),
         Bucketing::Expression(expr) => (expr.replace("EPOCH", epoch), format!("WHERE {ended}")),

@@ -396,6 +396,10 @@ pub fn compute_from(
             (stored || exact).then_some((range, stored))
         }),
     };
+    let given = metrics::Given {
+        name: request.name.is_some(),
+        node: request.node.is_some(),
+    };
     let ((afrom, ato), sql) = match from_rollups {
         Some((range, stored)) => (
             range,
@@ -406,6 +410,7 @@ pub fn compute_from(
                 &starts,
                 &map,
                 stored,
+                given,
             ),
         ),
         None => (
@@ -417,6 +422,7 @@ pub fn compute_from(
                     dialect: reader.dialect(),
                     starts: &starts,
                     map: &map,
+                    given,
                 },
             ),
         ),

@@ -14,7 +14,7 @@
 
 use rusqlite::types::Value;
 
-use super::metrics::metrics_of;
+use super::metrics::{Given, metrics_of};
 use super::{Settings, Subject};
 use crate::store::dialect::Dialect;
 use crate::store::reader::Reader;
@@ -406,18 +406,14 @@ pub fn query(
     starts: &[i64],
     map: &[Option<usize>],
     stored: bool,
+    given: Given,
 ) -> String {
     let parts = parts_of(subject);
     let (from, epoch, name, node) = rows_of(subject);
     let ended = ended_of(subject);
     let table = table_of(subject);
     let bucket = |e: &str| dialect.bucket_of(e, starts, map);
-    let filters = |name: &str, node: &str| {
-        format!(
-            "(CAST(:name AS TEXT) IS NULL OR {name} = :name) \
-             AND (CAST(:node AS TEXT) IS NULL OR {node} = :node)"
-        )
-    };
+    let filters = |name: &str, node: &str| given.condition(name, node);
     let threshold = |p: &Part| THRESHOLD_PARTS.iter().find(|(n, _)| *n == p.name);
     let zero = |p: &Part| match p.combine {
         Combine::Sum => "0".to_owned(),

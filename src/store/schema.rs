@@ -235,6 +235,12 @@ pub const MIGRATIONS: &[&str] = &[
         value BIGINT
     );
     CREATE INDEX callcenter_cdr_agent_end ON callcenter_cdr (agent_name, end_epoch);",
+    // 8: one queue's or agent's rollups by name, not by reading every
+    // quarter of the range.
+    "CREATE INDEX stat_queue_15m_name ON stat_queue_15m (name, quarter);
+    CREATE INDEX stat_queue_wait_15m_name ON stat_queue_wait_15m (name, quarter);
+    CREATE INDEX stat_agent_15m_name ON stat_agent_15m (name, quarter);
+    CREATE INDEX stat_agent_time_15m_name ON stat_agent_time_15m (name, quarter);",
 ];
 
 /// `agent_attempt` columns, in table order.
