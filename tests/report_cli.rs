@@ -26,6 +26,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
+/// The report's standard output; it must exit 0.
+fn run(args: &[&str]) -> String {
+    let out = report(args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 #[test]
 fn help_names_every_option_default_formula_and_word() {
     let out = report(&["--help"]);
@@ -114,11 +121,6 @@ fn options_may_come_anywhere_and_the_last_counts() {
     let dir = TempDir::new("report_cli");
     let db = empty_db(&dir);
     let db = db.as_str();
-    let run = |args: &[&str]| {
-        let out = report(args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        text(&out.stdout)
-    };
     let first = run(&["--db", db, "--tz", "UTC", "queue", "2026-11-23", "json"]);
     assert!(
         first.starts_with("{\"meta\": {\"subject\": \"queue\""),
@@ -188,11 +190,6 @@ fn queues_take_their_own_targets_as_options() {
     let dir = TempDir::new("report_cli_queues");
     let db = empty_db(&dir);
     let db = db.as_str();
-    let run = |args: &[&str]| {
-        let out = report(args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        text(&out.stdout)
-    };
     let words = ["--db", db, "--tz", "UTC", "queue", "2026-11-23", "json"];
     let own = [
         "--queue-sl-sec",

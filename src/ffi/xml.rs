@@ -27,15 +27,15 @@ fn text(ptr: *const c_char) -> String {
         .into_owned()
 }
 
-/// The given attributes of every `<child>` under `<section>` of the
-/// configuration `name` (e.g. `cc_cdr.conf`), missing ones as `""`, or
-/// `None` when FreeSWITCH has no such configuration.
-fn children(
+/// `read` of every `<child>` under `<section>` of the configuration `name`
+/// (e.g. `cc_cdr.conf`), or `None` when FreeSWITCH has no such
+/// configuration. `read` gets a node that is valid while it runs.
+fn each_child<T>(
     name: &CStr,
     section: &CStr,
     child: &CStr,
-    attrs: &[&CStr],
-) -> Option<Vec<Vec<String>>> {
+    mut read: impl FnMut(sys::switch_xml_t) -> T,
+) -> Option<Vec<T>> {
     let mut cfg: sys::switch_xml_t = ptr::null_mut();
     // SAFETY: name is NUL-terminated; cfg is a valid out-pointer.
     let root = unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, ptr::null_mut()) };
@@ -55,16 +55,32 @@ fn children(
         }
         let mut node = sys::switch_xml_child(parent, child.as_ptr());
         while !node.is_null() {
-            found.push(
-                attrs
-                    .iter()
-                    .map(|a| text(sys::switch_xml_attr_soft(node, a.as_ptr())))
-                    .collect(),
-            );
+            found.push(read(node));
             node = (*node).next;
         }
     }
     Some(found)
+}
+
+/// The given attributes of `node`, missing ones as `""`.
+fn attributes(node: sys::switch_xml_t, attrs: &[&CStr]) -> Vec<String> {
+    attrs
+        .iter()
+        // SAFETY: node is a live element (each_child's, or its child's).
+        .map(|a| text(unsafe { sys::switch_xml_attr_soft(node, a.as_ptr()) }))
+        .collect()
+}
+
+/// The given attributes of every `<child>` under `<section>` of the
+/// configuration `name`, missing ones as `""`, or `None` when FreeSWITCH
+/// has no such configuration.
+fn children(
+    name: &CStr,
+    section: &CStr,
+    child: &CStr,
+    attrs: &[&CStr],
+) -> Option<Vec<Vec<String>>> {
+    each_child(name, section, child, |node| attributes(node, attrs))
 }
 
 /// The `(name, value)` of every `<param>` under `<settings>` of the
@@ -110,40 +126,21 @@ pub fn columns(name: &CStr) -> Vec<ColumnXml> {
 /// Every `<queue name=…>` under `<queues>` of the configuration `name`,
 /// with the `(name, value)` of each `<param>` inside it.
 pub fn queues(name: &CStr) -> Vec<QueueXml> {
-    let mut cfg: sys::switch_xml_t = ptr::null_mut();
-    // SAFETY: name is NUL-terminated; cfg is a valid out-pointer.
-    let root = unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, ptr::null_mut()) };
-    if root.is_null() {
-        return Vec::new();
-    }
-    let _root = Root(root);
-    let mut found = Vec::new();
-    if cfg.is_null() {
-        return found;
-    }
-    // SAFETY: cfg and its descendants belong to the root held above.
-    unsafe {
-        let parent = sys::switch_xml_child(cfg, c"queues".as_ptr());
-        if parent.is_null() {
-            return found;
-        }
-        let mut queue = sys::switch_xml_child(parent, c"queue".as_ptr());
-        while !queue.is_null() {
-            let mut params = Vec::new();
+    each_child(name, c"queues", c"queue", |queue| {
+        let mut params = Vec::new();
+        // SAFETY: queue and its children belong to each_child's root.
+        unsafe {
             let mut param = sys::switch_xml_child(queue, c"param".as_ptr());
             while !param.is_null() {
-                params.push((
-                    text(sys::switch_xml_attr_soft(param, c"name".as_ptr())),
-                    text(sys::switch_xml_attr_soft(param, c"value".as_ptr())),
-                ));
+                let mut p = attributes(param, &[c"name", c"value"]);
+                params.push((std::mem::take(&mut p[0]), std::mem::take(&mut p[1])));
                 param = (*param).next;
             }
-            found.push(QueueXml {
-                name: text(sys::switch_xml_attr_soft(queue, c"name".as_ptr())),
-                params,
-            });
-            queue = (*queue).next;
         }
-    }
-    found
+        QueueXml {
+            name: attributes(queue, &[c"name"]).swap_remove(0),
+            params,
+        }
+    })
+    .unwrap_or_default()
 }

@@ -206,6 +206,7 @@ pub fn view(
             }
             let today = board.queues_today.get(queue).copied().unwrap_or_default();
             let c = &today.counts;
+            let (sl_sec, short_abandon_sec) = stats.targets_of(queue);
             QueueView {
                 queue: queue.to_owned(),
                 waiting: waiting.len(),
@@ -213,8 +214,8 @@ pub fn view(
                 talking: callers.len() - waiting.len(),
                 agents: counts,
                 today: TodayView {
-                    sl_sec: stats.targets_of(queue).0,
-                    short_abandon_sec: stats.targets_of(queue).1,
+                    sl_sec,
+                    short_abandon_sec,
                     offered: c.offered,
                     answered: c.answered,
                     abandoned: c.abandoned,

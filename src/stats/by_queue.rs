@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
-use super::metrics::{AGENT, Metric};
+use super::metrics::{AGENT, Given, outer_column};
 use super::{Cell, Request, Settings, StatsTable, Subject};
 use crate::store::dialect::Dialect;
 use crate::store::reader::Reader;
@@ -21,47 +21,40 @@ use crate::store::reader::Reader;
 pub const WORDS: [&str; 2] = ["by", "queue"];
 
 /// The query: columns `bucket`, `agent`, `queue`, then every agent metric,
-/// over `[:from, :to)` of the agent `:name` (all agents when `named` is
-/// false) and the node `:node` (NULL for all). SQL both databases run
+/// over `[:from, :to)` of the agent `:name` and the node `:node` where
+/// `given` says so (all otherwise). SQL both databases run
 /// (see `metrics::query`); an offer without a queue counts under `''`.
 /// `starts` and `map` are the segments' (`Dialect::bucket_of`).
-pub fn query(dialect: Dialect, starts: &[i64], map: &[Option<usize>], named: bool) -> String {
+pub fn query(
+    settings: &Settings,
+    dialect: Dialect,
+    starts: &[i64],
+    map: &[Option<usize>],
+    given: Given,
+) -> String {
     let epoch = "a.offered_epoch";
-    let agent = if named {
-        "a.agent_name = :name"
-    } else {
-        "(CAST(:name AS TEXT) IS NULL OR a.agent_name = :name)"
-    };
+    let agent_and_node = given.condition("a.agent_name", "a.node");
     let inner: Vec<String> = AGENT
         .iter()
         .filter(|m| !m.derived)
         .map(|m| format!("{} AS {}", m.sql, m.name))
         .collect();
-    let outer: Vec<String> = AGENT.iter().map(outer_of).collect();
+    let outer: Vec<String> = AGENT
+        .iter()
+        .map(|m| outer_column(m, settings, m.name))
+        .collect();
     format!(
         "SELECT bucket, agent, queue, {} FROM (SELECT {} AS bucket, a.agent_name AS agent, \
          COALESCE(a.queue_name, '') AS queue, {} \
          FROM agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
          AND c.agent_name || '' = a.agent_name AND a.result = 'answered' \
-         WHERE {agent} AND {epoch} >= :from AND {epoch} < :to AND a.result IS NOT NULL \
-         AND (CAST(:node AS TEXT) IS NULL OR a.node = :node) \
-         GROUP BY 1, 2, 3) AS counted \
+         WHERE {agent_and_node} AND {epoch} >= :from AND {epoch} < :to \
+         AND a.result IS NOT NULL GROUP BY 1, 2, 3) AS counted \
          WHERE bucket IS NOT NULL AND agent IS NOT NULL ORDER BY agent, queue, bucket",
         outer.join(", "),
         dialect.bucket_of(epoch, starts, map),
         inner.join(", "),
     )
-}
-
-/// A metric of the outer select, cast as `metrics::query` casts it.
-fn outer_of(m: &Metric) -> String {
-    let value = if m.derived { m.sql } else { m.name };
-    let ty = if m.integral {
-        "BIGINT"
-    } else {
-        "DOUBLE PRECISION"
-    };
-    format!("CAST({value} AS {ty}) AS {}", m.name)
 }
 
 /// The agent's (or every agent's) offer metrics per queue: every interval
@@ -77,20 +70,9 @@ pub fn compute(
     }
     // The intervals shown and their segments, as `compute_from` cuts them
     // (business hours, now).
-    let (buckets, segments) = super::filter::segments(
-        super::buckets(request.from, request.to, request.interval, &settings.tz),
-        &request.filter,
-        &settings.tz,
-        request.now,
-    );
-    let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
-    let end = segments.last().map_or(i64::MIN, |s| s.end);
-    let map: Vec<Option<usize>> = if segments.len() == buckets.len() {
-        Vec::new()
-    } else {
-        segments.iter().map(|s| s.bucket).collect()
-    };
-    reader.set_buckets(&starts, &map, end)?;
+    let cut = super::filter::Cut::of(request, request.interval, &settings.tz);
+    cut.register(reader)?;
+    let (buckets, starts, map) = (cut.buckets, cut.starts, cut.map);
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let params = [
         (":from", Value::Integer(request.from)),
@@ -98,7 +80,8 @@ pub fn compute(
         (":name", text(&request.name)),
         (":node", text(&request.node)),
     ];
-    let sql = query(reader.dialect(), &starts, &map, request.name.is_some());
+    let given = Given::of(request);
+    let sql = query(settings, reader.dialect(), &starts, &map, given);
     let found = reader.query(&sql, &params)?;
     let mut by_pair: BTreeMap<(String, String), BTreeMap<usize, Vec<Value>>> = BTreeMap::new();
     for mut row in found {

@@ -11,7 +11,8 @@
 
 use jiff::civil::{Date, Time, Weekday};
 
-use super::Bucket;
+use super::{Bucket, Interval, Request};
+use crate::store::reader::Reader;
 use crate::tz::TimeZone;
 
 /// The hours and week days a range keeps; `Filter::default()` keeps all.
@@ -208,6 +209,50 @@ pub fn segments(
         shown.push(bucket);
     }
     (shown, out)
+}
+
+/// A range cut for the queries: the intervals shown, the segments, and the
+/// segments' starts, intervals and end as `Reader::set_buckets` and
+/// `Dialect::bucket_of` take them (`map` empty where the segments are the
+/// intervals themselves).
+pub struct Cut {
+    pub buckets: Vec<Bucket>,
+    pub segments: Vec<Segment>,
+    pub starts: Vec<i64>,
+    pub map: Vec<Option<usize>>,
+    pub end: i64,
+}
+
+impl Cut {
+    /// `request`'s range in `interval`s of `tz`, with its business hours
+    /// and now.
+    pub fn of(request: &Request, interval: Interval, tz: &TimeZone) -> Cut {
+        let (buckets, segments) = segments(
+            super::buckets(request.from, request.to, interval, tz),
+            &request.filter,
+            tz,
+            request.now,
+        );
+        let starts = segments.iter().map(|s| s.start).collect();
+        let end = segments.last().map_or(i64::MIN, |s| s.end);
+        let map = if segments.len() == buckets.len() {
+            Vec::new()
+        } else {
+            segments.iter().map(|s| s.bucket).collect()
+        };
+        Cut {
+            buckets,
+            segments,
+            starts,
+            map,
+            end,
+        }
+    }
+
+    /// Makes `reader`'s `bucket_of` count in these intervals.
+    pub fn register(&self, reader: &mut dyn Reader) -> Result<(), String> {
+        reader.set_buckets(&self.starts, &self.map, self.end)
+    }
 }
 
 /// The kept parts of one interval, in order.

@@ -8,7 +8,7 @@
 //! A visit counts once it has ended (its row is no longer `open`), an offer
 //! once it has a result.
 
-use super::{Settings, Subject};
+use super::{Request, Settings, Subject};
 use crate::store::dialect::Dialect;
 
 /// One metric: its column name, its SQL, and what it means (the README's
@@ -246,6 +246,14 @@ pub struct Given {
 }
 
 impl Given {
+    /// What `request` names.
+    pub fn of(request: &Request) -> Given {
+        Given {
+            name: request.name.is_some(),
+            node: request.node.is_some(),
+        }
+    }
+
     /// The condition on the columns `name` and `node`; `1 = 1` for none.
     pub fn condition(self, name: &str, node: &str) -> String {
         let mut parts = Vec::new();
@@ -333,19 +341,7 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
         .collect();
     let outer: Vec<String> = set
         .iter()
-        .map(|m| {
-            let value = match (m.derived, m.sql) {
-                (true, "SL") => settings.sl_formula.sql(),
-                (true, sql) => sql,
-                (false, _) => m.name,
-            };
-            let ty = if m.integral {
-                "BIGINT"
-            } else {
-                "DOUBLE PRECISION"
-            };
-            format!("CAST({value} AS {ty}) AS {}", m.name)
-        })
+        .map(|m| outer_column(m, settings, m.name))
         .collect();
     let sql = format!(
         "SELECT bucket, name, {} FROM (SELECT {bucket} AS bucket, {name} AS name, {} \
@@ -367,6 +363,24 @@ pub fn query(subject: Subject, settings: &Settings, bucketing: Bucketing<'_>) ->
                 &super::targets::literal(settings, "c.queue_name", false),
             ),
     }
+}
+
+/// A metric of a query's outer select, as `AS` its name: a derived one
+/// from the others (the service level by the formula of `settings`), a
+/// counted one as `counted` (its inner column, or what stands for it), cast
+/// to BIGINT or DOUBLE PRECISION so that both databases return the same.
+pub fn outer_column(m: &Metric, settings: &Settings, counted: &str) -> String {
+    let value = match (m.derived, m.sql) {
+        (true, "SL") => settings.sl_formula.sql(),
+        (true, sql) => sql,
+        (false, _) => counted,
+    };
+    let ty = if m.integral {
+        "BIGINT"
+    } else {
+        "DOUBLE PRECISION"
+    };
+    format!("CAST({value} AS {ty}) AS {}", m.name)
 }
 
 /// The metrics of a subject, in column order.

@@ -368,22 +368,15 @@ pub fn compute_from(
     if targets::applies(settings, request) {
         return targets::compute_queues(reader, settings, request, path);
     }
-    let (buckets, segments) = filter::segments(
-        buckets(request.from, request.to, request.interval, &settings.tz),
-        &request.filter,
-        &settings.tz,
-        request.now,
-    );
-    let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
-    let end = segments.last().map_or(i64::MIN, |s| s.end);
-    // The parts of the range are the intervals themselves unless the
-    // hours or now leave some out.
-    let map: Vec<Option<usize>> = if segments.len() == buckets.len() {
-        Vec::new()
-    } else {
-        segments.iter().map(|s| s.bucket).collect()
-    };
-    reader.set_buckets(&starts, &map, end)?;
+    let cut = filter::Cut::of(request, request.interval, &settings.tz);
+    cut.register(reader)?;
+    let filter::Cut {
+        buckets,
+        segments,
+        starts,
+        map,
+        end,
+    } = cut;
     let set = metrics::metrics_of(request.subject);
     let from_rollups = match path {
         Path::Rows => None,
@@ -396,10 +389,7 @@ pub fn compute_from(
             (stored || exact).then_some((range, stored))
         }),
     };
-    let given = metrics::Given {
-        name: request.name.is_some(),
-        node: request.node.is_some(),
-    };
+    let given = metrics::Given::of(request);
     let ((afrom, ato), sql) = match from_rollups {
         Some((range, stored)) => (
             range,

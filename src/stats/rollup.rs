@@ -14,7 +14,7 @@
 
 use rusqlite::types::Value;
 
-use super::metrics::{Given, metrics_of};
+use super::metrics::{Given, metrics_of, outer_column};
 use super::{Settings, Subject};
 use crate::store::dialect::Dialect;
 use crate::store::reader::Reader;
@@ -473,20 +473,11 @@ pub fn query(
     let outer: Vec<String> = metrics_of(subject)
         .iter()
         .map(|m| {
-            let value = match (m.derived, m.sql) {
-                (true, "SL") => settings.sl_formula.sql(),
-                (true, sql) => sql,
-                (false, _) => match formula(subject, m.name) {
-                    "" => m.name,
-                    f => f,
-                },
+            let counted = match formula(subject, m.name) {
+                "" => m.name,
+                f => f,
             };
-            let ty = if m.integral {
-                "BIGINT"
-            } else {
-                "DOUBLE PRECISION"
-            };
-            format!("CAST({value} AS {ty}) AS {}", m.name)
+            outer_column(m, settings, counted)
         })
         .collect();
     format!(

@@ -1843,7 +1843,16 @@ fn an_agent_by_queue_counts_each_offer_under_its_queue(backend: Backend) {
         reader.set_buckets(&starts, &[], DAY + 86400).unwrap();
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
-            by_queue::query(Dialect::Sqlite, &starts, &[], true)
+            by_queue::query(
+                &s,
+                Dialect::Sqlite,
+                &starts,
+                &[],
+                metrics::Given {
+                    name: true,
+                    node: false
+                }
+            )
         );
         let params = [
             (":from", Value::Integer(DAY)),

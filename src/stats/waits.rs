@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
+use super::metrics::Given;
 use super::{Cell, Interval, Path, Request, StatsTable, filter, rollup};
 use crate::store::reader::Reader;
 use crate::tz::TimeZone;
@@ -38,24 +39,28 @@ fn range_of(wait: &str) -> String {
     case
 }
 
-/// The visits' filter: ended, of the queue `:name` and node `:node`.
-const VISITS: &str = "COALESCE(c.closed_by, '') <> 'open' \
-     AND (CAST(:name AS TEXT) IS NULL OR c.queue_name = :name) \
-     AND (CAST(:node AS TEXT) IS NULL OR c.node = :node) \
-     AND c.queue_name IS NOT NULL";
+/// The visits' filter: ended, of the queue `:name` and node `:node` where
+/// `given` says so.
+fn visits(given: Given) -> String {
+    format!(
+        "COALESCE(c.closed_by, '') <> 'open' AND {} AND c.queue_name IS NOT NULL",
+        given.condition("c.queue_name", "c.node")
+    )
+}
 
 /// The query: columns `name`, `range` (an index of `RANGES`), `answered`,
 /// `abandoned`; it takes `:from`, `:to`, `:name`, `:node`. `kept` is more
 /// of the condition: the business hours' (`stats::filter`), or empty. SQL both
 /// databases run (see `metrics::query`). A wait below 0 (a clock stepped
 /// back) counts in the first range.
-pub fn query(kept: &str) -> String {
+pub fn query(kept: &str, given: Given) -> String {
+    let visits = visits(given);
     format!(
         "SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
          CAST(sum(CAST(c.outcome = 'answered' AS INTEGER)) AS BIGINT) AS answered, \
          CAST(sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS BIGINT) AS abandoned \
          FROM callcenter_cdr c \
-         WHERE c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to AND {VISITS}{kept} \
+         WHERE c.queue_entered_epoch >= :from AND c.queue_entered_epoch < :to AND {visits}{kept} \
          GROUP BY 1, 2 ORDER BY 1, 2",
         range_of("c.wait_sec")
     )
@@ -68,14 +73,14 @@ pub fn query(kept: &str) -> String {
 /// bucket above it), so its buckets fall in the ranges the waits would.
 /// `stat_queue_15m` says which queues had a visit (of any outcome, with a
 /// wait or none), as the rows do.
-pub fn query_with_rollups() -> String {
+pub fn query_with_rollups(given: Given) -> String {
     let filters = |t: &str| {
         format!(
-            "{t}.quarter >= :afrom AND {t}.quarter < :ato \
-             AND (CAST(:name AS TEXT) IS NULL OR {t}.name = :name) \
-             AND (CAST(:node AS TEXT) IS NULL OR {t}.node = :node)"
+            "{t}.quarter >= :afrom AND {t}.quarter < :ato AND {}",
+            given.condition(&format!("{t}.name"), &format!("{t}.node"))
         )
     };
+    let visits = visits(given);
     let epoch = "c.queue_entered_epoch";
     format!(
         "SELECT name, wait_range, CAST(sum(answered) AS BIGINT) AS answered, \
@@ -85,7 +90,7 @@ pub fn query_with_rollups() -> String {
          sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS abandoned \
          FROM callcenter_cdr c \
          WHERE (({epoch} >= :from AND {epoch} < :afrom) OR ({epoch} >= :ato AND {epoch} < :to)) \
-         AND {VISITS} GROUP BY 1, 2 \
+         AND {visits} GROUP BY 1, 2 \
          UNION ALL SELECT h.name, CAST({} AS BIGINT), sum(h.answered), sum(h.abandoned) \
          FROM stat_queue_wait_15m h WHERE {} GROUP BY 1, 2 \
          UNION ALL SELECT r.name, CAST(NULL AS BIGINT), 0, 0 \
@@ -108,21 +113,19 @@ pub fn compute(
     tz: &TimeZone,
     path: Path,
 ) -> Result<StatsTable, String> {
-    let whole = super::buckets(request.from, request.to, Interval::Total, tz);
-    let (shown, segments) = filter::segments(whole, &request.filter, tz, request.now);
+    let cut = filter::Cut::of(request, Interval::Total, tz);
+    let shown = &cut.buckets;
     let kept = if request.filter.keeps_all() {
         String::new()
     } else {
-        let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
-        let map: Vec<Option<usize>> = segments.iter().map(|s| s.bucket).collect();
-        let end = segments.last().map_or(request.to, |s| s.end);
-        reader.set_buckets(&starts, &map, end)?;
+        cut.register(reader)?;
         let bucket = reader
             .dialect()
-            .bucket_of("c.queue_entered_epoch", &starts, &map);
+            .bucket_of("c.queue_entered_epoch", &cut.starts, &cut.map);
         format!(" AND {bucket} IS NOT NULL")
     };
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let given = Given::of(request);
     let quarters = match path {
         Path::Rollups if request.filter.keeps_all() => {
             rollup::aligned(&[request.from], request.to).filter(|_| rollup::state(reader).is_some())
@@ -130,8 +133,8 @@ pub fn compute(
         Path::Rollups | Path::Rows => None,
     };
     let ((afrom, ato), sql) = match quarters {
-        Some(range) => (range, query_with_rollups()),
-        None => ((request.from, request.from), query(&kept)),
+        Some(range) => (range, query_with_rollups(given)),
+        None => ((request.from, request.from), query(&kept, given)),
     };
     let params: [(&str, Value); 6] = [
         (":from", Value::Integer(request.from)),

@@ -149,6 +149,20 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// `<param name=".." value=".."/>` lines, each after `indent`.
+fn param_lines(params: &[(String, String)], indent: &str) -> String {
+    params
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "{indent}<param name=\"{}\" value=\"{}\"/>\n",
+                xml_escape(n),
+                xml_escape(v)
+            )
+        })
+        .collect()
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('"', "&quot;")
@@ -162,17 +176,7 @@ fn write_config(
     options: &Options,
     extra_config: &str,
 ) -> io::Result<()> {
-    let params_xml: String = options
-        .cc_cdr_params
-        .iter()
-        .map(|(n, v)| {
-            format!(
-                "        <param name=\"{}\" value=\"{}\"/>\n",
-                xml_escape(n),
-                xml_escape(v)
-            )
-        })
-        .collect();
+    let params_xml = param_lines(&options.cc_cdr_params, "        ");
     let columns_xml: String = options
         .cc_cdr_columns
         .iter()
@@ -192,16 +196,7 @@ fn write_config(
         .cc_cdr_queues
         .iter()
         .map(|(queue, params)| {
-            let params: String = params
-                .iter()
-                .map(|(n, v)| {
-                    format!(
-                        "          <param name=\"{}\" value=\"{}\"/>\n",
-                        xml_escape(n),
-                        xml_escape(v)
-                    )
-                })
-                .collect();
+            let params = param_lines(params, "          ");
             format!(
                 "        <queue name=\"{}\">\n{params}        </queue>\n",
                 xml_escape(queue)
