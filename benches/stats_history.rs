@@ -260,18 +260,24 @@ fn fill(db: &mut Db, days: i64, calls: usize) {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let settings = Settings::default();
-    match db {
-        Db::Sqlite(s) => s.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec),
-        Db::Postgres(s) => s.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec),
-    }
-    .expect("rebuild_rollups");
+    rebuild(db);
     println!("rebuild_rollups: {:.1} s", t.elapsed().as_secs_f64());
     if let Db::Postgres(_) = db {
         let t = Instant::now();
         db.batch("ANALYZE");
         println!("ANALYZE: {:.1} s", t.elapsed().as_secs_f64());
     }
+}
+
+/// Makes every rollup anew, the days in UTC (the zone of the cases).
+fn rebuild(db: &mut Db) {
+    let settings = Settings::default();
+    let utc = TimeZone::utc();
+    match db {
+        Db::Sqlite(s) => s.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec, &utc),
+        Db::Postgres(s) => s.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec, &utc),
+    }
+    .expect("rebuild_rollups");
 }
 
 /// Times one case both ways; prints a line; returns the medians.
@@ -355,7 +361,7 @@ fn main() {
         let server = PgServer::start("stats_history").expect("PostgreSQL starts");
         let mut store = PgStore::new(&server.dsn(), Node::default(), String::new(), None);
         store.connect().expect("connect");
-        store.set_rollups(false, 20, 5);
+        store.set_rollups(false, 20, 5, &TimeZone::utc());
         _server = Some(server);
         println!("PostgreSQL (a throwaway server on 127.0.0.1)");
         Db::Postgres(store)
@@ -370,7 +376,7 @@ fn main() {
             }
         }
         let mut store = SqliteStore::open(&path, Synchronous::Normal, Node::default()).unwrap();
-        store.set_rollups(false, 20, 5);
+        store.set_rollups(false, 20, 5, &TimeZone::utc());
         println!(
             "SQLite {}{}",
             path.display(),
@@ -381,6 +387,19 @@ fn main() {
             fill(&mut db, o.days, o.calls);
             db.batch("PRAGMA wal_checkpoint(TRUNCATE)");
             std::fs::write(&marker, "").unwrap();
+        } else if db
+            .with_reader(|r| stats::rollup::state(r))
+            .and_then(|s| s.day_zone)
+            != Some("UTC".to_owned())
+        {
+            // Kept from an older schema: no hours or days yet.
+            let t = Instant::now();
+            rebuild(&mut db);
+            db.batch("PRAGMA wal_checkpoint(TRUNCATE)");
+            println!(
+                "rebuild_rollups (kept database of an older schema): {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
         }
         db
     };
@@ -403,6 +422,15 @@ fn main() {
         db.count("stat_queue_wait_15m"),
         db.count("stat_agent_15m"),
         db.count("stat_agent_time_15m"),
+    );
+    println!(
+        "rollup rows by hour: {} queue, {} agent, {} agent time; by day: {} queue, {} agent, {} agent time",
+        db.count("stat_queue_1h"),
+        db.count("stat_agent_1h"),
+        db.count("stat_agent_time_1h"),
+        db.count("stat_queue_1d"),
+        db.count("stat_agent_1d"),
+        db.count("stat_agent_time_1d"),
     );
     if let Db::Sqlite(s) = &db {
         let size: i64 = s

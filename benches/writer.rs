@@ -152,7 +152,12 @@ fn writer_run(
         Database::Postgres(dsn) => config.db_dsn = Some(dsn.clone()),
     }
     let mut store = target.store(&db);
-    store.set_rollups(rollups, config.sl_sec, config.short_abandon_sec);
+    store.set_rollups(
+        rollups,
+        config.sl_sec,
+        config.short_abandon_sec,
+        &mod_cc_cdr::tz::TimeZone::local(),
+    );
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let (ingress, handle) = writer::spawn(&config, store, counters.clone()).unwrap();

@@ -138,8 +138,8 @@ fn words_help() -> String {
          {}\n      the rows of callcenter_cdr, every column, streamed (default csv)\n  \
          {}\n      the callers to call back, as `cc_cdr abandoned` in fs_cli\n  \
          {}\n      Asterisk's queue_log of the range, from the rows (as queue-log-path writes it)\n  \
-         rebuild-rollups\n      makes the statistics' 15-minute rollups anew from the rows, with \
-         --sl-sec and --short-abandon-sec (set them as in cc_cdr.conf)\n  \
+         rebuild-rollups\n      makes the statistics' rollups (15 minutes, hours, days) anew from the rows, \
+         with --sl-sec, --short-abandon-sec and the days in --tz (set them as in cc_cdr.conf)\n  \
          {DATES_HELP}",
         rows::GRAMMAR.line(),
         abandoned::GRAMMAR.line(),
@@ -338,10 +338,10 @@ fn rebuild_rollups(database: &Database, settings: &stats::Settings) -> ExitCode 
     let result = match database {
         Database::Sqlite(path) => SqliteStore::open(path, Synchronous::Normal, Node::default())
             .and_then(|mut store| {
-                store.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec)
+                store.rebuild_rollups(settings.sl_sec, settings.short_abandon_sec, &settings.tz)
             }),
         Database::Postgres(dsn) => PgStore::new(dsn, Node::default(), String::new(), None)
-            .rebuild_rollups(settings.sl_sec, settings.short_abandon_sec),
+            .rebuild_rollups(settings.sl_sec, settings.short_abandon_sec, &settings.tz),
     };
     match result {
         Ok(()) => {

@@ -371,7 +371,7 @@ fn open_store(
 ) -> Result<Store, String> {
     let columns: Vec<String> = config.columns.iter().map(|c| c.name.clone()).collect();
     let mut store = open_store_of(config, database, stats, node, columns)?;
-    store.set_rollups(true, stats.sl_sec, stats.short_abandon_sec);
+    store.set_rollups(true, stats.sl_sec, stats.short_abandon_sec, &stats.tz);
     Ok(store)
 }
 

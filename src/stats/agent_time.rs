@@ -12,11 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::Value;
 
-use super::filter::Segment;
+use super::filter::{self, Segment};
+use super::levels::{self, Pieces};
 use super::rollup::{self, QUARTER};
 use super::{Cell, Path, Request};
 use crate::domain::rows::STATUSES;
 use crate::store::reader::Reader;
+use crate::tz::TimeZone;
 
 /// The time columns, after the call-based agent metrics.
 pub const COLUMNS: &[&str] = &[
@@ -297,13 +299,22 @@ pub fn compute(
     buckets: usize,
     segments: &[Segment],
     path: Path,
+    tz: &TimeZone,
 ) -> Result<AgentTimes, String> {
     let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
     let end = segments.last().map_or(request.from, |s| s.end);
-    let parts = Parts { buckets, segments };
-    let sealed = match path {
-        Path::Rollups if rollup::state(reader).is_some() => sealed(reader),
-        _ => Sealed::default(),
+    let state = match path {
+        Path::Rollups => rollup::state(reader),
+        Path::Rows => None,
+    };
+    let parts = Parts {
+        buckets,
+        segments,
+        days: state.as_ref().and_then(|s| s.days_in(tz)),
+    };
+    let sealed = match state {
+        Some(_) => sealed(reader),
+        None => Sealed::default(),
     };
     // Never past now: an open interval counts only up to it.
     let interior = rollup::aligned(&starts, end)
@@ -373,9 +384,12 @@ fn outside(from: i64, to: i64, kept: Option<(i64, i64)>) -> Vec<(i64, i64)> {
 struct Parts<'a> {
     buckets: usize,
     segments: &'a [Segment],
+    /// The zone of the day rollups, where they serve the request.
+    days: Option<&'a TimeZone>,
 }
 
-/// The kept quarters `[a, b)` of `node` into their buckets.
+/// The kept time of `[a, b)` (on quarters) of `node` into the buckets:
+/// the whole days, hours and quarters inside each interval.
 fn add_kept(
     reader: &mut dyn Reader,
     request: &Request,
@@ -390,35 +404,38 @@ fn add_kept(
     } else {
         ""
     };
-    let sql = format!(
-        "SELECT name, quarter, {} FROM stat_agent_time_15m \
-         WHERE node = :node AND quarter >= :a AND quarter < :b{name}",
-        TIME_COLUMNS.join(", ")
-    );
+    let pieces = Pieces::of(filter::clip(parts.segments, (a, b)), parts.days);
     let params = [
         (":node", Value::Text(node.to_owned())),
-        (":a", Value::Integer(a)),
-        (":b", Value::Integer(b)),
         (
             ":name",
             request.name.clone().map_or(Value::Null, Value::Text),
         ),
     ];
     let starts: Vec<i64> = parts.segments.iter().map(|s| s.start).collect();
-    for row in reader.query(&sql, &params)? {
-        let agent = text(&row[0])?;
-        let quarter = integer(&row[1])?;
-        let mut values = [0; 6];
-        for (i, v) in values.iter_mut().enumerate() {
-            *v = integer(&row[2 + i])?;
+    for (level, ranges) in pieces.levels() {
+        let sql = format!(
+            "SELECT name, {column}, {} FROM stat_agent_time_{} \
+             WHERE node = :node AND {}{name}",
+            TIME_COLUMNS.join(", "),
+            level.suffix(),
+            levels::within(level.column(), ranges),
+            column = level.column(),
+        );
+        for row in reader.query(&sql, &params)? {
+            let agent = text(&row[0])?;
+            let start = integer(&row[1])?;
+            let mut values = [0; 6];
+            for (i, v) in values.iter_mut().enumerate() {
+                *v = integer(&row[2 + i])?;
+            }
+            // Each piece is inside one segment.
+            let found = starts.partition_point(|s| *s <= start).checked_sub(1);
+            let Some(index) = found.and_then(|i| parts.segments[i].bucket) else {
+                continue;
+            };
+            out.add(&agent, index, parts.buckets, &Times::from_values(values));
         }
-        // Segments start on quarters here (`rollup::aligned`): a quarter
-        // is inside one.
-        let found = starts.partition_point(|s| *s <= quarter).checked_sub(1);
-        let Some(index) = found.and_then(|i| parts.segments[i].bucket) else {
-            continue;
-        };
-        out.add(&agent, index, parts.buckets, &Times::from_values(values));
     }
     Ok(())
 }

@@ -211,6 +211,17 @@ pub fn segments(
     (shown, out)
 }
 
+/// The parts of the segments that count (those of an interval) inside
+/// `[from, to)`: what the rollups give of the range.
+pub fn clip(segments: &[Segment], (from, to): (i64, i64)) -> Vec<(i64, i64)> {
+    segments
+        .iter()
+        .filter(|s| s.bucket.is_some())
+        .map(|s| (s.start.max(from), s.end.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect()
+}
+
 /// A range cut for the queries: the intervals shown, the segments, and the
 /// segments' starts, intervals and end as `Reader::set_buckets` and
 /// `Dialect::bucket_of` take them (`map` empty where the segments are the

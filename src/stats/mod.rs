@@ -14,6 +14,7 @@ pub mod args;
 pub mod by_queue;
 pub mod filter;
 pub mod format;
+pub mod levels;
 pub mod metrics;
 pub mod rollup;
 pub mod targets;
@@ -370,35 +371,32 @@ pub fn compute_from(
     }
     let cut = filter::Cut::of(request, request.interval, &settings.tz);
     cut.register(reader)?;
-    let filter::Cut {
-        buckets,
-        segments,
-        starts,
-        map,
-        end,
-    } = cut;
+    let (buckets, segments, starts, map, end) =
+        (&cut.buckets, &cut.segments, &cut.starts, &cut.map, cut.end);
     let set = metrics::metrics_of(request.subject);
     let from_rollups = match path {
         Path::Rows => None,
-        Path::Rollups => rollup::aligned(&starts, end).and_then(|range| {
+        Path::Rollups => rollup::aligned(starts, end).and_then(|range| {
             let state = rollup::state(reader)?;
             let stored = state.sl_sec == settings.sl_sec
                 && state.short_abandon_sec == settings.short_abandon_sec;
             let exact = rollup::exact_threshold(settings.sl_sec)
                 && rollup::exact_threshold(settings.short_abandon_sec);
-            (stored || exact).then_some((range, stored))
+            let pieces =
+                levels::Pieces::of(filter::clip(segments, range), state.days_in(&settings.tz));
+            (stored || exact).then_some((range, pieces, stored))
         }),
     };
     let given = metrics::Given::of(request);
     let ((afrom, ato), sql) = match from_rollups {
-        Some((range, stored)) => (
+        Some((range, pieces, stored)) => (
             range,
             rollup::query(
                 request.subject,
                 settings,
                 reader.dialect(),
-                &starts,
-                &map,
+                &cut,
+                &pieces,
                 stored,
                 given,
             ),
@@ -410,8 +408,8 @@ pub fn compute_from(
                 settings,
                 metrics::Bucketing::Range {
                     dialect: reader.dialect(),
-                    starts: &starts,
-                    map: &map,
+                    starts,
+                    map,
                     given,
                 },
             ),
@@ -448,8 +446,9 @@ pub fn compute_from(
             reader,
             request,
             buckets.len(),
-            &segments,
+            segments,
             path,
+            &settings.tz,
         )?),
         Subject::Queue | Subject::Waits => None,
     };

@@ -14,6 +14,8 @@
 
 use rusqlite::types::Value;
 
+use super::filter::Cut;
+use super::levels::{self, Pieces};
 use super::metrics::{Given, metrics_of, outer_column};
 use super::{Settings, Subject};
 use crate::store::dialect::Dialect;
@@ -353,16 +355,25 @@ pub const INVALIDATE_SQL: &str = "DELETE FROM stat_rollup WHERE name = 'built'";
 
 /// Reads what `stat_rollup` says: `(sl_sec, short_abandon_sec)` the
 /// rollups were made with, when they are kept.
-pub const STATE_SQL: &str = "SELECT name, value FROM stat_rollup";
+pub const STATE_SQL: &str = "SELECT name, value, zone FROM stat_rollup";
 
 /// The quarters' keys: (quarter, node, name).
 pub type Key = (i64, String, String);
 
 /// What `stat_rollup` says of the rollups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub sl_sec: i64,
     pub short_abandon_sec: i64,
+    /// The zone of the day rollups (`levels::zone_key`), when made.
+    pub day_zone: Option<String>,
+}
+
+impl State {
+    /// The zone to read the day rollups in: `tz`, if they were made in it.
+    pub fn days_in<'a>(&self, tz: &'a crate::tz::TimeZone) -> Option<&'a crate::tz::TimeZone> {
+        (self.day_zone.as_deref() == Some(levels::zone_key(tz).as_str())).then_some(tz)
+    }
 }
 
 /// The rollups' state, `None` where they are not kept (an older schema, a
@@ -375,9 +386,14 @@ pub fn state(reader: &mut dyn Reader) -> Option<State> {
             _ => None,
         })
     };
+    let day_zone = rows.iter().find_map(|row| match (&row[0], &row[2]) {
+        (Value::Text(n), Value::Text(zone)) if n == levels::DAYS_NAME => Some(zone.clone()),
+        _ => None,
+    });
     (value("built") == Some(1)).then_some(State {
         sl_sec: value("sl_sec")?,
         short_abandon_sec: value("short_abandon_sec")?,
+        day_zone,
     })
 }
 
@@ -395,24 +411,24 @@ pub fn aligned(starts: &[i64], end: i64) -> Option<(i64, i64)> {
 }
 
 /// The statistics query of `metrics::query` (columns `bucket`, `name`,
-/// then every metric), made of the rollups' whole quarters in
-/// `[:afrom, :ato)` and the rows of the rest of `[:from, :to)`. With
+/// then every metric), made of the rollups' `pieces` (the whole days,
+/// hours and quarters of `[:afrom, :ato)` inside the intervals shown) and
+/// the rows of the rest of `[:from, :to)`. With
 /// `stored` false the thresholds `:sl` and `:short` are not those the
 /// rollups were made with: the wait buckets give them.
 pub fn query(
     subject: Subject,
     settings: &Settings,
     dialect: Dialect,
-    starts: &[i64],
-    map: &[Option<usize>],
+    cut: &Cut,
+    pieces: &Pieces,
     stored: bool,
     given: Given,
 ) -> String {
     let parts = parts_of(subject);
     let (from, epoch, name, node) = rows_of(subject);
     let ended = ended_of(subject);
-    let table = table_of(subject);
-    let bucket = |e: &str| dialect.bucket_of(e, starts, map);
+    let bucket = |e: &str| dialect.bucket_of(e, &cut.starts, &cut.map);
     let filters = |name: &str, node: &str| given.condition(name, node);
     let threshold = |p: &Part| THRESHOLD_PARTS.iter().find(|(n, _)| *n == p.name);
     let zero = |p: &Part| match p.combine {
@@ -430,38 +446,43 @@ pub fn query(
             _ => format!("r.{}", p.name),
         })
         .collect();
-    let mut branches = vec![
-        format!(
-            "SELECT {} AS bucket, {name} AS name, {} FROM {from} WHERE {ended} \
-             AND (({epoch} >= :from AND {epoch} < :afrom) OR ({epoch} >= :ato AND {epoch} < :to)) \
-             AND {} GROUP BY 1, 2",
-            bucket(epoch),
-            raw.join(", "),
-            filters(name, node)
-        ),
-        format!(
-            "SELECT {}, r.name, {} FROM {table} r WHERE r.quarter >= :afrom AND r.quarter < :ato \
-             AND {}",
-            bucket("r.quarter"),
-            stored_parts.join(", "),
-            filters("r.name", "r.node")
-        ),
-    ];
-    if !stored && subject == Subject::Queue {
-        let from_waits: Vec<String> = parts
-            .iter()
-            .map(|p| match threshold(p) {
-                Some((_, sql)) => (*sql).to_owned(),
-                None => zero(p),
-            })
-            .collect();
+    let mut branches = vec![format!(
+        "SELECT {} AS bucket, {name} AS name, {} FROM {from} WHERE {ended} \
+         AND (({epoch} >= :from AND {epoch} < :afrom) OR ({epoch} >= :ato AND {epoch} < :to)) \
+         AND {} GROUP BY 1, 2",
+        bucket(epoch),
+        raw.join(", "),
+        filters(name, node)
+    )];
+    let base = table_of(subject).trim_end_matches("_15m");
+    for (level, ranges) in pieces.levels() {
+        let column = format!("r.{}", level.column());
         branches.push(format!(
-            "SELECT {}, h.name, {} FROM stat_queue_wait_15m h \
-             WHERE h.quarter >= :afrom AND h.quarter < :ato AND {} GROUP BY 1, 2",
-            bucket("h.quarter"),
-            from_waits.join(", "),
-            filters("h.name", "h.node")
+            "SELECT {}, r.name, {} FROM {base}_{} r WHERE {} AND {}",
+            bucket(&column),
+            stored_parts.join(", "),
+            level.suffix(),
+            levels::within(&column, ranges),
+            filters("r.name", "r.node")
         ));
+        if !stored && subject == Subject::Queue {
+            let column = format!("h.{}", level.column());
+            let from_waits: Vec<String> = parts
+                .iter()
+                .map(|p| match threshold(p) {
+                    Some((_, sql)) => (*sql).to_owned(),
+                    None => zero(p),
+                })
+                .collect();
+            branches.push(format!(
+                "SELECT {}, h.name, {} FROM stat_queue_wait_{} h WHERE {} AND {} GROUP BY 1, 2",
+                bucket(&column),
+                from_waits.join(", "),
+                level.suffix(),
+                levels::within(&column, ranges),
+                filters("h.name", "h.node")
+            ));
+        }
     }
     let combined: Vec<String> = parts
         .iter()

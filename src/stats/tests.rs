@@ -32,6 +32,7 @@ testkit::on_both_backends!(
     rollups_give_the_numbers_of_the_rows,
     a_queue_with_its_own_targets_counts_with_them,
     an_agent_by_queue_counts_each_offer_under_its_queue,
+    the_day_rollups_follow_the_zone_recorded,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +121,7 @@ fn db_of_nodes(
             let path = dir.path().join("t.db");
             for (node, ops) in writes {
                 let mut store = SqliteStore::open(&path, Synchronous::Off, node).unwrap();
+                store.set_rollups(true, 20, 5, &rollup_zone(zone));
                 store
                     .recreate_views(&views::recreate_sql(&settings(), Dialect::Sqlite))
                     .unwrap();
@@ -148,6 +150,7 @@ fn db_of_nodes(
             for (node, ops) in writes {
                 let views = views::recreate_sql(&settings(), Dialect::Postgres);
                 let mut store = PgStore::new(&dsn, node, views, Some(zone.to_owned()));
+                store.set_rollups(true, 20, 5, &rollup_zone(zone));
                 store.write(&ops).unwrap();
             }
             Some(Db {
@@ -158,6 +161,12 @@ fn db_of_nodes(
             })
         }
     }
+}
+
+/// The zone a test database's writer keeps its day rollups in: the
+/// database's, where it is one.
+fn rollup_zone(zone: &str) -> TimeZone {
+    TimeZone::named(zone).unwrap_or_else(|_| TimeZone::utc())
 }
 
 fn upserts(rows: Vec<CdrRow>) -> Vec<StoreOp> {
@@ -1001,9 +1010,10 @@ fn waits_count_each_finished_visit_in_its_range_of_wait(backend: Backend) {
         let day = request(Subject::Waits, DAY, DAY + 86400, Interval::Total);
         rusqlite::Connection::open(path)
             .unwrap()
-            .execute(
-                "UPDATE stat_queue_wait_15m SET answered = answered + 100",
-                [],
+            .execute_batch(
+                "UPDATE stat_queue_wait_15m SET answered = answered + 100; \
+                 UPDATE stat_queue_wait_1h SET answered = answered + 100; \
+                 UPDATE stat_queue_wait_1d SET answered = answered + 100;",
             )
             .unwrap();
         let rows = compute_from(d.reader().as_mut(), &settings(), &day, Path::Rows).unwrap();
@@ -1335,20 +1345,35 @@ fn assert_sum_of_parts(whole: &StatsTable, parts: &[StatsTable], count: i64, wha
     }
 }
 
-/// Every rollup row, in order.
+/// Every rollup row of every level, in order.
 fn rollup_rows(d: &Db) -> Vec<Vec<rusqlite::types::Value>> {
     let mut reader = d.reader();
     let mut all = Vec::new();
-    for table in [
-        "stat_queue_15m",
-        "stat_queue_wait_15m",
-        "stat_agent_15m",
-        "stat_agent_time_15m",
-    ] {
-        let sql = format!("SELECT '{table}', * FROM {table} ORDER BY 2, 3, 4, 5");
-        all.extend(reader.query(&sql, &[]).unwrap());
+    for rollup in levels::rollups() {
+        for level in levels::Level::ALL {
+            let table = rollup.table(level);
+            let sql = format!("SELECT '{table}', * FROM {table} ORDER BY 2, 3, 4, 5");
+            all.extend(reader.query(&sql, &[]).unwrap());
+        }
     }
     all
+}
+
+/// Rebuilds every rollup from the rows, the days in `zone`.
+fn rebuild(d: &Db, zone: &TimeZone) {
+    match &d.database {
+        Database::Sqlite(path) => {
+            SqliteStore::open(path, Synchronous::Off, Node::default())
+                .unwrap()
+                .rebuild_rollups(20, 5, zone)
+                .unwrap();
+        }
+        Database::Postgres(dsn) => {
+            PgStore::new(dsn, Node::default(), String::new(), None)
+                .rebuild_rollups(20, 5, zone)
+                .unwrap();
+        }
+    }
 }
 
 /// No queue of its own half the time, else some of q1, q2 with targets
@@ -1382,11 +1407,15 @@ fn random_queue_targets(rng: &mut Rng) -> targets::QueueTargetMap {
 }
 
 fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
-    for seed in [7, 1234, 99_991] {
+    for (seed, writer_zone) in [
+        (7, "UTC"),
+        (1234, "America/New_York"),
+        (99_991, "Asia/Kathmandu"),
+    ] {
         let Some(d) = db_of_nodes(
             &format!("rollups_{seed}"),
             backend,
-            "UTC",
+            writer_zone,
             random_writes(seed),
         ) else {
             return;
@@ -1401,6 +1430,8 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
         ];
         let intervals = [
             Interval::Total,
+            Interval::Total,
+            Interval::Day,
             Interval::Day,
             Interval::Hour,
             Interval::Min30,
@@ -1408,13 +1439,37 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
         ];
         let (mut from_rollups, mut filtered_from_rollups, mut filtered_checked) = (0, 0, 0);
         let mut waits_from_rollups = 0;
-        for case in 0..60 {
+        let (mut from_days, mut from_hours) = (0, 0);
+        for case in 0..90 {
+            // One case in six asks for whole days of the writer's zone.
+            let days_case = case % 6 == 0;
             let mut from = DAY - 86_400 + rng.below(2 * 86_400) as i64;
             if rng.chance(50) {
                 from = from / 3600 * 3600;
             }
-            let to = from + 1 + rng.below(2 * 86_400) as i64;
-            let zone: &str = rng.pick::<&str>(&zones);
+            // Often more than a day: whole days to read from the day rollups.
+            let longest = match rng.chance(60) {
+                true => 3 * 86_400,
+                false => 2 * 86_400,
+            };
+            let mut to = from + 1 + rng.below(longest) as i64;
+            if days_case {
+                to = from + 86_400 + rng.below(86_400) as i64;
+            }
+            // Half the time the writer's zone: its days serve.
+            let zone: &str = match days_case || rng.chance(50) {
+                true => writer_zone,
+                false => rng.pick::<&str>(&zones),
+            };
+            // Sometimes from a local midnight: whole days inside.
+            let (from, to) = match days_case || rng.chance(40) {
+                true => {
+                    let tz = TimeZone::named(zone).unwrap();
+                    let midnight = tz.day_start(tz.to_local(from).date());
+                    (midnight, to - from + midnight)
+                }
+                false => (from, to),
+            };
             let settings = Settings {
                 sl_sec: *rng.pick(&[20, 20, 30, 10, 301, 360]),
                 short_abandon_sec: *rng.pick(&[5, 5, 0, 8]),
@@ -1427,7 +1482,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 Subject::Agent => rng.pick(&[None, Some("a1@fs1"), Some("a2@fs2")]),
                 _ => rng.pick(&[None, Some("q1"), Some("q3")]),
             };
-            let request = Request {
+            let mut request = Request {
                 subject,
                 name: name.map(str::to_owned),
                 node: rng
@@ -1452,6 +1507,11 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                     days: *rng.pick(&[None, None, Some(0b001_1111), Some(0b110_0000)]),
                 },
             };
+            if days_case {
+                request.interval = *rng.pick(&[Interval::Total, Interval::Day]);
+                request.filter = Filter::default();
+                request.now = DAY + 3 * 86_400;
+            }
             let mut reader = d.reader();
             let rows = compute_from(reader.as_mut(), &settings, &request, Path::Rows).unwrap();
             let rollups =
@@ -1463,11 +1523,15 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 request.now,
             );
             let starts: Vec<i64> = segments.iter().map(|s| s.start).collect();
-            if rollup::aligned(&starts, to).is_some() {
+            if let Some(range) = rollup::aligned(&starts, to) {
                 from_rollups += 1;
                 if !request.filter.keeps_all() {
                     filtered_from_rollups += 1;
                 }
+                let days = (zone == writer_zone).then_some(&settings.tz);
+                let pieces = levels::Pieces::of(filter::clip(&segments, range), days);
+                from_days += usize::from(!pieces.ranges(levels::Level::Day).is_empty());
+                from_hours += usize::from(!pieces.ranges(levels::Level::Hour).is_empty());
             }
             assert_same(
                 &rollups,
@@ -1524,22 +1588,21 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
             waits_from_rollups > 3,
             "the rollups served {waits_from_rollups} waits"
         );
+        assert!(from_days >= 3, "the day rollups served {from_days} cases");
+        assert!(
+            from_hours > 10,
+            "the hour rollups served {from_hours} cases"
+        );
         // Kept batch by batch, they are what a rebuild makes.
         let kept = rollup_rows(&d);
         assert!(kept.len() > 100, "{} rollup rows", kept.len());
-        match &d.database {
-            Database::Sqlite(path) => {
-                SqliteStore::open(path, Synchronous::Off, Node::default())
-                    .unwrap()
-                    .rebuild_rollups(20, 5)
-                    .unwrap();
-            }
-            Database::Postgres(dsn) => {
-                PgStore::new(dsn, Node::default(), String::new(), None)
-                    .rebuild_rollups(20, 5)
-                    .unwrap();
-            }
-        }
+        let days = |rows: &[Vec<rusqlite::types::Value>]| {
+            rows.iter()
+                .filter(|r| r[0] == rusqlite::types::Value::Text("stat_agent_time_1d".into()))
+                .count()
+        };
+        assert!(days(&kept) > 5, "{} days of agent time kept", days(&kept));
+        rebuild(&d, &rollup_zone(writer_zone));
         assert_eq!(rollup_rows(&d), kept, "seed {seed}: kept == rebuilt");
     }
 }
@@ -1914,5 +1977,65 @@ fn by_queue_is_two_words_of_agent_statistics() {
         let err = args::parse(words, DAY, &tz).unwrap_err();
         assert!(err.starts_with(says), "{words:?}: {err}");
         assert!(err.contains("[by queue]"), "{err}");
+    }
+}
+
+/// Two nodes with different `time-zone`s on one database: the one that
+/// opens last makes the day rollups anew in its zone, and the other
+/// keeps them in that zone from its next batch on.
+fn the_day_rollups_follow_the_zone_recorded(backend: Backend) {
+    let mut writes = random_writes(41);
+    let (fs2, fs2_ops) = writes.pop().unwrap();
+    let (fs1, mut fs1_ops) = writes.pop().unwrap();
+    let mut later = fs1_ops.split_off(fs1_ops.len() / 2);
+    let last = later.split_off(later.len() / 2);
+    let Some(d) = db_of_nodes(
+        "days_zone",
+        backend,
+        "America/New_York",
+        vec![(fs1.clone(), fs1_ops)],
+    ) else {
+        return;
+    };
+    let (new_york, kolkata) = (rollup_zone("America/New_York"), rollup_zone("Asia/Kolkata"));
+    let open = |node: Node, zone: &TimeZone| {
+        let mut store = match &d.database {
+            Database::Sqlite(path) => crate::store::Store::Sqlite(
+                SqliteStore::open(path, Synchronous::Off, node).unwrap(),
+            ),
+            Database::Postgres(dsn) => {
+                crate::store::Store::Postgres(PgStore::new(dsn, node, String::new(), None))
+            }
+        };
+        store.set_rollups(true, 20, 5, zone);
+        store
+    };
+    let recorded = || rollup::state(d.reader().as_mut()).unwrap().day_zone;
+    let mut x = open(fs1, &new_york);
+    x.write(&later).unwrap();
+    assert_eq!(recorded().as_deref(), Some("America/New_York"));
+    let mut y = open(fs2, &kolkata);
+    y.write(&fs2_ops).unwrap();
+    assert_eq!(recorded().as_deref(), Some("Asia/Kolkata"));
+    x.write(&last).unwrap();
+    assert_eq!(recorded().as_deref(), Some("Asia/Kolkata"));
+    let kept = rollup_rows(&d);
+    rebuild(&d, &kolkata);
+    assert_eq!(rollup_rows(&d), kept, "kept in Kolkata's days == rebuilt");
+    let settings = Settings {
+        tz: kolkata.clone(),
+        ..settings()
+    };
+    for subject in [Subject::Queue, Subject::Agent] {
+        let request = Request {
+            now: DAY + 3 * 86_400,
+            ..request(subject, DAY - 86_400, DAY + 2 * 86_400, Interval::Day)
+        };
+        let mut reader = d.reader();
+        assert_same(
+            &compute_from(reader.as_mut(), &settings, &request, Path::Rollups).unwrap(),
+            &compute_from(reader.as_mut(), &settings, &request, Path::Rows).unwrap(),
+            &format!("{subject:?} by day in Kolkata"),
+        );
     }
 }

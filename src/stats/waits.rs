@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
 
+use super::levels::{self, Pieces};
 use super::metrics::Given;
 use super::{Cell, Interval, Path, Request, StatsTable, filter, rollup};
 use crate::store::reader::Reader;
@@ -66,40 +67,50 @@ pub fn query(kept: &str, given: Given) -> String {
     )
 }
 
-/// `query`, made of the rollups for the whole quarters `[:afrom, :ato)`
-/// and the rows of the rest of `[:from, :to)`. Every upper bound of
-/// `RANGES` is at most `rollup::EXACT_WAIT_UP_TO`, up to which
-/// `stat_queue_wait_15m` holds each second apart (and a longer wait a
-/// bucket above it), so its buckets fall in the ranges the waits would.
-/// `stat_queue_15m` says which queues had a visit (of any outcome, with a
-/// wait or none), as the rows do.
-pub fn query_with_rollups(given: Given) -> String {
-    let filters = |t: &str| {
-        format!(
-            "{t}.quarter >= :afrom AND {t}.quarter < :ato AND {}",
-            given.condition(&format!("{t}.name"), &format!("{t}.node"))
-        )
-    };
+/// `query`, made of the rollups' `pieces` (the whole days, hours and
+/// quarters of `[:afrom, :ato)`) and the rows of the rest of
+/// `[:from, :to)`. Every upper bound of `RANGES` is at most
+/// `rollup::EXACT_WAIT_UP_TO`, up to which `stat_queue_wait_*` holds each
+/// second apart (and a longer wait a bucket above it), so its buckets fall
+/// in the ranges the waits would. `stat_queue_*` says which queues had a
+/// visit (of any outcome, with a wait or none), as the rows do.
+pub fn query_with_rollups(given: Given, pieces: &Pieces) -> String {
     let visits = visits(given);
     let epoch = "c.queue_entered_epoch";
-    format!(
-        "SELECT name, wait_range, CAST(sum(answered) AS BIGINT) AS answered, \
-         CAST(sum(abandoned) AS BIGINT) AS abandoned FROM (\
-         SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
+    let mut branches = vec![format!(
+        "SELECT c.queue_name AS name, CAST({} AS BIGINT) AS wait_range, \
          sum(CAST(c.outcome = 'answered' AS INTEGER)) AS answered, \
          sum(CAST(c.outcome = 'abandoned' AS INTEGER)) AS abandoned \
          FROM callcenter_cdr c \
          WHERE (({epoch} >= :from AND {epoch} < :afrom) OR ({epoch} >= :ato AND {epoch} < :to)) \
-         AND {visits} GROUP BY 1, 2 \
-         UNION ALL SELECT h.name, CAST({} AS BIGINT), sum(h.answered), sum(h.abandoned) \
-         FROM stat_queue_wait_15m h WHERE {} GROUP BY 1, 2 \
-         UNION ALL SELECT r.name, CAST(NULL AS BIGINT), 0, 0 \
-         FROM stat_queue_15m r WHERE {} GROUP BY 1) AS parts \
+         AND {visits} GROUP BY 1, 2",
+        range_of("c.wait_sec")
+    )];
+    for (level, ranges) in pieces.levels() {
+        let filters = |t: &str| {
+            format!(
+                "{} AND {}",
+                levels::within(&format!("{t}.{}", level.column()), ranges),
+                given.condition(&format!("{t}.name"), &format!("{t}.node"))
+            )
+        };
+        let suffix = level.suffix();
+        branches.push(format!(
+            "SELECT h.name, CAST({} AS BIGINT), sum(h.answered), sum(h.abandoned) \
+             FROM stat_queue_wait_{suffix} h WHERE {} GROUP BY 1, 2",
+            range_of("h.wait_sec"),
+            filters("h")
+        ));
+        branches.push(format!(
+            "SELECT r.name, CAST(NULL AS BIGINT), 0, 0 FROM stat_queue_{suffix} r WHERE {} GROUP BY 1",
+            filters("r")
+        ));
+    }
+    format!(
+        "SELECT name, wait_range, CAST(sum(answered) AS BIGINT) AS answered, \
+         CAST(sum(abandoned) AS BIGINT) AS abandoned FROM ({}) AS parts \
          GROUP BY 1, 2 ORDER BY 1, 2",
-        range_of("c.wait_sec"),
-        range_of("h.wait_sec"),
-        filters("h"),
-        filters("r"),
+        branches.join(" UNION ALL ")
     )
 }
 
@@ -126,14 +137,16 @@ pub fn compute(
     };
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let given = Given::of(request);
-    let quarters = match path {
-        Path::Rollups if request.filter.keeps_all() => {
-            rollup::aligned(&[request.from], request.to).filter(|_| rollup::state(reader).is_some())
-        }
+    let from_rollups = match path {
+        Path::Rollups if request.filter.keeps_all() => rollup::aligned(&[request.from], request.to)
+            .and_then(|range| {
+                let state = rollup::state(reader)?;
+                Some((range, Pieces::of([range], state.days_in(tz))))
+            }),
         Path::Rollups | Path::Rows => None,
     };
-    let ((afrom, ato), sql) = match quarters {
-        Some(range) => (range, query_with_rollups(given)),
+    let ((afrom, ato), sql) = match from_rollups {
+        Some((range, pieces)) => (range, query_with_rollups(given, &pieces)),
         None => ((request.from, request.from), query(&kept, given)),
     };
     let params: [(&str, Value); 6] = [

@@ -19,6 +19,7 @@ pub use sqlite::SqliteStore;
 pub use statements::Node;
 
 use crate::domain::rows::StoreOp;
+use crate::tz::TimeZone;
 
 /// Where the rows go: `db-path` or `db-dsn`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,18 +108,23 @@ impl Store {
     }
 
     /// Keeps the statistics' rollups with these thresholds, or not at all.
-    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64, zone: &TimeZone) {
         match self {
-            Store::Sqlite(store) => store.set_rollups(enabled, sl_sec, short_sec),
-            Store::Postgres(store) => store.set_rollups(enabled, sl_sec, short_sec),
+            Store::Sqlite(store) => store.set_rollups(enabled, sl_sec, short_sec, zone),
+            Store::Postgres(store) => store.set_rollups(enabled, sl_sec, short_sec, zone),
         }
     }
 
     /// Makes every rollup anew from the rows.
-    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+    pub fn rebuild_rollups(
+        &mut self,
+        sl_sec: i64,
+        short_sec: i64,
+        zone: &TimeZone,
+    ) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(store) => store.rebuild_rollups(sl_sec, short_sec),
-            Store::Postgres(store) => store.rebuild_rollups(sl_sec, short_sec),
+            Store::Sqlite(store) => store.rebuild_rollups(sl_sec, short_sec, zone),
+            Store::Postgres(store) => store.rebuild_rollups(sl_sec, short_sec, zone),
         }
     }
 

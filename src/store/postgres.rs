@@ -28,6 +28,7 @@ use super::statements::{AgentCache, Exec, Node, Statements, agents_changed, colu
 use crate::domain::rows::ActivityKind;
 use crate::domain::rows::StoreOp;
 use crate::logging::{Level, log};
+use crate::tz::TimeZone;
 
 /// Key of the advisory lock that serialises schema changes across nodes.
 const MIGRATION_LOCK: i64 = 0x6363_5f63_6472; // "cc_cdr"
@@ -513,17 +514,24 @@ impl PgStore {
 
     /// Keeps the statistics' rollups with these thresholds, or not at all
     /// (see `Statements::set_rollups`).
-    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
-        self.statements.set_rollups(enabled, sl_sec, short_sec);
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64, zone: &TimeZone) {
+        self.statements
+            .set_rollups(enabled, sl_sec, short_sec, zone);
     }
 
     /// Makes every rollup anew from the rows (this node's and the others'),
     /// in one transaction.
-    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+    pub fn rebuild_rollups(
+        &mut self,
+        sl_sec: i64,
+        short_sec: i64,
+        zone: &TimeZone,
+    ) -> Result<(), StoreError> {
         self.statements.rollups.unchecked();
         let conn = self.connect()?;
         conn.batch("BEGIN")?;
-        let rollups = crate::store::rollups::Rollups::new(Dialect::Postgres, sl_sec, short_sec);
+        let rollups =
+            crate::store::rollups::Rollups::new(Dialect::Postgres, sl_sec, short_sec, zone.clone());
         let mut exec = PgExec {
             conn,
             queued: Vec::new(),

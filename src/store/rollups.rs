@@ -4,7 +4,7 @@
 //! own transaction. Recomputing, not adding, keeps them exact whatever the
 //! batch is: a late event, a replayed spool, a closed run.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::types::Value;
@@ -17,7 +17,9 @@ use crate::stats::Subject;
 use crate::stats::agent_time::{
     self, COUNTED, SEALED_PREFIX, SPAN_NAME, Span, Spans, TIME_COLUMNS,
 };
-use crate::stats::rollup::{self, quarter_of};
+use crate::stats::levels::{self, HOUR};
+use crate::stats::rollup::{self, QUARTER, quarter_of};
+use crate::tz::TimeZone;
 
 /// A quarter of one queue or agent of one node: (quarter, node, name).
 type Key = (i64, String, String);
@@ -91,6 +93,16 @@ pub struct Rollups {
     /// Whether this store has checked, since it opened (or since a batch
     /// failed), that the rollups exist and were made with its thresholds.
     checked: Cell<bool>,
+    /// The configured zone, which the day rollups are made in...
+    zone: TimeZone,
+    /// ...and the zone they are in, read at each batch (another node may
+    /// have made them anew in its own).
+    days: RefCell<Option<TimeZone>>,
+    /// The hours' and days' upkeep: `levels::recompute_sql` by (rollup,
+    /// level, of one node, of one name).
+    level_sql: BTreeMap<(&'static str, u8, bool, bool), [String; 2]>,
+    read_days: String,
+    record_days: String,
     dialect: Dialect,
 }
 
@@ -102,8 +114,20 @@ fn in_list(first: usize) -> String {
 }
 
 impl Rollups {
-    pub fn new(d: Dialect, sl_sec: i64, short_sec: i64) -> Rollups {
+    pub fn new(d: Dialect, sl_sec: i64, short_sec: i64, zone: TimeZone) -> Rollups {
         let s = |sql: String| d.params(&sql);
+        let mut level_sql = BTreeMap::new();
+        for rollup in levels::rollups() {
+            for (level, code) in [(levels::Level::Hour, 0), (levels::Level::Day, 1)] {
+                for (node, name) in [(true, true), (true, false), (false, false)] {
+                    let [delete, insert] = levels::recompute_sql(&rollup, level, node, name);
+                    level_sql.insert(
+                        (rollup.base, code, node, name),
+                        [d.params(&delete), d.params(&insert)],
+                    );
+                }
+            }
+        }
         Rollups {
             enabled: true,
             sl_sec,
@@ -183,6 +207,18 @@ impl Rollups {
             horizon: Cell::new(None),
             span_us: Cell::new(None),
             checked: Cell::new(false),
+            zone,
+            days: RefCell::new(None),
+            level_sql,
+            read_days: s(format!(
+                "SELECT zone FROM stat_rollup WHERE name = '{}'",
+                levels::DAYS_NAME
+            )),
+            record_days: s(format!(
+                "INSERT INTO stat_rollup (name, value, zone) VALUES ('{}', 1, ?1) \
+                 ON CONFLICT (name) DO UPDATE SET zone = excluded.zone",
+                levels::DAYS_NAME
+            )),
             dialect: d,
         }
     }
@@ -192,6 +228,7 @@ impl Rollups {
         self.checked.set(false);
         self.horizon.set(None);
         self.span_us.set(None);
+        self.days.replace(None);
     }
 
     /// At the start of a batch: the visits and offers it is about to change,
@@ -243,6 +280,162 @@ impl Rollups {
                 ),
             );
             self.rebuild(exec)?;
+        } else if self.recorded_days(exec)? != Some(levels::zone_key(&self.zone)) {
+            log(
+                Level::Notice,
+                &format!(
+                    "making the statistics' hourly and daily rollups from the quarters \
+                     (days in {})",
+                    levels::zone_key(&self.zone)
+                ),
+            );
+            self.rebuild_levels(exec)?;
+        }
+        Ok(())
+    }
+
+    /// The zone `stat_rollup` says the day rollups are in.
+    fn recorded_days<E: Exec>(&self, exec: &mut E) -> Result<Option<String>, E::Error> {
+        let rows = exec.query_rows(&self.read_days, Vec::new())?;
+        Ok(rows.first().and_then(|r| match &r[0] {
+            Value::Text(zone) => Some(zone.clone()),
+            _ => None,
+        }))
+    }
+
+    /// At each batch: the zone the day rollups are in, which another node
+    /// (another `time-zone`) may have changed; made anew in this node's
+    /// zone when none is recorded, or the one recorded is unknown here.
+    fn refresh_days<E: Exec>(&self, exec: &mut E) -> Result<(), E::Error> {
+        let recorded = self.recorded_days(exec)?;
+        let known = self.days.borrow().as_ref().map(levels::zone_key);
+        if recorded.is_some() && recorded == known {
+            return Ok(());
+        }
+        let found = match &recorded {
+            Some(zone) if *zone == levels::zone_key(&self.zone) => Some(self.zone.clone()),
+            Some(zone) => match TimeZone::named(zone) {
+                Ok(tz) => Some(tz),
+                Err(e) => {
+                    log(
+                        Level::Error,
+                        &format!(
+                            "the daily rollups are in a zone unknown here ({e}): \
+                             making them anew in {}",
+                            levels::zone_key(&self.zone)
+                        ),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        match found {
+            Some(tz) => {
+                self.days.replace(Some(tz));
+                Ok(())
+            }
+            None => self.rebuild_levels(exec),
+        }
+    }
+
+    /// Makes the hours and days of every rollup anew from the quarters,
+    /// the days in this node's zone, and records that zone.
+    pub fn rebuild_levels<E: Exec>(&self, exec: &mut E) -> Result<(), E::Error> {
+        let mut range: Option<(i64, i64)> = None;
+        for rollup in levels::rollups() {
+            for level in [levels::Level::Hour, levels::Level::Day] {
+                exec.execute(&format!("DELETE FROM {}", rollup.table(level)), Vec::new())?;
+            }
+            let found = exec.query_rows(
+                &format!(
+                    "SELECT min(quarter), max(quarter) FROM {}",
+                    rollup.table(levels::Level::Quarter)
+                ),
+                Vec::new(),
+            )?;
+            if let Some([Value::Integer(a), Value::Integer(b)]) =
+                found.first().map(|r| [&r[0], &r[1]].map(Clone::clone))
+            {
+                range = Some(range.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
+        }
+        if let Some((first, last)) = range {
+            for rollup in levels::rollups() {
+                self.recompute_levels(
+                    exec,
+                    rollup.base,
+                    None,
+                    None,
+                    first,
+                    last + QUARTER,
+                    Some(&self.zone),
+                )?;
+            }
+        }
+        exec.execute(
+            &self.record_days,
+            vec![Value::Text(levels::zone_key(&self.zone))],
+        )?;
+        self.days.replace(Some(self.zone.clone()));
+        Ok(())
+    }
+
+    /// The hours (UTC) and days (of `days`) holding `[from, to)` of one
+    /// rollup, made again from its quarters: of one node, or all; of one
+    /// name, or all.
+    #[allow(clippy::too_many_arguments)]
+    fn recompute_levels<E: Exec>(
+        &self,
+        exec: &mut E,
+        base: &'static str,
+        node: Option<&str>,
+        name: Option<&str>,
+        from: i64,
+        to: i64,
+        days: Option<&TimeZone>,
+    ) -> Result<(), E::Error> {
+        if from >= to {
+            return Ok(());
+        }
+        let run = |exec: &mut E, code: u8, a: i64, b: i64| {
+            self.run_level(exec, base, code, node, name, a, b)
+        };
+        run(
+            exec,
+            0,
+            from.div_euclid(HOUR) * HOUR,
+            -(-to).div_euclid(HOUR) * HOUR,
+        )?;
+        if let Some(tz) = days {
+            let mut day = levels::day_of(tz, from).0;
+            while day < to {
+                let (start, end) = levels::day_of(tz, day);
+                run(exec, 1, start, end)?;
+                day = end.max(day + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// `[a, b)` of a level (`0` hours, `1` a day) made again.
+    #[allow(clippy::too_many_arguments)]
+    fn run_level<E: Exec>(
+        &self,
+        exec: &mut E,
+        base: &'static str,
+        code: u8,
+        node: Option<&str>,
+        name: Option<&str>,
+        a: i64,
+        b: i64,
+    ) -> Result<(), E::Error> {
+        let mut params = vec![Value::Integer(a), Value::Integer(b)];
+        params.extend(node.map(|n| Value::Text(n.to_owned())));
+        params.extend(name.map(|n| Value::Text(n.to_owned())));
+        let key = (base, code, node.is_some(), name.is_some());
+        for sql in &self.level_sql[&key] {
+            exec.execute(sql, params.clone())?;
         }
         Ok(())
     }
@@ -284,7 +477,8 @@ impl Rollups {
             {
                 let horizon = horizons[node];
                 let from = quarter_of(first.div_euclid(1_000_000));
-                self.recompute_agent_time(exec, node, Some(agent), from, horizon)?;
+                // The hours and days follow, all at once.
+                self.recompute_agent_time(exec, node, Some(agent), from, horizon, false)?;
             }
         }
         for (node, horizon) in &horizons {
@@ -296,7 +490,7 @@ impl Rollups {
             )?;
         }
         self.horizon.set(None);
-        Ok(())
+        self.rebuild_levels(exec)
     }
 
     fn set<E: Exec>(
@@ -323,6 +517,7 @@ impl Rollups {
         agent: Option<&str>,
         from: i64,
         to: i64,
+        with_levels: bool,
     ) -> Result<(), E::Error> {
         if from >= to {
             return Ok(());
@@ -385,6 +580,18 @@ impl Rollups {
                 exec.execute(&self.agent_time_insert, values)?;
             }
         }
+        if with_levels {
+            let days = self.days.borrow().clone();
+            self.recompute_levels(
+                exec,
+                "stat_agent_time",
+                Some(node),
+                agent,
+                from,
+                to,
+                days.as_ref(),
+            )?;
+        }
         Ok(())
     }
 
@@ -446,13 +653,13 @@ impl Rollups {
         }
         for (agent, since) in &dirty.activity {
             let from = quarter_of(since.div_euclid(1_000_000));
-            self.recompute_agent_time(exec, node, Some(agent), from, horizon)?;
+            self.recompute_agent_time(exec, node, Some(agent), from, horizon, true)?;
         }
         let sealed = dirty
             .latest_us
             .map_or(horizon, |l| sealable(l).max(horizon));
         if sealed > horizon {
-            self.recompute_agent_time(exec, node, None, horizon, sealed)?;
+            self.recompute_agent_time(exec, node, None, horizon, sealed, true)?;
         }
         if sealed != horizon || self.horizon.get().is_none() {
             self.set(
@@ -519,9 +726,15 @@ impl Rollups {
                 add(&mut dirty.queues, &row);
             }
         }
-        for (keys, statements) in [
-            (&dirty.queues, &self.recompute_queue),
-            (&dirty.agents, &self.recompute_agent),
+        self.refresh_days(exec)?;
+        let days = self.days.borrow().clone();
+        for (keys, statements, bases) in [
+            (
+                &dirty.queues,
+                &self.recompute_queue,
+                &["stat_queue", "stat_queue_wait"][..],
+            ),
+            (&dirty.agents, &self.recompute_agent, &["stat_agent"][..]),
         ] {
             for (quarter, node, name) in keys {
                 for sql in statements {
@@ -533,6 +746,21 @@ impl Rollups {
                             Value::Text(name.clone()),
                         ],
                     )?;
+                }
+            }
+            // Each hour and day once, however many of its quarters changed.
+            let mut periods = BTreeSet::new();
+            for (quarter, node, name) in keys {
+                let hour = quarter.div_euclid(HOUR) * HOUR;
+                periods.insert((0, hour, hour + HOUR, node, name));
+                if let Some(tz) = &days {
+                    let (start, end) = levels::day_of(tz, *quarter);
+                    periods.insert((1, start, end, node, name));
+                }
+            }
+            for base in bases {
+                for (code, a, b, node, name) in &periods {
+                    self.run_level(exec, base, *code, Some(node), Some(name), *a, *b)?;
                 }
             }
         }

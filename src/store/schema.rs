@@ -241,6 +241,140 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX stat_queue_wait_15m_name ON stat_queue_wait_15m (name, quarter);
     CREATE INDEX stat_agent_15m_name ON stat_agent_15m (name, quarter);
     CREATE INDEX stat_agent_time_15m_name ON stat_agent_time_15m (name, quarter);",
+    // 9: the rollups per UTC hour and per day of the configured zone
+    // (`stats::levels`), made from the quarters by the writer's first
+    // batch; `stat_rollup.zone` names the days' zone.
+    "CREATE TABLE stat_queue_1h (
+        hour_start           BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        abandoned            BIGINT,
+        short_abandoned      BIGINT,
+        timeout              BIGINT,
+        no_agent_timeout     BIGINT,
+        exit_with_key        BIGINT,
+        break_out            BIGINT,
+        interrupted          BIGINT,
+        answered_within_sl   BIGINT,
+        abandoned_within_sl  BIGINT,
+        wait_answered_sum    BIGINT,
+        wait_answered_n      BIGINT,
+        wait_abandoned_sum   BIGINT,
+        wait_abandoned_n     BIGINT,
+        max_wait_sec         BIGINT,
+        talk_sum             BIGINT,
+        talk_n               BIGINT,
+        handle_us_sum        BIGINT,
+        handle_n             BIGINT,
+        PRIMARY KEY (hour_start, name, node)
+    );
+    CREATE INDEX stat_queue_1h_name ON stat_queue_1h (name, hour_start);
+    CREATE TABLE stat_queue_wait_1h (
+        hour_start           BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        wait_sec             BIGINT NOT NULL,
+        answered             BIGINT NOT NULL,
+        abandoned            BIGINT NOT NULL,
+        PRIMARY KEY (hour_start, name, node, wait_sec)
+    );
+    CREATE INDEX stat_queue_wait_1h_name ON stat_queue_wait_1h (name, hour_start);
+    CREATE TABLE stat_agent_1h (
+        hour_start           BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        no_answer            BIGINT,
+        rejected             BIGINT,
+        busy                 BIGINT,
+        talk_sec             BIGINT,
+        ring_answered_sum    BIGINT,
+        ring_answered_n      BIGINT,
+        PRIMARY KEY (hour_start, name, node)
+    );
+    CREATE INDEX stat_agent_1h_name ON stat_agent_1h (name, hour_start);
+    CREATE TABLE stat_agent_time_1h (
+        hour_start           BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        wrap_us              BIGINT NOT NULL,
+        login_us             BIGINT NOT NULL,
+        available_us         BIGINT NOT NULL,
+        break_us             BIGINT NOT NULL,
+        in_call_us           BIGINT NOT NULL,
+        idle_us              BIGINT NOT NULL,
+        PRIMARY KEY (hour_start, name, node)
+    );
+    CREATE INDEX stat_agent_time_1h_name ON stat_agent_time_1h (name, hour_start);
+    CREATE TABLE stat_queue_1d (
+        day_start            BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        abandoned            BIGINT,
+        short_abandoned      BIGINT,
+        timeout              BIGINT,
+        no_agent_timeout     BIGINT,
+        exit_with_key        BIGINT,
+        break_out            BIGINT,
+        interrupted          BIGINT,
+        answered_within_sl   BIGINT,
+        abandoned_within_sl  BIGINT,
+        wait_answered_sum    BIGINT,
+        wait_answered_n      BIGINT,
+        wait_abandoned_sum   BIGINT,
+        wait_abandoned_n     BIGINT,
+        max_wait_sec         BIGINT,
+        talk_sum             BIGINT,
+        talk_n               BIGINT,
+        handle_us_sum        BIGINT,
+        handle_n             BIGINT,
+        PRIMARY KEY (day_start, name, node)
+    );
+    CREATE INDEX stat_queue_1d_name ON stat_queue_1d (name, day_start);
+    CREATE TABLE stat_queue_wait_1d (
+        day_start            BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        wait_sec             BIGINT NOT NULL,
+        answered             BIGINT NOT NULL,
+        abandoned            BIGINT NOT NULL,
+        PRIMARY KEY (day_start, name, node, wait_sec)
+    );
+    CREATE INDEX stat_queue_wait_1d_name ON stat_queue_wait_1d (name, day_start);
+    CREATE TABLE stat_agent_1d (
+        day_start            BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        offered              BIGINT,
+        answered             BIGINT,
+        no_answer            BIGINT,
+        rejected             BIGINT,
+        busy                 BIGINT,
+        talk_sec             BIGINT,
+        ring_answered_sum    BIGINT,
+        ring_answered_n      BIGINT,
+        PRIMARY KEY (day_start, name, node)
+    );
+    CREATE INDEX stat_agent_1d_name ON stat_agent_1d (name, day_start);
+    CREATE TABLE stat_agent_time_1d (
+        day_start            BIGINT NOT NULL,
+        node                 TEXT NOT NULL,
+        name                 TEXT NOT NULL,
+        wrap_us              BIGINT NOT NULL,
+        login_us             BIGINT NOT NULL,
+        available_us         BIGINT NOT NULL,
+        break_us             BIGINT NOT NULL,
+        in_call_us           BIGINT NOT NULL,
+        idle_us              BIGINT NOT NULL,
+        PRIMARY KEY (day_start, name, node)
+    );
+    CREATE INDEX stat_agent_time_1d_name ON stat_agent_time_1d (name, day_start);
+    ALTER TABLE stat_rollup ADD COLUMN zone TEXT;",
 ];
 
 /// `agent_attempt` columns, in table order.

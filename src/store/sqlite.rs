@@ -20,6 +20,7 @@ use super::schema::{MIGRATIONS, current_version};
 use super::statements::{AgentCache, Exec, Node, Statements, columns_written};
 use crate::domain::rows::StoreOp;
 use crate::logging::{Level, log};
+use crate::tz::TimeZone;
 
 pub struct SqliteStore {
     conn: Connection,
@@ -161,16 +162,22 @@ impl SqliteStore {
 
     /// Keeps the statistics' rollups with these thresholds, or not at all
     /// (see `Statements::set_rollups`).
-    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
-        self.statements.set_rollups(enabled, sl_sec, short_sec);
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64, zone: &TimeZone) {
+        self.statements
+            .set_rollups(enabled, sl_sec, short_sec, zone);
     }
 
     /// Makes every rollup anew from the rows, in one transaction.
-    pub fn rebuild_rollups(&mut self, sl_sec: i64, short_sec: i64) -> Result<(), StoreError> {
+    pub fn rebuild_rollups(
+        &mut self,
+        sl_sec: i64,
+        short_sec: i64,
+        zone: &TimeZone,
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        crate::store::rollups::Rollups::new(Dialect::Sqlite, sl_sec, short_sec)
+        crate::store::rollups::Rollups::new(Dialect::Sqlite, sl_sec, short_sec, zone.clone())
             .rebuild(&mut SqliteExec(&tx))?;
         tx.commit()?;
         self.statements.rollups.unchecked();

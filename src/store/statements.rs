@@ -199,14 +199,15 @@ impl Statements {
             )),
             tz: TimeZone::local(),
             close_run: close_run_sql(d).map(|(sql, params)| (s(sql), params)),
-            rollups: Rollups::new(d, 20, 5),
+            rollups: Rollups::new(d, 20, 5, TimeZone::local()),
         }
     }
 
     /// Keeps the rollups with these service-level thresholds (the
-    /// configuration's `sl-sec` and `short-abandon-sec`), or not at all.
-    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64) {
-        self.rollups = Rollups::new(self.dialect, sl_sec, short_sec);
+    /// configuration's `sl-sec` and `short-abandon-sec`), the days in `zone`
+    /// (its `time-zone`), or not at all.
+    pub fn set_rollups(&mut self, enabled: bool, sl_sec: i64, short_sec: i64, zone: &TimeZone) {
+        self.rollups = Rollups::new(self.dialect, sl_sec, short_sec, zone.clone());
         self.rollups.enabled = enabled;
     }
 
