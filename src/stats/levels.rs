@@ -17,7 +17,7 @@ use crate::tz::TimeZone;
 pub const HOUR: i64 = 3600;
 
 /// The length of a rollup's intervals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Quarter,
     Hour,

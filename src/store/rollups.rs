@@ -17,7 +17,7 @@ use crate::stats::Subject;
 use crate::stats::agent_time::{
     self, COUNTED, SEALED_PREFIX, SPAN_NAME, Span, Spans, TIME_COLUMNS,
 };
-use crate::stats::levels::{self, HOUR};
+use crate::stats::levels::{self, HOUR, Level as Period};
 use crate::stats::rollup::{self, QUARTER, quarter_of};
 use crate::tz::TimeZone;
 
@@ -100,7 +100,7 @@ pub struct Rollups {
     days: RefCell<Option<TimeZone>>,
     /// The hours' and days' upkeep: `levels::recompute_sql` by (rollup,
     /// level, of one node, of one name).
-    level_sql: BTreeMap<(&'static str, u8, bool, bool), [String; 2]>,
+    level_sql: BTreeMap<(&'static str, Period, bool, bool), [String; 2]>,
     read_days: String,
     record_days: String,
     dialect: Dialect,
@@ -118,11 +118,11 @@ impl Rollups {
         let s = |sql: String| d.params(&sql);
         let mut level_sql = BTreeMap::new();
         for rollup in levels::rollups() {
-            for (level, code) in [(levels::Level::Hour, 0), (levels::Level::Day, 1)] {
+            for level in [Period::Hour, Period::Day] {
                 for (node, name) in [(true, true), (true, false), (false, false)] {
                     let [delete, insert] = levels::recompute_sql(&rollup, level, node, name);
                     level_sql.insert(
-                        (rollup.base, code, node, name),
+                        (rollup.base, level, node, name),
                         [d.params(&delete), d.params(&insert)],
                     );
                 }
@@ -344,13 +344,13 @@ impl Rollups {
     pub fn rebuild_levels<E: Exec>(&self, exec: &mut E) -> Result<(), E::Error> {
         let mut range: Option<(i64, i64)> = None;
         for rollup in levels::rollups() {
-            for level in [levels::Level::Hour, levels::Level::Day] {
+            for level in [Period::Hour, Period::Day] {
                 exec.execute(&format!("DELETE FROM {}", rollup.table(level)), Vec::new())?;
             }
             let found = exec.query_rows(
                 &format!(
                     "SELECT min(quarter), max(quarter) FROM {}",
-                    rollup.table(levels::Level::Quarter)
+                    rollup.table(Period::Quarter)
                 ),
                 Vec::new(),
             )?;
@@ -398,12 +398,12 @@ impl Rollups {
         if from >= to {
             return Ok(());
         }
-        let run = |exec: &mut E, code: u8, a: i64, b: i64| {
-            self.run_level(exec, base, code, node, name, a, b)
+        let run = |exec: &mut E, level: Period, a: i64, b: i64| {
+            self.run_level(exec, base, level, node, name, a, b)
         };
         run(
             exec,
-            0,
+            Period::Hour,
             from.div_euclid(HOUR) * HOUR,
             -(-to).div_euclid(HOUR) * HOUR,
         )?;
@@ -411,20 +411,20 @@ impl Rollups {
             let mut day = levels::day_of(tz, from).0;
             while day < to {
                 let (start, end) = levels::day_of(tz, day);
-                run(exec, 1, start, end)?;
+                run(exec, Period::Day, start, end)?;
                 day = end.max(day + 1);
             }
         }
         Ok(())
     }
 
-    /// `[a, b)` of a level (`0` hours, `1` a day) made again.
+    /// `[a, b)` of hours, or one day, made again.
     #[allow(clippy::too_many_arguments)]
     fn run_level<E: Exec>(
         &self,
         exec: &mut E,
         base: &'static str,
-        code: u8,
+        level: Period,
         node: Option<&str>,
         name: Option<&str>,
         a: i64,
@@ -433,7 +433,7 @@ impl Rollups {
         let mut params = vec![Value::Integer(a), Value::Integer(b)];
         params.extend(node.map(|n| Value::Text(n.to_owned())));
         params.extend(name.map(|n| Value::Text(n.to_owned())));
-        let key = (base, code, node.is_some(), name.is_some());
+        let key = (base, level, node.is_some(), name.is_some());
         for sql in &self.level_sql[&key] {
             exec.execute(sql, params.clone())?;
         }
@@ -752,15 +752,15 @@ impl Rollups {
             let mut periods = BTreeSet::new();
             for (quarter, node, name) in keys {
                 let hour = quarter.div_euclid(HOUR) * HOUR;
-                periods.insert((0, hour, hour + HOUR, node, name));
+                periods.insert((Period::Hour, hour, hour + HOUR, node, name));
                 if let Some(tz) = &days {
                     let (start, end) = levels::day_of(tz, *quarter);
-                    periods.insert((1, start, end, node, name));
+                    periods.insert((Period::Day, start, end, node, name));
                 }
             }
             for base in bases {
-                for (code, a, b, node, name) in &periods {
-                    self.run_level(exec, base, *code, Some(node), Some(name), *a, *b)?;
+                for (level, a, b, node, name) in &periods {
+                    self.run_level(exec, base, *level, Some(node), Some(name), *a, *b)?;
                 }
             }
         }
