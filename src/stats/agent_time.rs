@@ -147,11 +147,14 @@ impl AgentTimes {
     }
 
     fn add(&mut self, agent: &str, bucket: usize, buckets: usize, times: &Times) {
-        let slot = self
-            .by_agent
-            .entry(agent.to_owned())
-            .or_insert_with(|| vec![Times::default(); buckets]);
-        slot[bucket].add(times);
+        // Looked up before inserting: no name copied for every row read.
+        if !self.by_agent.contains_key(agent) {
+            self.by_agent
+                .insert(agent.to_owned(), vec![Times::default(); buckets]);
+        }
+        if let Some(slot) = self.by_agent.get_mut(agent) {
+            slot[bucket].add(times);
+        }
     }
 }
 
