@@ -471,14 +471,24 @@ impl Rollups {
                 *h = (*h).max(sealable(*latest));
             }
         }
+        let mut firsts: BTreeMap<String, i64> = BTreeMap::new();
         for row in &agents {
-            if let (Value::Text(node), Value::Text(agent), Value::Integer(first)) =
-                (&row[0], &row[1], &row[2])
-            {
-                let horizon = horizons[node];
-                let from = quarter_of(first.div_euclid(1_000_000));
-                // The hours and days follow, all at once.
-                self.recompute_agent_time(exec, node, Some(agent), from, horizon, false)?;
+            if let (Value::Text(node), Value::Integer(first)) = (&row[0], &row[2]) {
+                let f = firsts.entry(node.clone()).or_insert(*first);
+                *f = (*f).min(*first);
+            }
+        }
+        // A day of every agent at a time: the intervals are read in the
+        // order of their start, about the table's own, and a window's
+        // spans stay few (one agent's whole history at a time made a
+        // lookup per interval all over the table). The hours and days
+        // follow, all at once.
+        for (node, horizon) in &horizons {
+            let mut from = quarter_of(firsts[node].div_euclid(1_000_000));
+            while from < *horizon {
+                let to = (from + REBUILD_WINDOW).min(*horizon);
+                self.recompute_agent_time(exec, node, None, from, to, false)?;
+                from = to;
             }
         }
         for (node, horizon) in &horizons {
@@ -799,6 +809,9 @@ fn add(keys: &mut BTreeSet<Key>, row: &[Value]) {
         keys.insert((quarter_of(*epoch), node.clone(), name.clone()));
     }
 }
+
+/// How much agent time a rebuild makes at once, in seconds (whole quarters).
+const REBUILD_WINDOW: i64 = 86_400;
 
 /// The end `spans_sql` gives an open interval.
 const OPEN: i64 = -1;
