@@ -211,6 +211,14 @@ pub fn table_of(subject: Subject) -> &'static str {
     }
 }
 
+/// The rollup of a subject, at every level (`levels::Rollup::base`).
+pub fn base_of(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Agent => "stat_agent",
+        Subject::Queue | Subject::Waits => "stat_queue",
+    }
+}
+
 /// A visit's wait bucket: the second up to `EXACT_WAIT_UP_TO`, then the
 /// next multiple of `COARSE_WAIT_STEP` (a bucket holds the waits above the
 /// previous one up to its own), then one bucket above `COARSE_WAIT_UP_TO`.
@@ -454,7 +462,16 @@ pub fn query(
         raw.join(", "),
         filters(name, node)
     )];
-    let base = table_of(subject).trim_end_matches("_15m");
+    let base = base_of(subject);
+    // The threshold parts from the wait buckets, where the stored ones
+    // were made with other thresholds.
+    let from_waits: Vec<String> = parts
+        .iter()
+        .map(|p| match threshold(p) {
+            Some((_, sql)) => (*sql).to_owned(),
+            None => zero(p),
+        })
+        .collect();
     for (level, ranges) in pieces.levels() {
         let column = format!("r.{}", level.column());
         branches.push(format!(
@@ -467,13 +484,6 @@ pub fn query(
         ));
         if !stored && subject == Subject::Queue {
             let column = format!("h.{}", level.column());
-            let from_waits: Vec<String> = parts
-                .iter()
-                .map(|p| match threshold(p) {
-                    Some((_, sql)) => (*sql).to_owned(),
-                    None => zero(p),
-                })
-                .collect();
             branches.push(format!(
                 "SELECT {}, h.name, {} FROM stat_queue_wait_{} h WHERE {} AND {} GROUP BY 1, 2",
                 bucket(&column),
