@@ -11,7 +11,7 @@
 //! `--backend sqlite|postgres`, `--runs N` of each rollups case (5),
 //! `--rows-runs N` of each rows case (3; 0 skips the rows path),
 //! `--skip-rows-agent-hour` (the slowest rows case), `--rows-today-only`
-//! (the rows path for today's cases only).
+//! (the rows path for today's cases only), `--rollup-days N` (see below).
 //!
 //! Filling: the first day goes through the module's store, as the writer
 //! writes it (rollups off, they are rebuilt at the end). Every later day is
@@ -35,6 +35,16 @@
 //! days and calls. PostgreSQL: a throwaway server on 127.0.0.1
 //! (testkit::pg_server), filled anew each run.
 //!
+//! `--rollup-days N` (more than `--days`): the rollups of the `--days` of
+//! rows are then copied back in time, whole `--days` at a time, until they
+//! cover N days (but the wait buckets, which no case reads), and the cases
+//! are timed over those N days too, from the rollups only (there are no
+//! rows behind the copies). It measures what a
+//! year of rollups costs to read where a year of rows does not fit the disk
+//! (PostgreSQL: about 90 GB).
+//!
+//!     cargo bench --bench stats_history -- --days 30 --backend postgres --rollup-days 365
+//!
 //! Run by `cargo test` (without --bench), it does a small smoke run only.
 
 use std::time::{Duration, Instant};
@@ -43,6 +53,7 @@ use std::time::{Duration, Instant};
 mod day;
 
 use mod_cc_cdr::domain::rows::StoreOp;
+use mod_cc_cdr::stats::levels::{self, Level};
 use mod_cc_cdr::stats::{self, Interval, Path, Request, Settings, Subject};
 use mod_cc_cdr::store::dialect::Dialect;
 use mod_cc_cdr::store::reader::Reader;
@@ -196,6 +207,8 @@ struct Options {
     skip_rows_agent_hour: bool,
     /// The rows path only for today, not for the whole range.
     rows_today_only: bool,
+    /// The days the rollups are copied back to, beyond `days` of rows.
+    rollup_days: Option<i64>,
 }
 
 fn options() -> Options {
@@ -219,6 +232,7 @@ fn options() -> Options {
         rows_runs: value("--rows-runs").unwrap_or(if full { 3 } else { 1 }),
         skip_rows_agent_hour: args.iter().any(|a| a == "--skip-rows-agent-hour"),
         rows_today_only: args.iter().any(|a| a == "--rows-today-only"),
+        rollup_days: value("--rollup-days").map(|n| n as i64),
     }
 }
 
@@ -310,6 +324,56 @@ fn fill(db: &mut Db, days: i64, calls: usize) {
     }
 }
 
+/// Copies the rollups of the `days` of rows back in time, `days` at a
+/// time, until they cover `rollup_days` days ending with `LAST_DAY`: every
+/// level of every rollup but the wait buckets, its key shifted by whole
+/// days (the days are in UTC). No rows stand behind the copies.
+fn extend_rollups(db: &mut Db, days: i64, rollup_days: i64) {
+    let first_day = LAST_DAY - (days - 1) * 86_400;
+    let earliest = LAST_DAY - (rollup_days - 1) * 86_400;
+    let step = days * 86_400;
+    let t = Instant::now();
+    for rollup in levels::rollups() {
+        // The wait buckets serve only thresholds other than those the
+        // rollups were made with, which no case here asks for: left out,
+        // they would more than double the copies (26 M rows a year).
+        if rollup.base == "stat_queue_wait" {
+            continue;
+        }
+        let extra = rollup
+            .extra_key
+            .map(|k| format!(", {k}"))
+            .unwrap_or_default();
+        let values: Vec<&str> = rollup.values.iter().map(|(c, _)| *c).collect();
+        let values = values.join(", ");
+        for level in Level::ALL {
+            let table = rollup.table(level);
+            let key = level.column();
+            // Each copy from the days of rows, in its own transaction.
+            let mut start = first_day;
+            while start > earliest {
+                start -= step;
+                let shift = first_day - start;
+                db.batch(&format!(
+                    "BEGIN; INSERT INTO {table} ({key}, node, name{extra}, {values}) \
+                     SELECT {key} - {shift}, node, name{extra}, {values} FROM {table} \
+                     WHERE {key} >= {first_day} AND {key} - {shift} >= {earliest} \
+                     AND {key} - {shift} < {first_day}; COMMIT;"
+                ));
+            }
+        }
+    }
+    println!(
+        "rollups copied back to {rollup_days} days: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    if let Db::Postgres(_) = db {
+        let t = Instant::now();
+        db.batch("ANALYZE");
+        println!("ANALYZE: {:.1} s", t.elapsed().as_secs_f64());
+    }
+}
+
 /// Makes every rollup anew, the days in UTC (the zone of the cases).
 fn rebuild(db: &mut Db) {
     let settings = Settings::default();
@@ -387,7 +451,6 @@ fn case(
 
 fn main() {
     let o = options();
-    let first_day = LAST_DAY - (o.days - 1) * 86_400;
     let kept = std::env::var_os("CC_CDR_BENCH_DIR").map(std::path::PathBuf::from);
     let dir = kept.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("cc_cdr_history_{}", std::process::id()))
@@ -447,6 +510,12 @@ fn main() {
     if let Db::Postgres(_) = db {
         fill(&mut db, o.days, o.calls);
     }
+    if let Some(n) = o.rollup_days {
+        assert!(n > o.days, "--rollup-days {n}: more than --days {}", o.days);
+        // A kept SQLite database would keep the copies for the next run.
+        assert!(o.postgres, "--rollup-days: with --backend postgres only");
+        extend_rollups(&mut db, o.days, n);
+    }
     let visits = db.count("callcenter_cdr");
     println!(
         "{} days of {} visits ({visits} visits, {} offers, {} agent intervals)",
@@ -494,29 +563,37 @@ fn main() {
         "statistics (median of runs)", "rollups", "rows", "ratio", "rows"
     );
     let to = LAST_DAY + 86_400;
-    for subject in [Subject::Queue, Subject::Agent] {
-        for interval in [Interval::Total, Interval::Day, Interval::Hour] {
-            let request = Request {
-                subject,
-                name: None,
-                node: None,
-                from: first_day,
-                to,
-                interval,
-                now: to,
-                filter: Default::default(),
-            };
-            let skip = o.rows_today_only
-                || (subject == Subject::Agent
-                    && interval == Interval::Hour
-                    && o.skip_rows_agent_hour);
-            case(
-                &mut db,
-                &o,
-                &format!("{subject:?}, {} days, by {}", o.days, interval.as_str()),
-                &request,
-                skip,
-            );
+    // The days of rows, then the days of rollups only (no rows path).
+    let spans: Vec<(i64, bool)> = std::iter::once((o.days, false))
+        .chain(o.rollup_days.map(|n| (n, true)))
+        .collect();
+    for (span, rollups_only) in spans {
+        for subject in [Subject::Queue, Subject::Agent] {
+            for interval in [Interval::Total, Interval::Day, Interval::Hour] {
+                let request = Request {
+                    subject,
+                    name: None,
+                    node: None,
+                    from: LAST_DAY - (span - 1) * 86_400,
+                    to,
+                    interval,
+                    now: to,
+                    filter: Default::default(),
+                };
+                let skip = rollups_only
+                    || o.rows_today_only
+                    || (subject == Subject::Agent
+                        && interval == Interval::Hour
+                        && o.skip_rows_agent_hour);
+                let what = if rollups_only { " (rollups only)" } else { "" };
+                case(
+                    &mut db,
+                    &o,
+                    &format!("{subject:?}, {span} days{what}, by {}", interval.as_str()),
+                    &request,
+                    skip,
+                );
+            }
         }
     }
     for subject in [Subject::Queue, Subject::Agent] {
