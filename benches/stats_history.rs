@@ -11,7 +11,9 @@
 //! `--backend sqlite|postgres`, `--runs N` of each rollups case (5),
 //! `--rows-runs N` of each rows case (3; 0 skips the rows path),
 //! `--skip-rows-agent-hour` (the slowest rows case), `--rows-today-only`
-//! (the rows path for today's cases only), `--rollup-days N` (see below).
+//! (the rows path for today's cases only), `--only queue|agent` (the
+//! range's cases of one subject; today's are both), `--rollup-days N`
+//! (see below).
 //!
 //! Filling: the first day goes through the module's store, as the writer
 //! writes it (rollups off, they are rebuilt at the end). Every later day is
@@ -209,6 +211,8 @@ struct Options {
     rows_today_only: bool,
     /// The days the rollups are copied back to, beyond `days` of rows.
     rollup_days: Option<i64>,
+    /// The subjects of the range's cases (today's are both).
+    subjects: Vec<Subject>,
 }
 
 fn options() -> Options {
@@ -233,6 +237,16 @@ fn options() -> Options {
         skip_rows_agent_hour: args.iter().any(|a| a == "--skip-rows-agent-hour"),
         rows_today_only: args.iter().any(|a| a == "--rows-today-only"),
         rollup_days: value("--rollup-days").map(|n| n as i64),
+        subjects: match args
+            .iter()
+            .position(|a| a == "--only")
+            .map(|i| args.get(i + 1))
+        {
+            None => vec![Subject::Queue, Subject::Agent],
+            Some(Some(s)) if s == "queue" => vec![Subject::Queue],
+            Some(Some(s)) if s == "agent" => vec![Subject::Agent],
+            Some(other) => panic!("--only {other:?}: queue or agent"),
+        },
     }
 }
 
@@ -568,7 +582,7 @@ fn main() {
         .chain(o.rollup_days.map(|n| (n, true)))
         .collect();
     for (span, rollups_only) in spans {
-        for subject in [Subject::Queue, Subject::Agent] {
+        for &subject in &o.subjects {
             for interval in [Interval::Total, Interval::Day, Interval::Hour] {
                 let request = Request {
                     subject,
@@ -618,6 +632,11 @@ fn main() {
         }
     }
     drop(db);
+    // SAFETY: getrusage fills the struct it is given; zeroed is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+        println!("peak memory (max RSS): {} MB", usage.ru_maxrss / 1024);
+    }
     if kept.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

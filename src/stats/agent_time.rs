@@ -475,30 +475,51 @@ fn add_swept(
     for (i, n) in exclude.iter().enumerate() {
         params.push((format!(":x{i}"), Value::Text(n.clone())));
     }
-    let params: Vec<(&str, Value)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let spans = spans_of_rows(reader.query(&sql, &params)?)?;
-    let segments: Vec<(i64, i64, usize)> = parts
-        .segments
-        .iter()
-        .filter_map(|segment| {
-            let (s, e) = (segment.start.max(a), segment.end.min(b));
-            let bucket = segment.bucket?;
-            (s < e).then_some((s * 1_000_000, e * 1_000_000, bucket))
-        })
-        .collect();
-    for ((agent, _node), mut spans) in spans {
-        spans.sort();
-        let mut times = vec![Times::default(); parts.buckets];
-        sweep(&spans, &segments, &mut times);
-        for (i, t) in times.iter().enumerate() {
-            out.add(&agent, i, parts.buckets, t);
+    // A day at a time: only the intervals of one window are in memory (a
+    // year's of every agent would not fit), and each window counts only
+    // the time inside it, so an interval read in two counts once.
+    let mut from = a;
+    while from < b {
+        let to = (from + SWEEP_WINDOW).min(b);
+        params[0].1 = Value::Integer(from * 1_000_000);
+        params[1].1 = Value::Integer(to * 1_000_000);
+        let bound: Vec<(&str, Value)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let spans = spans_of_rows(reader.query(&sql, &bound)?)?;
+        // The window's segments, each swept into a slot of its own and
+        // then added to its bucket: the cost follows the window, not the
+        // buckets of the whole range.
+        let inside: Vec<(i64, i64, usize)> = parts
+            .segments
+            .iter()
+            .filter_map(|segment| {
+                let (s, e) = (segment.start.max(from), segment.end.min(to));
+                let bucket = segment.bucket?;
+                (s < e).then_some((s * 1_000_000, e * 1_000_000, bucket))
+            })
+            .collect();
+        let slots: Vec<(i64, i64, usize)> = inside
+            .iter()
+            .enumerate()
+            .map(|(slot, (s, e, _))| (*s, *e, slot))
+            .collect();
+        for ((agent, _node), mut spans) in spans {
+            spans.sort();
+            let mut times = vec![Times::default(); slots.len()];
+            sweep(&spans, &slots, &mut times);
+            for (t, (_, _, bucket)) in times.iter().zip(&inside) {
+                out.add(&agent, *bucket, parts.buckets, t);
+            }
         }
+        from = to;
     }
     Ok(())
 }
+
+/// The longest window `add_swept` reads at once, in seconds.
+const SWEEP_WINDOW: i64 = 86_400;
 
 /// The times of `spans` (sorted) in each quarter of `[from, to)` (seconds,
 /// on quarter boundaries): the rollups' rows, `(quarter, times)`, the
