@@ -323,7 +323,7 @@ pub fn compute(
     let interior = rollup::aligned(&starts, end)
         .map(|(a, b)| (a, b.min(rollup::quarter_of(request.now))))
         .filter(|(a, b)| a < b);
-    let span_us = sealed.span_us.unwrap_or(i64::MAX / 4);
+    let span_us = sealed.span_us;
     let mut out = AgentTimes::default();
     let mut sealed_nodes = Vec::new();
     if let Some((afrom, ato)) = interior {
@@ -454,9 +454,13 @@ fn add_swept(
     exclude: &[String],
     a: i64,
     b: i64,
-    span_us: i64,
+    span_us: Option<i64>,
     out: &mut AgentTimes,
 ) -> Result<(), String> {
+    let span_us = match span_us {
+        Some(span) => span,
+        None => longest_reaching(reader, a, b)?,
+    };
     let sql = window_sql(request.name.is_some(), node.is_some(), exclude.len());
     let mut params: Vec<(String, Value)> = vec![
         (":a_us".into(), Value::Integer(a * 1_000_000)),
@@ -516,6 +520,26 @@ fn add_swept(
         from = to;
     }
     Ok(())
+}
+
+/// The longest closed interval of `COUNTED` reaching into `[a, b)`
+/// (seconds), in µs: without the rollups' `max_span_us`, what a window
+/// must look back for. Read through the end index (`+start_us` keeps the
+/// start index out), so that it costs the intervals ending after `a`, not
+/// the whole history before `b`.
+fn longest_reaching(reader: &mut dyn Reader, a: i64, b: i64) -> Result<i64, String> {
+    let sql = format!(
+        "SELECT max(end_us - start_us) FROM agent_activity WHERE {COUNTED} \
+         AND end_us > CAST(:a_us AS BIGINT) AND +start_us < CAST(:b_us AS BIGINT)"
+    );
+    let params = [
+        (":a_us", Value::Integer(a * 1_000_000)),
+        (":b_us", Value::Integer(b * 1_000_000)),
+    ];
+    Ok(match reader.query(&sql, &params)?.first().map(|r| &r[0]) {
+        Some(Value::Integer(longest)) => *longest,
+        _ => 0,
+    })
 }
 
 /// The longest window `add_swept` reads at once, in seconds.
