@@ -346,6 +346,9 @@ fn extend_rollups(db: &mut Db, days: i64, rollup_days: i64) {
     let first_day = LAST_DAY - (days - 1) * 86_400;
     let earliest = LAST_DAY - (rollup_days - 1) * 86_400;
     let step = days * 86_400;
+    // The days of rows only: what lies after them (the last intervals
+    // still open) is not copied.
+    let end = first_day + step;
     let t = Instant::now();
     for rollup in levels::rollups() {
         // The wait buckets serve only thresholds other than those the
@@ -371,8 +374,8 @@ fn extend_rollups(db: &mut Db, days: i64, rollup_days: i64) {
                 db.batch(&format!(
                     "BEGIN; INSERT INTO {table} ({key}, node, name{extra}, {values}) \
                      SELECT {key} - {shift}, node, name{extra}, {values} FROM {table} \
-                     WHERE {key} >= {first_day} AND {key} - {shift} >= {earliest} \
-                     AND {key} - {shift} < {first_day}; COMMIT;"
+                     WHERE {key} >= {first_day} AND {key} < {end} \
+                     AND {key} - {shift} >= {earliest}; COMMIT;"
                 ));
             }
         }
