@@ -482,9 +482,7 @@ fn add_swept(
     // A day at a time: only the intervals of one window are in memory (a
     // year's of every agent would not fit), and each window counts only
     // the time inside it, so an interval read in two counts once.
-    let mut from = a;
-    while from < b {
-        let to = (from + SWEEP_WINDOW).min(b);
+    for (from, to) in windows(a, b) {
         params[0].1 = Value::Integer(from * 1_000_000);
         params[1].1 = Value::Integer(to * 1_000_000);
         let bound: Vec<(&str, Value)> = params
@@ -495,29 +493,25 @@ fn add_swept(
         // The window's segments, each swept into a slot of its own and
         // then added to its bucket: the cost follows the window, not the
         // buckets of the whole range.
-        let inside: Vec<(i64, i64, usize)> = parts
+        let (slots, buckets): (Vec<(i64, i64, usize)>, Vec<usize>) = parts
             .segments
             .iter()
             .filter_map(|segment| {
                 let (s, e) = (segment.start.max(from), segment.end.min(to));
                 let bucket = segment.bucket?;
-                (s < e).then_some((s * 1_000_000, e * 1_000_000, bucket))
+                (s < e).then_some(((s * 1_000_000, e * 1_000_000), bucket))
             })
-            .collect();
-        let slots: Vec<(i64, i64, usize)> = inside
-            .iter()
             .enumerate()
-            .map(|(slot, (s, e, _))| (*s, *e, slot))
-            .collect();
+            .map(|(slot, ((s, e), bucket))| ((s, e, slot), bucket))
+            .unzip();
         for ((agent, _node), mut spans) in spans {
             spans.sort();
             let mut times = vec![Times::default(); slots.len()];
             sweep(&spans, &slots, &mut times);
-            for (t, (_, _, bucket)) in times.iter().zip(&inside) {
+            for (t, bucket) in times.iter().zip(&buckets) {
                 out.add(&agent, *bucket, parts.buckets, t);
             }
         }
-        from = to;
     }
     Ok(())
 }
@@ -542,8 +536,21 @@ fn longest_reaching(reader: &mut dyn Reader, a: i64, b: i64) -> Result<i64, Stri
     })
 }
 
-/// The longest window `add_swept` reads at once, in seconds.
-const SWEEP_WINDOW: i64 = 86_400;
+/// `[a, b)` cut into windows of at most a day (seconds; whole quarters
+/// when `a` is one): how much of the intervals is read at once, here and
+/// by the rollups' rebuild.
+pub fn windows(a: i64, b: i64) -> impl Iterator<Item = (i64, i64)> {
+    const WINDOW: i64 = 86_400;
+    (a < b)
+        .then(|| {
+            (0..)
+                .map(move |i| a + i * WINDOW)
+                .take_while(move |f| *f < b)
+        })
+        .into_iter()
+        .flatten()
+        .map(move |f| (f, (f + WINDOW).min(b)))
+}
 
 /// The times of `spans` (sorted) in each quarter of `[from, to)` (seconds,
 /// on quarter boundaries): the rollups' rows, `(quarter, times)`, the
@@ -652,5 +659,18 @@ impl<'a> Cursor<'a> {
             .filter(|s| t < s.end)
             .last()
             .map(|s| s.value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    #[test]
+    fn windows_are_days_up_to_the_end() {
+        let got: Vec<_> = windows(900, 900 + 2 * 86_400 + 1800).collect();
+        assert_eq!(got, [(900, 87_300), (87_300, 173_700), (173_700, 175_500)]);
+        assert_eq!(windows(5, 5).count(), 0);
+        assert_eq!(windows(6, 5).count(), 0);
     }
 }

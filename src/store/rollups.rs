@@ -464,16 +464,15 @@ impl Rollups {
              FROM agent_activity GROUP BY COALESCE(node, ''), agent_name",
             Vec::new(),
         )?;
+        // Per node: its first interval's start and its horizon.
         let mut horizons: BTreeMap<String, i64> = BTreeMap::new();
-        for row in &agents {
-            if let (Value::Text(node), Value::Integer(latest)) = (&row[0], &row[3]) {
-                let h = horizons.entry(node.clone()).or_insert(0);
-                *h = (*h).max(sealable(*latest));
-            }
-        }
         let mut firsts: BTreeMap<String, i64> = BTreeMap::new();
         for row in &agents {
-            if let (Value::Text(node), Value::Integer(first)) = (&row[0], &row[2]) {
+            if let (Value::Text(node), Value::Integer(first), Value::Integer(latest)) =
+                (&row[0], &row[2], &row[3])
+            {
+                let h = horizons.entry(node.clone()).or_insert(0);
+                *h = (*h).max(sealable(*latest));
                 let f = firsts.entry(node.clone()).or_insert(*first);
                 *f = (*f).min(*first);
             }
@@ -484,11 +483,9 @@ impl Rollups {
         // lookup per interval all over the table). The hours and days
         // follow, all at once.
         for (node, horizon) in &horizons {
-            let mut from = quarter_of(firsts[node].div_euclid(1_000_000));
-            while from < *horizon {
-                let to = (from + REBUILD_WINDOW).min(*horizon);
+            let first = quarter_of(firsts[node].div_euclid(1_000_000));
+            for (from, to) in agent_time::windows(first, *horizon) {
                 self.recompute_agent_time(exec, node, None, from, to, false)?;
-                from = to;
             }
         }
         for (node, horizon) in &horizons {
@@ -809,9 +806,6 @@ fn add(keys: &mut BTreeSet<Key>, row: &[Value]) {
         keys.insert((quarter_of(*epoch), node.clone(), name.clone()));
     }
 }
-
-/// How much agent time a rebuild makes at once, in seconds (whole quarters).
-const REBUILD_WINDOW: i64 = 86_400;
 
 /// The end `spans_sql` gives an open interval.
 const OPEN: i64 = -1;
