@@ -1722,13 +1722,28 @@ fn a_load_run_gives_one_consistent_queue_log() {
     });
     let mut problems = Vec::new();
     if settled.is_none() {
+        // Each unmet part of the condition, with the rows that miss it.
+        let closed = query_rows(
+            &db,
+            "SELECT 1 FROM callcenter_cdr WHERE closed_by <> 'open' AND hangup_cause IS NOT NULL",
+        )
+        .len();
+        let unclosed = query_rows(
+            &db,
+            "SELECT uuid, outcome, closed_by, agent_name FROM callcenter_cdr \
+             WHERE closed_by = 'open' OR hangup_cause IS NULL LIMIT 10",
+        );
+        let open_offers = query_rows(
+            &db,
+            "SELECT a.member_uuid, a.agent_name, a.attempt_no, a.offered_epoch, \
+             c.outcome, c.closed_by, c.agent_name AS answered_by \
+             FROM agent_attempt a LEFT JOIN callcenter_cdr c ON c.member_uuid = a.member_uuid \
+             WHERE a.result IS NULL LIMIT 10",
+        );
         problems.push(format!(
-            "the load did not settle in 180 s: {} complete rows of {placed} calls, {}",
-            query_rows(
-                &db,
-                "SELECT 1 FROM callcenter_cdr WHERE closed_by = 'event'"
-            )
-            .len(),
+            "the load did not settle in 180 s: {closed} closed rows with a hangup cause of \
+             {placed} calls; {}; rows not closed or without a cause (first 10): {unclosed:?}; \
+             offers without a result (first 10): {open_offers:?}",
             sw.api("show channels count").trim()
         ));
     }

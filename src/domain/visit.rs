@@ -168,10 +168,13 @@ struct Visit {
     /// `member-queue-end` `Terminated` said the caller's channel was still
     /// up (hangup time 0): the agent's side ended the bridge.
     caller_up_at_end: bool,
-    /// Which leg hung up while still bridged (`last_bridge_role`):
-    /// the caller's hangup or `member-queue-end` said `originator`, or
-    /// the agent's (`bridge-agent-end`, its hangup) said `originatee`.
-    first_to_hang_up: Option<HangupBy>,
+    /// The caller's leg hung up while still bridged: its hangup or
+    /// `member-queue-end` said `last_bridge_role` `originator`. Inside,
+    /// that channel's hangup time in µs, if known.
+    caller_left_bridged: Option<Option<i64>>,
+    /// The agent's leg hung up while still bridged: `bridge-agent-end`
+    /// said `originatee`, with the agent channel's hangup time.
+    agent_left_bridged: Option<Option<i64>>,
     /// See `Assembler::place`.
     queue_position: Option<i64>,
     /// See `Assembler::place_exit`.
@@ -206,6 +209,7 @@ struct Visit {
 struct Hangup {
     cause: String,
     at: Option<i64>,
+    at_us: Option<i64>,
     created: Option<i64>,
     /// `last_bridge_role` of the caller's channel.
     bridge_role: Option<String>,
@@ -524,6 +528,7 @@ impl Assembler {
             at: ev
                 .micros_as_secs(Field::ChannelHangupTime)
                 .or(ev.created_secs()),
+            at_us: ev.micros(Field::ChannelHangupTime),
             created: ev.micros_as_secs(Field::ChannelCreatedTime),
             bridge_role: ev.owned(Field::VarLastBridgeRole),
             seen: now,
@@ -711,16 +716,12 @@ impl Visit {
         }
     }
 
-    /// Whose leg hung up first on an answered call, by the two channels'
-    /// `Caller-Channel-Hangup-Time` in microseconds: the agent's only if
-    /// strictly earlier (a tie is the caller's), or if the caller was still
-    /// up when the agent left (a transfer: `member-queue-end` says so with
-    /// a hangup time of 0, or only the agent's hangup is known). A known
-    /// caller hangup against an agent still up or unknown is the caller's.
-    ///
-    /// What tells is `last_bridge_role`, which FreeSWITCH sets only on
-    /// the leg hung up while still bridged (checked over 64 real calls
-    /// each way); without it, `None`.
+    /// Whose leg hung up first on an answered call: the agent's if the
+    /// caller was still up when the agent left (a transfer:
+    /// `member-queue-end` says so with a hangup time of 0), else the leg
+    /// FreeSWITCH flagged with `last_bridge_role` as hung up while still
+    /// bridged; without it, `None`. Usually only the first leg has it
+    /// (checked over 64 real calls each way); see `first_to_hang_up`.
     fn hangup_by(&self) -> Option<HangupBy> {
         let answer = self.connected_answer()?;
         // The caller still up when the agent left: a transfer, or a
@@ -729,9 +730,22 @@ impl Visit {
         if self.caller_up_at_end || answer.transferred_to.is_some() {
             return Some(HangupBy::Agent);
         }
-        // Not the hangup times: they can be 20 ms the wrong way, and a
-        // guess written would outlive the fact a later event brings.
-        self.first_to_hang_up
+        // Not the hangup times alone: they can be 20 ms the wrong way, and
+        // a guess written would outlive the fact a later event brings.
+        self.first_to_hang_up()
+    }
+
+    /// The leg hung up while bridged. Both can say so: the other leg,
+    /// hung up as the bridge let go, may still have been flagged bridged
+    /// (seen in a CI run of a caller killed with uuid_kill). Then the earlier
+    /// hangup is first; the agent's only if strictly earlier.
+    fn first_to_hang_up(&self) -> Option<HangupBy> {
+        match (self.caller_left_bridged, self.agent_left_bridged) {
+            (Some(Some(caller)), Some(Some(agent))) if agent < caller => Some(HangupBy::Agent),
+            (Some(_), _) => Some(HangupBy::Caller),
+            (None, Some(_)) => Some(HangupBy::Agent),
+            (None, None) => None,
+        }
     }
 
     fn absorb_hangup(&mut self, hangup: &Hangup, now: u64, grace_secs: u64) {
@@ -741,7 +755,7 @@ impl Visit {
         set_once(&mut self.hangup_cause, Some(hangup.cause.clone()));
         set_once(&mut self.caller_hangup_at, hangup.at);
         if hangup.bridge_role.as_deref() == Some("originator") {
-            self.first_to_hang_up.get_or_insert(HangupBy::Caller);
+            self.caller_left_bridged.get_or_insert(hangup.at_us);
         }
         self.hangup_seen = true;
         set_once(&mut self.system_entered, hangup.created);
@@ -932,7 +946,8 @@ impl Visit {
         self.absorb_answer(ev, true);
         // It carries the agent's channel variables.
         if ev.get(Field::VarLastBridgeRole) == Some("originatee") {
-            self.first_to_hang_up.get_or_insert(HangupBy::Agent);
+            self.agent_left_bridged
+                .get_or_insert(ev.micros(Field::ChannelHangupTime));
         }
         if let Some(answer) = self.answer.as_mut() {
             if ev.get(Field::AgentBridged) == Some("false") {
@@ -959,7 +974,8 @@ impl Visit {
     fn absorb_end(&mut self, ev: &CcEvent) {
         self.absorb_member_channel(ev);
         if ev.get(Field::VarLastBridgeRole) == Some("originator") {
-            self.first_to_hang_up.get_or_insert(HangupBy::Caller);
+            self.caller_left_bridged
+                .get_or_insert(ev.micros(Field::ChannelHangupTime));
         }
         let leaving = ev
             .epoch_secs(Field::MemberLeavingTime)

@@ -924,7 +924,7 @@ fn the_answered_calls_say_who_hung_up_first() {
 /// Who hung up first, from `last_bridge_role` on the caller's channel
 /// (its hangup, or member-queue-end) or on the agent's (bridge-agent-end),
 /// and from a caller still up as the agent left; the hangup times alone
-/// tell nothing.
+/// tell nothing, but choose when both legs are flagged.
 #[test]
 fn hangup_by_is_the_leg_hung_up_while_bridged() {
     let by = |end_role: Option<&str>,
@@ -951,7 +951,7 @@ fn hangup_by_is_the_leg_hung_up_while_bridged() {
             ("Caller-Channel-Hangup-Time", "1030000001"),
         ];
         bridge_end.extend(agent_role.map(|r| ("variable_last_bridge_role", r)));
-        let mut events = vec![ev(&end), ev(&bridge_end)];
+        let mut events = vec![ev(&bridge_end), ev(&end)];
         if let Some(role) = hangup_role {
             events.push(CcEvent::from_pairs(
                 Source::HangupComplete,
@@ -970,6 +970,26 @@ fn hangup_by_is_the_leg_hung_up_while_bridged() {
     assert_eq!(by(Some("originator"), None, None, "1030000002"), caller);
     assert_eq!(by(None, None, Some("originator"), "1030000002"), caller);
     assert_eq!(by(None, Some("originatee"), None, "1030000002"), agent);
+    // Both legs flagged (the agent's hung up as the bridge let go, still
+    // flagged bridged): the earlier hangup, whichever event came first.
+    assert_eq!(
+        by(Some("originator"), Some("originatee"), None, "1030000000"),
+        caller
+    );
+    // The caller's hangup event (at ...002) after the agent's (...001).
+    assert_eq!(
+        by(None, Some("originatee"), Some("originator"), "1030000000"),
+        agent
+    );
+    assert_eq!(
+        by(Some("originator"), Some("originatee"), None, "1030000002"),
+        agent
+    );
+    // A tie is the caller's.
+    assert_eq!(
+        by(Some("originator"), Some("originatee"), None, "1030000001"),
+        caller
+    );
     // The times alone (the agent's 1 µs earlier) say nothing.
     assert_eq!(by(None, None, None, "1030000002"), None);
     // The caller still up when the agent left (a transfer).
