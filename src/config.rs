@@ -38,6 +38,8 @@ pub struct Config {
     pub sl_sec: i64,
     pub short_abandon_sec: i64,
     pub sl_formula: SlFormula,
+    /// The most rows a statistics request may make (`stats-max-rows`).
+    pub stats_max_rows: usize,
     /// `local`, or a zone `TimeZone::named` accepts (checked when parsed).
     pub time_zone: String,
     /// The admin's own columns (`<columns>`), checked.
@@ -305,6 +307,14 @@ pub const PARAMS: &[ParamDoc] = &[
                   exclude_early_abandons or early_abandons_positive (see Metrics).",
     },
     ParamDoc {
+        name: "stats-max-rows",
+        default: "250000",
+        meaning: "The most rows a statistics request (fs_cli, cc_cdr_report, the web history \
+                  and JSON API) may make: names x intervals, counted before it runs. Past it, \
+                  an error names the rows and what to ask instead. 0: no bound (0 to \
+                  100000000).",
+    },
+    ParamDoc {
         name: "time-zone",
         default: "local",
         meaning: "Time zone of statistics intervals: local (the switch's), UTC, an IANA name \
@@ -435,6 +445,7 @@ impl Config {
             sl_sec: 20,
             short_abandon_sec: 5,
             sl_formula: SlFormula::Offered,
+            stats_max_rows: stats::size::DEFAULT_MAX_ROWS,
             time_zone: "local".to_owned(),
             columns: Vec::new(),
             queues: stats::targets::QueueTargetMap::new(),
@@ -485,6 +496,7 @@ impl Config {
             sl_formula: self.sl_formula,
             tz: TimeZone::named(&self.time_zone).unwrap_or_else(|_| TimeZone::local()),
             queues: self.queues.clone(),
+            max_rows: self.stats_max_rows,
         }
     }
 
@@ -558,6 +570,15 @@ impl Config {
                 "sl-sec" => config.sl_sec = ranged(value, 1, 3600, 20, &mut warn) as i64,
                 "short-abandon-sec" => {
                     config.short_abandon_sec = ranged(value, 0, 600, 5, &mut warn) as i64
+                }
+                "stats-max-rows" => {
+                    config.stats_max_rows = ranged(
+                        value,
+                        0,
+                        100_000_000,
+                        stats::size::DEFAULT_MAX_ROWS as u64,
+                        &mut warn,
+                    ) as usize
                 }
                 "sl-formula" => {
                     config.sl_formula = SlFormula::parse(value).unwrap_or_else(|| {

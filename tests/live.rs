@@ -74,6 +74,7 @@ fn settings() -> LiveSettings {
             )]
             .into_iter()
             .collect(),
+            ..Settings::default()
         },
         thresholds: Thresholds::default(),
         node: "fs1".into(),

@@ -692,7 +692,62 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
         bad.starts_with("-ERR") && bad.contains("USAGE: stats"),
         "{bad}"
     );
+    // Past stats-max-rows (250,000 by default), a request is refused before
+    // it runs, naming its rows: these agents by quarter over 20 years.
+    let agents = agent_json.matches("\"agent\": ").count();
+    let from_year = tz.to_local(to).year() - 20;
+    let (from, to_day) = (format!("{from_year}-01-01"), stamp(to));
+    let over = fs
+        .api(&format!("cc_cdr stats agent all {from} {to_day} 15m"))
+        .unwrap();
+    let quarters = (to - tz.day_start(jiff::civil::date(from_year, 1, 1)) + 899) / 900;
+    assert!(
+        over.starts_with(&format!(
+            "-ERR {} rows asked for ({agents} agents x {} intervals of 15m), over \
+             stats-max-rows (250,000): ask for a longer interval (",
+            grouped(agents as i64 * quarters),
+            grouped(quarters)
+        )),
+        "{over}"
+    );
+    // The report tool refuses it the same way, and takes --max-rows.
+    let report = |max_rows: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cc_cdr_report"))
+            .args(["--db", &fs.db_path.display().to_string(), "--tz", "UTC"])
+            .args([
+                "--max-rows",
+                max_rows,
+                "agent",
+                "all",
+                &from,
+                &to_day,
+                "day",
+            ])
+            .output()
+            .expect("cc_cdr_report runs")
+    };
+    let refused = report("100");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("over stats-max-rows (100)"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(report("0").status.success(), "0: no bound");
     save_capture(capture, &capture_file, "mixed_run.events");
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[test]

@@ -70,6 +70,11 @@ struct Cli {
           value_parser = seconds, allow_hyphen_values = true)]
     short_abandon_sec: i64,
 
+    /// The most rows a statistics request may make (names x intervals),
+    /// as stats-max-rows in cc_cdr.conf; 0: no bound
+    #[arg(long, value_name = "N", default_value_t = stats::size::DEFAULT_MAX_ROWS)]
+    max_rows: usize,
+
     /// A queue's own T of the service level, as <queues> in cc_cdr.conf
     /// (once per queue)
     #[arg(long, value_name = "QUEUE=N", value_parser = queue_sl_sec,
@@ -260,6 +265,7 @@ fn main() -> ExitCode {
         sl_formula: cli.sl_formula,
         tz: cli.tz,
         queues: Default::default(),
+        max_rows: cli.max_rows,
     };
     let mut settings = settings;
     for (queue, n) in &cli.queue_sl_sec {

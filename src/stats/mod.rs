@@ -17,6 +17,7 @@ pub mod format;
 pub mod levels;
 pub mod metrics;
 pub mod rollup;
+pub mod size;
 pub mod targets;
 pub mod today;
 pub mod views;
@@ -194,6 +195,8 @@ pub struct Settings {
     pub tz: TimeZone,
     /// Queues with targets of their own (`<queues>`): see `targets_of`.
     pub queues: targets::QueueTargetMap,
+    /// The most rows a request may make (`stats-max-rows`; 0: no bound).
+    pub max_rows: usize,
 }
 
 impl Default for Settings {
@@ -204,6 +207,7 @@ impl Default for Settings {
             sl_formula: SlFormula::Offered,
             tz: TimeZone::local(),
             queues: targets::QueueTargetMap::new(),
+            max_rows: size::DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -510,6 +514,7 @@ fn report(
     parsed: &args::Parsed,
 ) -> Result<String, String> {
     let request = &parsed.request;
+    size::check(reader, settings, parsed).map_err(|e| format!("-ERR {e}\n"))?;
     let table = match parsed.by_queue {
         true => by_queue::compute(reader, settings, request),
         false => compute(reader, settings, request),

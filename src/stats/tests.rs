@@ -33,6 +33,7 @@ testkit::on_both_backends!(
     a_queue_with_its_own_targets_counts_with_them,
     an_agent_by_queue_counts_each_offer_under_its_queue,
     the_day_rollups_follow_the_zone_recorded,
+    a_request_over_stats_max_rows_is_refused_before_it_runs,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1476,6 +1477,7 @@ fn rollups_give_the_numbers_of_the_rows(backend: Backend) {
                 sl_formula: *rng.pick(SlFormula::ALL),
                 tz: TimeZone::named(zone).unwrap(),
                 queues: random_queue_targets(&mut rng),
+                max_rows: 0,
             };
             let subject = *rng.pick(&[Subject::Queue, Subject::Agent]);
             let name = match subject {
@@ -2038,4 +2040,106 @@ fn the_day_rollups_follow_the_zone_recorded(backend: Backend) {
             &format!("{subject:?} by day in Kolkata"),
         );
     }
+}
+
+/// names x intervals over `stats-max-rows` is refused with the rows it
+/// would make and the nearest request that fits; the names are those of
+/// the range, from the day rollups or, where they are not made, the rows.
+fn a_request_over_stats_max_rows_is_refused_before_it_runs(backend: Backend) {
+    use ActivityKind::Status;
+    let mut ops = upserts(vec![
+        visit("v1", "q1", 8 * HOUR, "answered", 10),
+        visit("v2", "q2", 9 * HOUR, "abandoned", 30),
+        visit("v3", "q3", 10 * HOUR, "abandoned", 3),
+        // The day before: not a name of the range.
+        visit("v0", "q0", -5 * HOUR, "abandoned", 3),
+    ]);
+    let offer = |id: &str, agent: &str, queue: &str, at: i64| {
+        StoreOp::Attempt(Box::new(AttemptRow {
+            member_uuid: id.into(),
+            agent_name: agent.into(),
+            attempt_no: 1,
+            queue_name: Some(queue.into()),
+            offered_epoch: Some(DAY + at),
+            ring_sec: Some(3),
+            result: Some("no_answer"),
+            ..AttemptRow::default()
+        }))
+    };
+    // alice: offers and time; bob: time only; carol: offers only.
+    ops.push(change(Status, "Available", 8 * HOUR));
+    ops.push(StoreOp::AgentChange(AgentChange {
+        agent: "bob".into(),
+        kind: Status,
+        value: "Available".into(),
+        reason: None,
+        at_us: (DAY + 8 * HOUR) * 1_000_000,
+    }));
+    ops.push(offer("v1", "alice", "q1", 8 * HOUR));
+    ops.push(offer("v2", "alice", "q2", 9 * HOUR));
+    ops.push(offer("v3", "carol", "q3", 10 * HOUR));
+    let Some(d) = db("max_rows", backend, ops) else {
+        return;
+    };
+    let ask = |max_rows: usize, words: &str| {
+        let s = Settings {
+            max_rows,
+            ..settings()
+        };
+        let words: Vec<&str> = words.split(' ').collect();
+        run(d.reader().as_mut(), &s, &words, DAY + 86_400)
+    };
+    let refused = |max_rows: usize, words: &str| match ask(max_rows, words) {
+        Err(e) => e,
+        Ok(_) => panic!("{words} with stats-max-rows {max_rows}: not refused"),
+    };
+    // 3 queues x 24 hours.
+    assert!(ask(72, "queue all 2026-11-23 1h").is_ok());
+    assert_eq!(
+        refused(71, "queue all 2026-11-23 1h"),
+        "-ERR 72 rows asked for (3 queues x 24 intervals of 1h), over stats-max-rows (71): \
+         ask for a longer interval (day: 3 rows), one queue or a shorter range; or raise \
+         stats-max-rows (cc_cdr.conf, or --max-rows of cc_cdr_report)\n"
+    );
+    // Agents with offers or time: 3 x 96 quarters; 30m is the finest that fits.
+    let agents = refused(200, "agent all 2026-11-23 15m");
+    assert!(
+        agents.starts_with(
+            "-ERR 288 rows asked for (3 agents x 96 intervals of 15m), over stats-max-rows \
+             (200): ask for a longer interval (30m: 144 rows), one agent or"
+        ),
+        "{agents}"
+    );
+    // One name: the intervals alone.
+    assert!(ask(24, "queue q1 2026-11-23 1h").is_ok());
+    assert!(refused(23, "queue q1 2026-11-23 1h").contains("(1 queue x 24 intervals of 1h)"));
+    // Business hours drop the other intervals.
+    assert!(ask(24, "queue all 2026-11-23 1h hours 08:00-16:00").is_ok());
+    // 0: no bound.
+    assert!(ask(0, "agent all 2026-11-23 15m").is_ok());
+    // By queue: each agent and queue with offers (alice q1 and q2, carol q3).
+    assert!(
+        refused(71, "agent all 2026-11-23 1h by queue")
+            .contains("(3 agent and queue pairs x 24 intervals of 1h)")
+    );
+    assert!(
+        refused(47, "agent alice 2026-11-23 1h by queue")
+            .contains("(2 agent and queue pairs x 24 intervals of 1h)")
+    );
+    assert!(ask(48, "agent alice 2026-11-23 1h by queue").is_ok());
+
+    // Without the rollups (not made yet), the rows give the same names.
+    d.reader()
+        .query("DELETE FROM stat_rollup", &[])
+        .or_else(|_| match &d.database {
+            Database::Sqlite(path) => rusqlite::Connection::open(path)
+                .and_then(|c| c.execute("DELETE FROM stat_rollup", []))
+                .map(|_| Vec::new())
+                .map_err(|e| e.to_string()),
+            Database::Postgres(_) => Err("cannot delete the rollups' state".to_owned()),
+        })
+        .unwrap();
+    assert!(rollup::state(d.reader().as_mut()).is_none());
+    assert!(refused(71, "queue all 2026-11-23 1h").contains("(3 queues x 24 intervals of 1h)"));
+    assert!(refused(200, "agent all 2026-11-23 15m").contains("(3 agents x 96 intervals of 15m)"));
 }
