@@ -18,6 +18,24 @@ use crate::store::reader::Reader;
 /// The default of `stats-max-rows`.
 pub const DEFAULT_MAX_ROWS: usize = 250_000;
 
+/// How many intervals per allowed row a range may hold before business
+/// hours and days drop some (8 years of quarters at the default bound).
+const RANGE_FACTOR: usize = 4;
+
+/// Where the bound is set, for the errors.
+const RAISE: &str = "(cc_cdr.conf, or --max-rows of cc_cdr_report)";
+
+/// An interval's usual length (a day across DST is an hour off).
+fn nominal_secs(interval: Interval) -> Option<i64> {
+    match interval {
+        Interval::Min15 => Some(900),
+        Interval::Min30 => Some(1800),
+        Interval::Hour => Some(3600),
+        Interval::Day => Some(86_400),
+        Interval::Total => None,
+    }
+}
+
 /// A day rollup's key starts at most 25 hours before an instant it holds.
 const DAY_REACH_SECS: i64 = 25 * 3600;
 
@@ -27,6 +45,20 @@ pub fn check(reader: &mut dyn Reader, settings: &Settings, parsed: &Parsed) -> R
     let request = &parsed.request;
     if settings.max_rows == 0 || request.subject == Subject::Waits {
         return Ok(());
+    }
+    // Each interval is made, with its label, before business hours drop
+    // some: a range of millions costs memory before any name is counted.
+    if let Some(step) = nominal_secs(request.interval) {
+        let about = (request.to - request.from).max(0) / step;
+        if about > RANGE_FACTOR.saturating_mul(settings.max_rows) as i64 {
+            return Err(format!(
+                "the range holds about {} intervals of {}, over stats-max-rows ({}): ask for \
+                 a longer interval or a shorter range; or raise stats-max-rows {RAISE}",
+                grouped(about as usize),
+                request.interval.as_str(),
+                grouped(settings.max_rows),
+            ));
+        }
     }
     let intervals = intervals(request, request.interval, settings);
     if intervals == 0 {
@@ -217,7 +249,7 @@ fn refusal(
     instead.push("a shorter range".to_owned());
     format!(
         "{} rows asked for ({} {what} x {} intervals of {}), over stats-max-rows ({}): \
-         ask for {}; or raise stats-max-rows (cc_cdr.conf, or --max-rows of cc_cdr_report)",
+         ask for {}; or raise stats-max-rows {RAISE}",
         grouped(names.saturating_mul(intervals)),
         grouped(names),
         grouped(intervals),

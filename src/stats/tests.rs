@@ -2117,6 +2117,22 @@ fn a_request_over_stats_max_rows_is_refused_before_it_runs(backend: Backend) {
     assert!(ask(24, "queue all 2026-11-23 1h hours 08:00-16:00").is_ok());
     // 0: no bound.
     assert!(ask(0, "agent all 2026-11-23 15m").is_ok());
+    // A range of more than 4 intervals a row allowed is refused on its
+    // length, before its intervals are made: 1,000 years of quarters would
+    // be 35 M of them.
+    assert_eq!(
+        refused(250_000, "queue all 1026-11-23 2026-11-23 15m"),
+        "-ERR the range holds about 35,063,424 intervals of 15m, over stats-max-rows \
+         (250,000): ask for a longer interval or a shorter range; or raise stats-max-rows \
+         (cc_cdr.conf, or --max-rows of cc_cdr_report)\n"
+    );
+    assert!(refused(10, "queue q1 2026-11-23 15m").contains("about 96 intervals of 15m"));
+    // Within 4 a row, business hours count only their intervals.
+    assert!(ask(24, "queue q1 2026-11-23 15m hours 08:00-14:00").is_ok());
+    assert!(
+        refused(24, "queue q1 2026-11-23 15m hours 08:00-14:15")
+            .contains("(1 queue x 25 intervals of 15m)")
+    );
     // By queue: each agent and queue with offers (alice q1 and q2, carol q3).
     assert!(
         refused(71, "agent all 2026-11-23 1h by queue")
