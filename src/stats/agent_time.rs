@@ -17,7 +17,7 @@ use super::levels::{self, Pieces};
 use super::rollup::{self, QUARTER};
 use super::{Cell, Path, Request};
 use crate::domain::rows::STATUSES;
-use crate::store::reader::Reader;
+use crate::store::reader::{EachRow, Reader};
 use crate::tz::TimeZone;
 
 /// The time columns, after the call-based agent metrics.
@@ -119,23 +119,27 @@ pub struct AgentTimes {
 }
 
 impl AgentTimes {
-    pub fn cells(&self, agent: &str, bucket: usize) -> Vec<Cell> {
-        let t = self
-            .by_agent
-            .get(agent)
+    /// One agent's times, by bucket: looked up once for all its rows.
+    pub fn of(&self, agent: &str) -> Option<&[Times]> {
+        self.by_agent.get(agent).map(Vec::as_slice)
+    }
+
+    /// The agent-time cells (`COLUMNS`) of one bucket of `of`'s times.
+    pub fn push_cells(times: Option<&[Times]>, bucket: usize, cells: &mut Vec<Cell>) {
+        let t = times
             .and_then(|b| b.get(bucket))
             .copied()
             .unwrap_or_default();
         let secs = |us: i64| Cell::Int((us as f64 / 1e6).round() as i64);
         let busy = t.in_call + t.wrap;
         let occupancy = (busy + t.idle > 0).then(|| 100.0 * busy as f64 / (busy + t.idle) as f64);
-        vec![
+        cells.extend([
             secs(t.wrap),
             secs(t.login),
             secs(t.available),
             secs(t.on_break),
             Cell::Num(occupancy),
-        ]
+        ]);
     }
 
     /// The agents with any time in the range.
@@ -425,8 +429,15 @@ fn add_kept(
             levels::within(level.column(), ranges),
             column = level.column(),
         );
-        for row in reader.query(&sql, &params)? {
-            let agent = text(&row[0])?;
+        // Row by row, the name borrowed: a month of agents by hour is
+        // 216,000 rows.
+        let mut each = EachRow(|row: &[Value]| {
+            let Some(Value::Text(agent)) = row.first() else {
+                return Err(format!(
+                    "stat_agent_time: expected a name, found {:?}",
+                    row.first()
+                ));
+            };
             let start = integer(&row[1])?;
             let mut values = [0; 6];
             for (i, v) in values.iter_mut().enumerate() {
@@ -434,11 +445,12 @@ fn add_kept(
             }
             // Each piece is inside one segment.
             let found = starts.partition_point(|s| *s <= start).checked_sub(1);
-            let Some(index) = found.and_then(|i| parts.segments[i].bucket) else {
-                continue;
-            };
-            out.add(&agent, index, parts.buckets, &Times::from_values(values));
-        }
+            if let Some(index) = found.and_then(|i| parts.segments[i].bucket) {
+                out.add(agent, index, parts.buckets, &Times::from_values(values));
+            }
+            Ok(())
+        });
+        reader.for_each_row(&sql, &params, &mut each)?;
     }
     Ok(())
 }

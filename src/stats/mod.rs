@@ -30,7 +30,7 @@ use rusqlite::types::Value;
 pub use filter::Filter;
 
 use crate::store::Database;
-use crate::store::reader::{self, Reader};
+use crate::store::reader::{self, Reader, RowSink};
 use crate::tz::{self, TimeZone};
 
 /// How a range is cut into rows.
@@ -431,20 +431,14 @@ pub fn compute_from(
         (":short", Value::Integer(settings.short_abandon_sec)),
     ];
     // Each metric set uses some of these; the reader binds those it has.
-    let found = reader.query(&sql, &params)?;
-
-    // Rows by (name, bucket), with every bucket of every name present.
-    let mut by_name: BTreeMap<String, BTreeMap<usize, Vec<Value>>> = BTreeMap::new();
-    for mut row in found {
-        let (Value::Integer(bucket), Value::Text(name)) = (row[0].clone(), row[1].clone()) else {
-            continue;
-        };
-        row.drain(..2);
-        by_name
-            .entry(name)
-            .or_default()
-            .insert(bucket as usize, row);
-    }
+    // Each name's values, bucket by bucket, read straight from the rows.
+    let mut found = Found {
+        width: set.len(),
+        buckets: buckets.len(),
+        by_name: BTreeMap::new(),
+    };
+    reader.for_each_row(&sql, &params, &mut found)?;
+    let mut by_name = found.by_name;
     let agent_times = match request.subject {
         Subject::Agent => Some(agent_time::compute(
             reader,
@@ -473,24 +467,71 @@ pub fn compute_from(
     if agent_times.is_some() {
         columns.extend(agent_time::COLUMNS);
     }
-    let mut rows = Vec::new();
-    for (name, found) in &by_name {
+    let width = set.len();
+    let mut rows = Vec::with_capacity(by_name.len() * buckets.len());
+    for (name, mut values) in by_name {
+        let times = agent_times.as_ref().and_then(|t| t.of(&name));
         for (index, bucket) in buckets.iter().enumerate() {
-            let mut cells = vec![Cell::Text(name.clone()), Cell::Text(bucket.label.clone())];
-            let values = found.get(&index);
+            let mut cells = Vec::with_capacity(columns.len());
+            cells.push(Cell::Text(name.clone()));
+            cells.push(Cell::Text(bucket.label.clone()));
+            // No row for this name and bucket: every value NULL.
+            let mut of_bucket = values.get_mut(index * width..(index + 1) * width);
             for (i, metric) in set.iter().enumerate() {
                 if metric.shown {
-                    let value = values.map_or(Value::Null, |v| v[i].clone());
+                    let value = of_bucket
+                        .as_deref_mut()
+                        .map_or(Value::Null, |v| std::mem::replace(&mut v[i], Value::Null));
                     cells.push(Cell::from_value(value, metric.integral));
                 }
             }
-            if let Some(times) = &agent_times {
-                cells.extend(times.cells(name, index));
+            if agent_times.is_some() {
+                agent_time::AgentTimes::push_cells(times, index, &mut cells);
             }
             rows.push(cells);
         }
     }
     Ok(StatsTable { columns, rows })
+}
+
+/// The rows of a statistics query (`bucket`, `name`, then one value per
+/// metric), kept per name as one run of `width` values per bucket: no
+/// row's values copied twice, none allocated apart.
+struct Found {
+    width: usize,
+    buckets: usize,
+    by_name: BTreeMap<String, Vec<Value>>,
+}
+
+impl RowSink for Found {
+    fn columns(&mut self, _names: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn row(&mut self, row: &[Value]) -> Result<(), String> {
+        let (Some(Value::Integer(bucket)), Some(Value::Text(name))) = (row.first(), row.get(1))
+        else {
+            return Ok(());
+        };
+        let (width, buckets) = (self.width, self.buckets);
+        // Looked up before inserting: no name copied for every row read.
+        if !self.by_name.contains_key(name.as_str()) {
+            self.by_name.insert(name.clone(), Vec::new());
+        }
+        let Some(bucket) = usize::try_from(*bucket).ok().filter(|b| *b < buckets) else {
+            return Ok(());
+        };
+        let Some(values) = self.by_name.get_mut(name.as_str()) else {
+            return Ok(());
+        };
+        if values.is_empty() {
+            values.resize(width * buckets, Value::Null);
+        }
+        for (slot, value) in values[bucket * width..].iter_mut().zip(&row[2..]) {
+            slot.clone_from(value);
+        }
+        Ok(())
+    }
 }
 
 /// Runs a statistics command (`queue|agent|waits ...`, see `args::SYNTAX`) on an

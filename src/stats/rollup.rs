@@ -511,10 +511,12 @@ pub fn query(
             outer_column(m, settings, counted)
         })
         .collect();
+    // Not ordered: `compute_from` places each row by its name and bucket
+    // (a second sort of every row cost a sixth of an agents' month by hour).
     format!(
         "SELECT bucket, name, {} FROM (SELECT bucket, name, {} FROM ({}) AS parts \
          GROUP BY bucket, name) AS counted \
-         WHERE bucket IS NOT NULL AND name IS NOT NULL ORDER BY name, bucket",
+         WHERE bucket IS NOT NULL AND name IS NOT NULL",
         outer.join(", "),
         combined.join(", "),
         branches.join(" UNION ALL ")

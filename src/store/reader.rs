@@ -21,6 +21,19 @@ pub trait RowSink {
     fn row(&mut self, values: &[Value]) -> Result<(), String>;
 }
 
+/// A closure as a `RowSink`: each row's values, the columns unread.
+pub struct EachRow<F: FnMut(&[Value]) -> Result<(), String>>(pub F);
+
+impl<F: FnMut(&[Value]) -> Result<(), String>> RowSink for EachRow<F> {
+    fn columns(&mut self, _names: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> Result<(), String> {
+        (self.0)(values)
+    }
+}
+
 /// The rows, kept (`Reader::query`).
 struct Collect(Vec<Vec<Value>>);
 
