@@ -694,6 +694,7 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
     );
     // Past stats-max-rows (250,000 by default), a request is refused before
     // it runs, naming its rows: these agents by quarter over 20 years.
+    use mod_cc_cdr::stats::size::grouped;
     let agents = agent_json.matches("\"agent\": ").count();
     let from_year = tz.to_local(to).year() - 20;
     let (from, to_day) = (format!("{from_year}-01-01"), stamp(to));
@@ -705,8 +706,8 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
         over.starts_with(&format!(
             "-ERR {} rows asked for ({agents} agents x {} intervals of 15m), over \
              stats-max-rows (250,000): ask for a longer interval (",
-            grouped(agents as i64 * quarters),
-            grouped(quarters)
+            grouped(agents * quarters as usize),
+            grouped(quarters as usize)
         )),
         "{over}"
     );
@@ -735,19 +736,6 @@ fn agent_activity_attempts_and_statistics_from_a_mixed_run() {
     );
     assert!(report("0").status.success(), "0: no bound");
     save_capture(capture, &capture_file, "mixed_run.events");
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: i64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]

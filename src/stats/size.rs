@@ -60,7 +60,7 @@ pub fn check(reader: &mut dyn Reader, settings: &Settings, parsed: &Parsed) -> R
             ));
         }
     }
-    let intervals = intervals(request, request.interval, settings);
+    let intervals = count_intervals(request, request.interval, settings);
     if intervals == 0 {
         return Ok(());
     }
@@ -96,7 +96,7 @@ fn in_range(cte: &str, table: &str, node: &str) -> String {
 
 /// The intervals `request` would have in `interval` (business hours and
 /// days drop the rest).
-fn intervals(request: &Request, interval: Interval, settings: &Settings) -> usize {
+fn count_intervals(request: &Request, interval: Interval, settings: &Settings) -> usize {
     Cut::of(request, interval, &settings.tz).buckets.len()
 }
 
@@ -229,7 +229,7 @@ fn refusal(
     ]
     .into_iter()
     .filter(|i| coarser_than(*i, request.interval))
-    .map(|i| (i, names.saturating_mul(intervals_in(request, i, settings))))
+    .map(|i| (i, names.saturating_mul(count_intervals(request, i, settings))))
     .find(|(_, rows)| *rows <= settings.max_rows);
     let mut instead = Vec::new();
     if let Some((interval, rows)) = coarser {
@@ -259,10 +259,6 @@ fn refusal(
     )
 }
 
-fn intervals_in(request: &Request, interval: Interval, settings: &Settings) -> usize {
-    intervals(request, interval, settings)
-}
-
 fn coarser_than(a: Interval, b: Interval) -> bool {
     rank(a) > rank(b)
 }
@@ -278,7 +274,7 @@ fn rank(interval: Interval) -> u8 {
 }
 
 /// `2628000` as `2,628,000`.
-fn grouped(n: usize) -> String {
+pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

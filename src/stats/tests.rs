@@ -1746,19 +1746,28 @@ fn a_queue_with_its_own_targets_counts_with_them(backend: Backend) {
     );
 }
 
+/// An offer of `id` to `agent` from `queue` at `DAY + at`, ringing `ring` s.
+fn offer(
+    id: &str,
+    agent: &str,
+    queue: &str,
+    at: i64,
+    ring: i64,
+    result: Option<&'static str>,
+) -> StoreOp {
+    StoreOp::Attempt(Box::new(AttemptRow {
+        member_uuid: id.into(),
+        agent_name: agent.into(),
+        attempt_no: 1,
+        queue_name: Some(queue.into()),
+        offered_epoch: Some(DAY + at),
+        ring_sec: Some(ring),
+        result,
+        ..AttemptRow::default()
+    }))
+}
+
 fn an_agent_by_queue_counts_each_offer_under_its_queue(backend: Backend) {
-    let offer = |id: &str, agent: &str, queue: &str, at: i64, ring: i64, result| {
-        StoreOp::Attempt(Box::new(AttemptRow {
-            member_uuid: id.into(),
-            agent_name: agent.into(),
-            attempt_no: 1,
-            queue_name: Some(queue.into()),
-            offered_epoch: Some(DAY + at),
-            ring_sec: Some(ring),
-            result,
-            ..AttemptRow::default()
-        }))
-    };
     let answered = |id: &str, agent: &str, queue: &str, at: i64, talk: i64| {
         let mut row = visit(id, queue, at - 10, "answered", 10);
         row.agent_name = Some(agent.into());
@@ -2054,18 +2063,7 @@ fn a_request_over_stats_max_rows_is_refused_before_it_runs(backend: Backend) {
         // The day before: not a name of the range.
         visit("v0", "q0", -5 * HOUR, "abandoned", 3),
     ]);
-    let offer = |id: &str, agent: &str, queue: &str, at: i64| {
-        StoreOp::Attempt(Box::new(AttemptRow {
-            member_uuid: id.into(),
-            agent_name: agent.into(),
-            attempt_no: 1,
-            queue_name: Some(queue.into()),
-            offered_epoch: Some(DAY + at),
-            ring_sec: Some(3),
-            result: Some("no_answer"),
-            ..AttemptRow::default()
-        }))
-    };
+    let offer = |id, agent, queue, at| offer(id, agent, queue, at, 3, Some("no_answer"));
     // alice: offers and time; bob: time only; carol: offers only.
     ops.push(change(Status, "Available", 8 * HOUR));
     ops.push(StoreOp::AgentChange(AgentChange {
