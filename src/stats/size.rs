@@ -229,7 +229,12 @@ fn refusal(
     ]
     .into_iter()
     .filter(|i| coarser_than(*i, request.interval))
-    .map(|i| (i, names.saturating_mul(count_intervals(request, i, settings))))
+    .map(|i| {
+        (
+            i,
+            names.saturating_mul(count_intervals(request, i, settings)),
+        )
+    })
     .find(|(_, rows)| *rows <= settings.max_rows);
     let mut instead = Vec::new();
     if let Some((interval, rows)) = coarser {
