@@ -542,7 +542,7 @@ fn emit_visit(
     write_rings(t, names, lines, answered);
     for a in std::mem::take(&mut t.held) {
         if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
-            lines.extend(attempt_line(&a, t.row.queue_entered_epoch, answered, names));
+            lines.extend(attempt_line(&a, &t.row, answered, names));
         }
     }
     lines.push(line);
@@ -555,10 +555,9 @@ fn write_rings(
     lines: &mut Vec<(Order, QueueLogLine)>,
     answered: bool,
 ) {
-    let entered = t.row.queue_entered_epoch;
     for a in std::mem::take(&mut t.cancels) {
         if t.rung.insert((a.agent_name.clone(), a.attempt_no)) {
-            lines.extend(attempt_line(&a, entered, answered, names));
+            lines.extend(attempt_line(&a, &t.row, answered, names));
         }
     }
 }

@@ -345,10 +345,11 @@ pub fn closing_line(row: &CdrRow, names: &Names) -> Option<(Order, QueueLogLine)
 /// visit row (for the callid and queue a late offer row may lack).
 pub fn attempt_line(
     attempt: &AttemptRow,
-    visit_entered: Option<i64>,
+    visit: &CdrRow,
     visit_answered: bool,
     names: &Names,
 ) -> Option<(Order, QueueLogLine)> {
+    let visit_entered = visit.queue_entered_epoch;
     let result = AttemptResult::ALL
         .iter()
         .find(|r| Some(r.as_str()) == attempt.result)?;
@@ -366,7 +367,11 @@ pub fn attempt_line(
         | AttemptResult::StatusChange
         | AttemptResult::Interrupted => "RINGCANCELED",
     };
+    // A ring ends by the time the caller leaves, as Asterisk writes it:
+    // the agent's leg can take a second more to be told (the ring's own
+    // time stays in its data).
     let at = attempt.ended_epoch.or(attempt.offered_epoch)?;
+    let at = visit.end_epoch.map_or(at, |end| at.min(end));
     let rung_ms = attempt
         .ring_sec
         .or_else(|| Some((at - attempt.offered_epoch?).max(0)))
@@ -406,7 +411,7 @@ pub fn visit_lines(
     lines.extend(
         attempts
             .iter()
-            .filter_map(|a| attempt_line(a, row.queue_entered_epoch, answered(row), names)),
+            .filter_map(|a| attempt_line(a, row, answered(row), names)),
     );
     lines.extend(connect_line(row, names));
     lines.extend(closing_line(row, names));

@@ -138,6 +138,32 @@ fn every_way_of_leaving_has_its_verb() {
     );
 }
 
+/// A caller who leaves while an agent's phone rings: the ring's end can
+/// reach the switch a second after the visit's (seen in CI, a break-out
+/// on a busy machine); RINGCANCELED still comes first, at the visit's end.
+#[test]
+fn a_ring_told_after_the_caller_left_ends_with_the_visit() {
+    let row = CdrRow {
+        outcome: Some("break_out"),
+        closed_by: Some("event"),
+        end_epoch: Some(1030),
+        wait_sec: Some(30),
+        ..visit("m", 1000)
+    };
+    let ring = attempt("m", "1001@default", 1, 1028, 1031, "caller_cancel");
+    // Sorted as the live writer hands lines out.
+    let mut ordered = visit_lines(&row, &[ring], &names());
+    sort(&mut ordered);
+    let lines: Vec<QueueLogLine> = ordered.into_iter().map(|(_, l)| l).collect();
+    assert_eq!(
+        rendered(&lines)[1..],
+        [
+            "1030|call-m|sales@default|Agent/1001@default|RINGCANCELED|3000",
+            "1030|call-m|sales@default|NONE|ABANDON|1|1|30",
+        ]
+    );
+}
+
 #[test]
 fn bars_and_line_breaks_cannot_split_a_line() {
     let mut row = visit("m", 1000);
