@@ -1708,26 +1708,25 @@ fn a_load_run_gives_one_consistent_queue_log() {
     let load_secs = load_start.elapsed().as_secs_f64();
     drop(esl);
     let db = sw.fs.db_path.clone();
-    let settled = wait_for(Duration::from_secs(180), || {
-        let count = sw.fs.api("show channels count").ok()?;
-        // Closed by the visit's end, or by the caller's hangup when the
-        // end did not come within hangup-grace-sec.
-        let rows = query_rows(
+    // Closed by the visit's end, or by the caller's hangup when the end did
+    // not come within hangup-grace-sec.
+    let closed_rows = || {
+        query_rows(
             &db,
             "SELECT 1 FROM callcenter_cdr WHERE closed_by <> 'open' AND hangup_cause IS NOT NULL",
         )
-        .len();
+        .len()
+    };
+    let settled = wait_for(Duration::from_secs(180), || {
+        let count = sw.fs.api("show channels count").ok()?;
+        let rows = closed_rows();
         let open = query_rows(&db, "SELECT 1 FROM agent_attempt WHERE result IS NULL").len();
         (count.trim().starts_with("0 total") && rows >= placed && open == 0).then_some(())
     });
     let mut problems = Vec::new();
     if settled.is_none() {
         // Each unmet part of the condition, with the rows that miss it.
-        let closed = query_rows(
-            &db,
-            "SELECT 1 FROM callcenter_cdr WHERE closed_by <> 'open' AND hangup_cause IS NOT NULL",
-        )
-        .len();
+        let closed = closed_rows();
         let unclosed = query_rows(
             &db,
             "SELECT uuid, outcome, closed_by, agent_name FROM callcenter_cdr \
