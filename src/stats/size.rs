@@ -28,11 +28,9 @@ const RAISE: &str = "(cc_cdr.conf, or --max-rows of cc_cdr_report)";
 /// An interval's usual length (a day across DST is an hour off).
 fn nominal_secs(interval: Interval) -> Option<i64> {
     match interval {
-        Interval::Min15 => Some(900),
-        Interval::Min30 => Some(1800),
-        Interval::Hour => Some(3600),
         Interval::Day => Some(86_400),
         Interval::Total => None,
+        minutes => minutes.minutes().map(|m| i64::from(m) * 60),
     }
 }
 
